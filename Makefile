@@ -1,0 +1,60 @@
+# Quick start: `make run` (serve everything on the embedded default) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+MANAGE := $(BIN)/python manage.py
+INSTALLED := $(VENV)/.installed
+
+.PHONY: install run serve demo test test-fast lint format typecheck schemathesis lock compose-check clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall only when the declared or locked dependencies change.
+$(INSTALLED): $(BIN)/python pyproject.toml requirements.lock
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+# Web (http://127.0.0.1:8000), a Celery worker and beat, on SQLite and the file-system broker.
+# Ctrl-C stops all three.
+run: export DEBUG ?= true
+run: export PATH := $(abspath $(BIN)):$(PATH)
+run: install
+	$(MANAGE) migrate --noinput
+	$(MANAGE) load_demo
+	@echo "Web: http://127.0.0.1:8000/   Admin: /admin/   API: /api/v1/guides/   Docs: /api/docs/"
+	$(BIN)/honcho -f Procfile start
+
+demo: export DEBUG ?= true
+demo: install
+	$(MANAGE) migrate --noinput
+	$(MANAGE) load_demo
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: install
+	$(BIN)/mypy helpdesk guides tickets
+
+# Re-pin every dependency after editing pyproject.toml.
+lock: $(BIN)/python
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev]'
+	.lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import F, QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext_lazy as _
+
+from guides.models import MAX_STEP_POSITION, Company, Guide, Step, Tag
+
+
+@admin.register(Company)
+class CompanyAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "website", "support_phone", "support_email"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "website"]}),
+        (
+            _("Support channels"),
+            {"fields": ["support_phone", "support_email", "support_chat_url", "support_hours"]},
+        ),
+    ]
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["slug"]
+    search_fields = ["slug"]
+
+
+class StepInline(admin.StackedInline):
+    model = Step
+    extra = 1
+    ordering = ["position"]
+    fields = ["position", "kind", "title", "body"]
+
+
+@admin.register(Guide)
+class GuideAdmin(admin.ModelAdmin):
+    list_display = ["title", "company", "language", "status", "view_count", "updated_at"]
+    list_filter = ["status", "language", "company", ("tags", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["company"]
+    search_fields = ["title", "summary", "slug", "company__name", "steps__title"]
+    autocomplete_fields = ["company", "tags"]
+    readonly_fields = [
+        "translations",
+        "preview",
+        "view_count",
+        "helpful_count",
+        "needs_work_count",
+        "created_at",
+        "updated_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["company", "title", "slug", "language", "status", "tags"]}),
+        (_("Translations"), {"fields": ["translation_key", "translations"]}),
+        (_("Summary"), {"fields": ["summary"]}),
+        (_("Preview"), {"fields": ["preview"], "classes": ["collapse"]}),
+        (
+            _("Usage"),
+            {
+                "fields": [
+                    "view_count",
+                    "helpful_count",
+                    "needs_work_count",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
+        ),
+    ]
+    inlines = [StepInline]
+
+    @admin.display(description=_("Other languages"))
+    def translations(self, guide: Guide) -> SafeString | str:
+        if guide.pk is None:
+            return "—"
+        others = Guide.objects.filter(
+            company_id=guide.company_id, translation_key=guide.translation_key
+        ).exclude(pk=guide.pk)
+        if not others:
+            return _("None yet: give a guide in another language the same translation key.")
+        return format_html_join(
+            mark_safe("<br>"),
+            '<a href="{}" lang="{}">{} · {}</a>',
+            (
+                (
+                    reverse("admin:guides_guide_change", args=[other.pk]),
+                    other.language,
+                    other.get_language_display(),
+                    other.title,
+                )
+                for other in others
+            ),
+        )
+
+    @admin.display(description=_("Rendered guide"))
+    def preview(self, guide: Guide) -> SafeString | str:
+        if guide.pk is None:
+            return _("Save the guide to see its preview.")
+        steps = format_html_join(
+            "",
+            "<section><h3>{}. {} <small>({})</small></h3>{}</section>",
+            (
+                (
+                    step.position,
+                    step.title,
+                    step.get_kind_display(),
+                    mark_safe(step.body_html),  # noqa: S308 - sanitised by render_markdown
+                )
+                for step in guide.steps.order_by("position")
+            ),
+        )
+        return format_html(
+            '<div class="guide-preview" lang="{}" dir="{}"><h2>{}</h2>{}{}</div>',
+            guide.language,
+            guide.text_direction,
+            guide.title,
+            mark_safe(guide.summary_html),  # noqa: S308 - sanitised by render_markdown
+            steps,
+        )
+
+    def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        if formset.model is Step:
+            # Steps that swap places would collide on unique(guide, position) while saved one
+            # by one; park the moved ones above every allowed position first.
+            moved = [
+                f.instance.pk
+                for f in formset.forms
+                if f.instance.pk and "position" in f.changed_data and f not in formset.deleted_forms
+            ]
+            if moved:
+                Step.objects.filter(pk__in=moved).update(position=F("position") + MAX_STEP_POSITION)
+        super().save_formset(request, form, formset, change)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Guide]:
+        return super().get_queryset(request).select_related("company")

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from guides.models import Company, Guide, Step
+
+
+class CompanyOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Company
+        fields = [
+            "slug",
+            "name",
+            "website",
+            "support_phone",
+            "support_email",
+            "support_chat_url",
+            "support_hours",
+        ]
+
+
+class CompanyRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Company
+        fields = ["slug", "name"]
+
+
+class GuideListOutputSerializer(serializers.ModelSerializer):
+    company = CompanyRefSerializer(read_only=True)
+    tags = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    direction = serializers.CharField(source="text_direction", read_only=True)
+    web_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Guide
+        fields = [
+            "id",
+            "company",
+            "slug",
+            "language",
+            "direction",
+            "translation_key",
+            "title",
+            "tags",
+            "view_count",
+            "helpful_count",
+            "needs_work_count",
+            "updated_at",
+            "web_url",
+        ]
+
+    def get_web_url(self, guide: Guide) -> str:
+        path = reverse(
+            "guides:guide-detail",
+            kwargs={"company": guide.company.slug, "language": guide.language, "slug": guide.slug},
+        )
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
+class StepOutputSerializer(serializers.ModelSerializer):
+    body_html = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Step
+        fields = ["id", "position", "kind", "title", "body_html"]
+
+
+class TranslationRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Guide
+        fields = ["id", "language", "title"]
+
+
+class GuideDetailOutputSerializer(GuideListOutputSerializer):
+    summary_html = serializers.CharField(read_only=True)
+    steps = StepOutputSerializer(many=True, read_only=True)
+    translations = serializers.SerializerMethodField()
+
+    class Meta(GuideListOutputSerializer.Meta):
+        fields = [*GuideListOutputSerializer.Meta.fields, "summary_html", "steps", "translations"]
+
+    @extend_schema_field(TranslationRefSerializer(many=True))
+    def get_translations(self, guide: Guide) -> list[dict]:
+        translations = self.context.get("translations", [])
+        return TranslationRefSerializer(translations, many=True).data

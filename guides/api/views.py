@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import django_filters
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from guides import selectors
+from guides.api.serializers import (
+    CompanyOutputSerializer,
+    GuideDetailOutputSerializer,
+    GuideListOutputSerializer,
+)
+from guides.models import Guide, Language
+from helpdesk.api.schema import ERROR_RESPONSES
+
+
+class GuideFilter(django_filters.FilterSet):
+    company = django_filters.CharFilter(
+        field_name="company__slug", help_text="Slug of the company."
+    )
+    language = django_filters.ChoiceFilter(choices=Language.choices)
+    tag = django_filters.CharFilter(field_name="tags__slug", help_text="Slug of a tag.")
+
+    class Meta:
+        model = Guide
+        fields = ["company", "language", "tag"]
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List companies that have published guides",
+        responses={200: CompanyOutputSerializer(many=True), **ERROR_RESPONSES},
+    ),
+    retrieve=extend_schema(
+        summary="A company and its support channels",
+        responses={200: CompanyOutputSerializer, **ERROR_RESPONSES},
+    ),
+)
+class CompanyViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = CompanyOutputSerializer
+    lookup_field = "slug"
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return selectors.companies_with_published_guides().order_by("name", "pk")
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List published guides",
+        responses={200: GuideListOutputSerializer(many=True), **ERROR_RESPONSES},
+    ),
+    retrieve=extend_schema(
+        summary="A published guide with its rendered steps",
+        responses={200: GuideDetailOutputSerializer, **ERROR_RESPONSES},
+    ),
+)
+class GuideViewSet(viewsets.ReadOnlyModelViewSet):
+    filterset_class = GuideFilter
+
+    def get_queryset(self):
+        if self.action == "retrieve":
+            return selectors.published_guide_detail()
+        return selectors.published_guides().order_by("company__name", "title", "pk")
+
+    def get_serializer_class(self):
+        if self.action == "retrieve":
+            return GuideDetailOutputSerializer
+        return GuideListOutputSerializer
+
+    def retrieve(self, request: Request, *args, **kwargs) -> Response:
+        guide = self.get_object()
+        serializer = self.get_serializer(
+            guide,
+            context={
+                **self.get_serializer_context(),
+                "translations": list(selectors.guide_translations(guide=guide)),
+            },
+        )
+        return Response(serializer.data)

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from guides.guide_format import GuideFileError, parse_guide_text
+from guides.services import guide_import
+
+GUIDE_SUFFIXES = {".yaml", ".yml"}
+
+
+def collect_guide_files(paths: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(
+                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in GUIDE_SUFFIXES)
+            )
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise CommandError(f"{raw}: no such file or folder")
+    return files
+
+
+class Command(BaseCommand):
+    help = (
+        "Import guide files (YAML, see docs/guide-format.md) from files or folders. "
+        "Re-importing updates guides in place; each file is imported whole or not at all."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("paths", nargs="+", help="guide files or folders holding them")
+
+    def handle(self, *args, paths: list[str], verbosity: int, **options) -> None:
+        files = collect_guide_files(paths)
+        if not files:
+            raise CommandError(f"no guide files (*.yaml, *.yml) under {', '.join(paths)}")
+        counts = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0}
+        total = len(files)
+        # Report every tenth of a large import so a long run shows it is moving.
+        progress_every = max(total // 10, 1) if total >= 50 else 0
+        for number, path in enumerate(files, start=1):
+            try:
+                text = path.read_text(encoding="utf-8")
+                result = guide_import(document=parse_guide_text(text))
+            except GuideFileError as exc:
+                counts["failed"] += 1
+                for error in exc.errors:
+                    self.stderr.write(self.style.ERROR(f"{path}: {error}"))
+            except (OSError, UnicodeDecodeError) as exc:
+                counts["failed"] += 1
+                self.stderr.write(self.style.ERROR(f"{path}: (file): cannot be read: {exc}"))
+            else:
+                counts[result.outcome] += 1
+                if verbosity >= 2:
+                    self.stdout.write(
+                        f"[{number}/{total}] {path}: {result.outcome}"
+                        f" (steps +{result.steps_created} ~{result.steps_updated}"
+                        f" -{result.steps_deleted})"
+                    )
+            if progress_every and number % progress_every == 0 and verbosity == 1:
+                self.stdout.write(f"[{number}/{total}] files processed")
+        summary = ", ".join(f"{count} {name}" for name, count in counts.items())
+        if counts["failed"]:
+            raise CommandError(f"{total} guide files: {summary}")
+        self.stdout.write(self.style.SUCCESS(f"{total} guide files: {summary}"))

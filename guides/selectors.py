@@ -1,0 +1,54 @@
+"""Reads of the guides app that pages, the API and commands share."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from guides.models import Company, Guide, Step
+
+
+def published_guides() -> QuerySet[Guide]:
+    return (
+        Guide.objects.filter(status=Guide.Status.PUBLISHED)
+        .select_related("company")
+        .prefetch_related("tags")
+    )
+
+
+def published_guide_detail() -> QuerySet[Guide]:
+    """Published guides with everything a guide page shows, in a fixed number of queries."""
+    return published_guides().prefetch_related(
+        Prefetch("steps", queryset=Step.objects.order_by("position"))
+    )
+
+
+def guide_translations(*, guide: Guide) -> QuerySet[Guide]:
+    """The other published language versions of the same guide."""
+    return (
+        Guide.objects.filter(
+            company_id=guide.company_id,
+            translation_key=guide.translation_key,
+            status=Guide.Status.PUBLISHED,
+        )
+        .exclude(pk=guide.pk)
+        .order_by("language")
+    )
+
+
+def companies_with_published_guides() -> QuerySet[Company]:
+    return Company.objects.annotate(
+        published_guide_count=Count("guides", filter=Q(guides__status=Guide.Status.PUBLISHED))
+    ).filter(published_guide_count__gt=0)
+
+
+def guides_for_export(*, company: str | None = None, language: str | None = None):
+    guides = (
+        Guide.objects.select_related("company")
+        .prefetch_related("tags", Prefetch("steps", queryset=Step.objects.order_by("position")))
+        .order_by("company__slug", "slug", "language")
+    )
+    if company:
+        guides = guides.filter(company__slug=company)
+    if language:
+        guides = guides.filter(language=language)
+    return guides

@@ -1,0 +1,66 @@
+"""One error shape for every 4xx answer of the API.
+
+    {"status": 400, "code": "invalid", "detail": "Invalid input.",
+     "fields": {"language": ["\"xx\" is not a valid choice."]}}
+
+``fields`` is present only for validation errors; its keys are the request's field names
+(``non_field_errors`` for errors about the whole body).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, serializers
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Documents the error shape in the OpenAPI schema."""
+
+    status = serializers.IntegerField()
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
+
+
+def _flatten(detail: Any) -> list[str]:
+    if isinstance(detail, list):
+        return [message for item in detail for message in _flatten(item)]
+    if isinstance(detail, dict):
+        return [f"{key}: {message}" for key, value in detail.items() for message in _flatten(value)]
+    return [str(detail)]
+
+
+def error_body(status: int, code: str, detail: str, fields: dict | None = None) -> dict:
+    body: dict[str, Any] = {"status": status, "code": code, "detail": detail}
+    if fields is not None:
+        body["fields"] = fields
+    return body
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None or not isinstance(exc, exceptions.APIException):
+        return response
+    if isinstance(exc, exceptions.ValidationError):
+        detail = exc.detail
+        if isinstance(detail, dict):
+            fields = {str(key): _flatten(value) for key, value in detail.items()}
+        else:
+            fields = {"non_field_errors": _flatten(detail)}
+        response.data = error_body(response.status_code, "invalid", "Invalid input.", fields)
+    else:
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else "error"
+        response.data = error_body(response.status_code, code, _flatten(exc.detail)[0])
+    return response

@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from helpdesk import views
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("helpdesk.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="api-schema"),
+        name="api-docs",
+    ),
+    path("healthz", views.healthz, name="healthz"),
+    path("", include("guides.urls")),
+]
+
+handler404 = "helpdesk.views.not_found"

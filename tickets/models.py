@@ -1,0 +1,1 @@
+# Tickets, queues, routing and SLA policies arrive with the escalation work (issue 4).
