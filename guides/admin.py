@@ -5,7 +5,7 @@ from django.db.models import F, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from guides.models import MAX_STEP_POSITION, Company, Guide, Step, Tag
@@ -75,14 +75,14 @@ class GuideAdmin(admin.ModelAdmin):
     inlines = [StepInline]
 
     @admin.display(description=_("Other languages"))
-    def translations(self, guide: Guide) -> SafeString | str:
+    def translations(self, guide: Guide) -> str:
         if guide.pk is None:
             return "—"
         others = Guide.objects.filter(
             company_id=guide.company_id, translation_key=guide.translation_key
         ).exclude(pk=guide.pk)
         if not others:
-            return _("None yet: give a guide in another language the same translation key.")
+            return str(_("None yet: give a guide in another language the same translation key."))
         return format_html_join(
             mark_safe("<br>"),
             '<a href="{}" lang="{}">{} · {}</a>',
@@ -98,9 +98,9 @@ class GuideAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description=_("Rendered guide"))
-    def preview(self, guide: Guide) -> SafeString | str:
+    def preview(self, guide: Guide) -> str:
         if guide.pk is None:
-            return _("Save the guide to see its preview.")
+            return str(_("Save the guide to see its preview."))
         steps = format_html_join(
             "",
             "<section><h3>{}. {} <small>({})</small></h3>{}</section>",

@@ -306,13 +306,12 @@ def _parse_steps(check: _Checker, root: dict) -> list[StepData]:
             assert isinstance(position, int)
             steps.append(StepData(position=position, kind=kind, title=title, body=body or ""))
 
-    ordered = sorted(steps, key=lambda step: step.position)
     seen_last_resort = False
-    for step in ordered:
-        if step.kind == Step.Kind.LAST_RESORT:
+    for parsed in sorted(steps, key=lambda item: item.position):
+        if parsed.kind == Step.Kind.LAST_RESORT:
             seen_last_resort = True
         elif seen_last_resort:
-            index = seen_positions[step.position]
+            index = seen_positions[parsed.position]
             check.error(
                 f"steps[{index}].kind",
                 "a last_resort step must come after every procedure and alternative step",

@@ -15,7 +15,7 @@ from markdown_it import MarkdownIt
 _ALLOWED_TAGS = {
     "p", "br", "hr", "strong", "em", "code", "pre", "blockquote",
     "ul", "ol", "li", "a", "h3", "h4", "h5", "h6",
-    "table", "thead", "tbody", "tr", "th", "td", "del", "kbd",
+    "table", "thead", "tbody", "tr", "th", "td", "del", "s", "kbd",
 }  # fmt: skip
 _ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},

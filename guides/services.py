@@ -81,9 +81,9 @@ def _steps_sync(guide: Guide, incoming: tuple[StepData, ...]) -> tuple[int, int,
         step.save(update_fields=["position"])
 
     updated = 0
-    new_steps = []
-    for step, data in zip(matches, incoming, strict=True):
-        if step is None:
+    new_steps: list[Step] = []
+    for match, data in zip(matches, incoming, strict=True):
+        if match is None:
             new_steps.append(
                 Step(
                     guide=guide,
@@ -97,12 +97,12 @@ def _steps_sync(guide: Guide, incoming: tuple[StepData, ...]) -> tuple[int, int,
         changed = [
             name
             for name in ("position", "kind", "title", "body")
-            if getattr(step, name) != getattr(data, name)
+            if getattr(match, name) != getattr(data, name)
         ]
         if changed:
             for name in changed:
-                setattr(step, name, getattr(data, name))
-            step.save(update_fields=changed)
+                setattr(match, name, getattr(data, name))
+            match.save(update_fields=changed)
             updated += 1
     Step.objects.bulk_create(new_steps)
     return len(new_steps), updated, len(stale)

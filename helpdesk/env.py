@@ -7,6 +7,7 @@ parsed, so a typo in production fails at start-up instead of running with a surp
 from __future__ import annotations
 
 import os
+import re
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -67,6 +68,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+_RATE_RE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
+
+
+def env_rate(name: str, default: str) -> str:
+    """A DRF throttle rate such as ``600/minute``; checked here rather than on first request."""
+    value = env_str(name, default).strip()
+    if not _RATE_RE.match(value):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a rate like 600/minute.")
+    return value
 
 
 def email_settings_from_url(name: str, url: str) -> dict[str, object]:

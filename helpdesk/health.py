@@ -38,7 +38,10 @@ def status() -> dict[str, object]:
         checks["cache"] = "ok" if cache.get("health:probe") == 1 else "error: read back failed"
     except Exception as exc:
         checks["cache"] = f"error: {exc.__class__.__name__}"
-    beat = worker_heartbeat_last()
+    try:
+        beat = worker_heartbeat_last()
+    except Exception:
+        beat = None
     if beat and beat.get("consumed_at"):
         consumed = datetime.fromisoformat(str(beat["consumed_at"]))
         checks["worker_heartbeat_age_seconds"] = round(

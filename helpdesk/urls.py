@@ -16,5 +16,3 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("", include("guides.urls")),
 ]
-
-handler404 = "helpdesk.views.not_found"

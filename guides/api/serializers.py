@@ -29,7 +29,9 @@ class CompanyRefSerializer(serializers.ModelSerializer):
 
 class GuideListOutputSerializer(serializers.ModelSerializer):
     company = CompanyRefSerializer(read_only=True)
-    tags = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    tags = serializers.SlugRelatedField(  # type: ignore[var-annotated]
+        slug_field="slug", many=True, read_only=True
+    )
     direction = serializers.CharField(source="text_direction", read_only=True)
     web_url = serializers.SerializerMethodField()
 
@@ -85,4 +87,4 @@ class GuideDetailOutputSerializer(GuideListOutputSerializer):
     @extend_schema_field(TranslationRefSerializer(many=True))
     def get_translations(self, guide: Guide) -> list[dict]:
         translations = self.context.get("translations", [])
-        return TranslationRefSerializer(translations, many=True).data
+        return list(TranslationRefSerializer(translations, many=True).data)

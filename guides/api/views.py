@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import django_filters
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from django import forms
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,13 +16,18 @@ from guides.api.serializers import (
 from guides.models import Guide, Language
 from helpdesk.api.schema import ERROR_RESPONSES
 
+# Empty means "no filter", as django-filter treats it.
+SLUG_PATTERN = r"^[-a-zA-Z0-9_]*$"
+
+
+class SlugFilter(django_filters.CharFilter):
+    field_class = forms.SlugField
+
 
 class GuideFilter(django_filters.FilterSet):
-    company = django_filters.CharFilter(
-        field_name="company__slug", help_text="Slug of the company."
-    )
+    company = SlugFilter(field_name="company__slug")
     language = django_filters.ChoiceFilter(choices=Language.choices)
-    tag = django_filters.CharFilter(field_name="tags__slug", help_text="Slug of a tag.")
+    tag = SlugFilter(field_name="tags__slug")
 
     class Meta:
         model = Guide
@@ -50,6 +56,10 @@ class CompanyViewSet(viewsets.ReadOnlyModelViewSet):
 @extend_schema_view(
     list=extend_schema(
         summary="List published guides",
+        parameters=[
+            OpenApiParameter("company", str, pattern=SLUG_PATTERN, description="Company slug."),
+            OpenApiParameter("tag", str, pattern=SLUG_PATTERN, description="Tag slug."),
+        ],
         responses={200: GuideListOutputSerializer(many=True), **ERROR_RESPONSES},
     ),
     retrieve=extend_schema(

@@ -1,9 +1,9 @@
 """One error shape for every 4xx answer of the API.
 
     {"status": 400, "code": "invalid", "detail": "Invalid input.",
-     "fields": {"language": ["\"xx\" is not a valid choice."]}}
+     "errors": {"language": ["Select a valid choice. xx is not one of the available choices."]}}
 
-``fields`` is present only for validation errors; its keys are the request's field names
+``errors`` is present only for validation errors; its keys are the request's field names
 (``non_field_errors`` for errors about the whole body).
 """
 
@@ -24,7 +24,9 @@ class ErrorSerializer(serializers.Serializer):
     status = serializers.IntegerField()
     code = serializers.CharField()
     detail = serializers.CharField()
-    fields = serializers.DictField(
+    # The serializer metaclass moves declared fields off the class, so this does not shadow
+    # Serializer.errors at run time; only the type checker sees the clash.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()), required=False
     )
 
@@ -37,10 +39,10 @@ def _flatten(detail: Any) -> list[str]:
     return [str(detail)]
 
 
-def error_body(status: int, code: str, detail: str, fields: dict | None = None) -> dict:
+def error_body(status: int, code: str, detail: str, errors: dict | None = None) -> dict:
     body: dict[str, Any] = {"status": status, "code": code, "detail": detail}
-    if fields is not None:
-        body["fields"] = fields
+    if errors is not None:
+        body["errors"] = errors
     return body
 
 

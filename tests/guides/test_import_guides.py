@@ -325,8 +325,13 @@ def test_it_shows_progress_on_large_imports(db, tmp_path, capsys):
     assert Guide.objects.count() == 60
 
 
-def test_the_demo_guides_import_cleanly(db):
+def test_the_demo_guides_import_cleanly_and_re_import_unchanged(db, capsys):
     call_command("import_guides", str(Path("guides/demo_guides")))
+    count = Guide.objects.count()
+    call_command("import_guides", str(Path("guides/demo_guides")))
+    expected = f"{count} guide files: 0 created, 0 updated, {count} unchanged, 0 failed"
+    assert expected in capsys.readouterr().out
+
     spotify = Guide.objects.filter(company__slug="spotify", translation_key="spotify-payment-card")
     assert set(spotify.values_list("language", flat=True)) == {"ar", "en"}
     assert Guide.objects.filter(language="ar").exclude(company__slug="spotify").count() >= 2

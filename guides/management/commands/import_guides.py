@@ -16,7 +16,9 @@ def collect_guide_files(paths: list[str]) -> list[Path]:
         path = Path(raw)
         if path.is_dir():
             files.extend(
-                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in GUIDE_SUFFIXES)
+                sorted(
+                    p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in GUIDE_SUFFIXES
+                )
             )
         elif path.is_file():
             files.append(path)

@@ -1,0 +1,104 @@
+"""A task sent through the broker is executed by a real worker process (and beat sends one)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import redis
+from django.core.cache.backends.filebased import FileBasedCache
+from django.core.cache.backends.redis import RedisCache
+
+from helpdesk.health import HEARTBEAT_KEY
+from tests.processes import (
+    celery,
+    manage,
+    process_env,
+    running,
+    skip_or_fail,
+    wait_for,
+    worker_args,
+)
+
+pytestmark = pytest.mark.worker
+
+REDIS_TEST_URL = "redis://127.0.0.1:6379/14"  # this test's own database number
+
+SEND_HEARTBEAT = "from helpdesk.tasks import heartbeat; heartbeat.delay(sent_at={token!r})"
+
+
+def send_heartbeat(env: dict[str, str], token: str) -> None:
+    # Sent from a separate process, as the web server would.
+    result = manage("shell", "-c", SEND_HEARTBEAT.format(token=token), env=env)
+    assert result.returncode == 0, result.stderr
+
+
+def heartbeat_token(cache) -> str | None:
+    value = cache.get(HEARTBEAT_KEY)
+    return value.get("sent_at") if value else None
+
+
+def test_a_worker_executes_a_task_sent_through_the_filesystem_broker(tmp_path):
+    env = process_env(tmp_path)
+    cache = FileBasedCache(str(tmp_path / "cache"), {"KEY_PREFIX": "helpdesk"})
+    token = uuid.uuid4().hex
+    log = tmp_path / "worker.log"
+
+    with running(worker_args(), env, log):
+        send_heartbeat(env, token)
+        assert wait_for(lambda: heartbeat_token(cache), timeout=45, what="the task", log=log) == (
+            token
+        )
+
+    assert "Task helpdesk.tasks.heartbeat" in log.read_text()
+    assert "succeeded" in log.read_text()
+
+
+def test_beat_sends_the_heartbeat_and_the_worker_runs_it(tmp_path):
+    env = process_env(tmp_path, HEARTBEAT_INTERVAL="1")
+    cache = FileBasedCache(str(tmp_path / "cache"), {"KEY_PREFIX": "helpdesk"})
+    worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
+    beat = celery("beat", "--loglevel=INFO")
+
+    with running(worker_args(), env, worker_log), running(beat, env, beat_log):
+        value = wait_for(
+            lambda: cache.get(HEARTBEAT_KEY), timeout=45, what="a scheduled heartbeat",
+            log=beat_log,
+        )  # fmt: skip
+
+    assert value["sent_at"] is None  # beat's schedule sends it without arguments
+    assert "Scheduler: Sending due task heartbeat" in beat_log.read_text()
+
+
+@pytest.fixture
+def redis_test_db():
+    client = redis.Redis.from_url(REDIS_TEST_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        skip_or_fail("Redis is not reachable at 127.0.0.1:6379")
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+def test_a_worker_executes_a_task_sent_through_redis(tmp_path, redis_test_db):
+    prefix = f"worker-test-{uuid.uuid4().hex[:8]}"
+    env = process_env(
+        tmp_path,
+        CELERY_BROKER_URL=REDIS_TEST_URL,
+        REDIS_URL=REDIS_TEST_URL,
+        CACHE_KEY_PREFIX=prefix,
+    )
+    cache = RedisCache(REDIS_TEST_URL, {"KEY_PREFIX": prefix})
+    token = uuid.uuid4().hex
+    log = tmp_path / "worker.log"
+
+    with running(worker_args(), env, log):
+        send_heartbeat(env, token)
+        assert wait_for(lambda: heartbeat_token(cache), timeout=45, what="the task", log=log) == (
+            token
+        )
+
+    assert "transport:   redis://:**@127.0.0.1:6379/14" in log.read_text()
