@@ -4,6 +4,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from helpdesk import views
 
+admin.site.site_header = "Helpdesk"
+admin.site.site_title = "Helpdesk admin"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("helpdesk.api.urls")),

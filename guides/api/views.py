@@ -16,7 +16,7 @@ from guides.api.serializers import (
 from guides.models import Guide, Language
 from helpdesk.api.schema import ERROR_RESPONSES
 
-# Empty means "no filter", as django-filter treats it.
+# An empty filter value means "no filter", as django-filter treats it.
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]*$"
 
 
@@ -58,6 +58,9 @@ class CompanyViewSet(viewsets.ReadOnlyModelViewSet):
         summary="List published guides",
         parameters=[
             OpenApiParameter("company", str, pattern=SLUG_PATTERN, description="Company slug."),
+            OpenApiParameter(
+                "language", str, enum=["", *Language.values], description="Guide language."
+            ),
             OpenApiParameter("tag", str, pattern=SLUG_PATTERN, description="Tag slug."),
         ],
         responses={200: GuideListOutputSerializer(many=True), **ERROR_RESPONSES},
