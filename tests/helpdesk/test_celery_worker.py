@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 import redis
@@ -38,17 +39,20 @@ def heartbeat_token(cache) -> str | None:
     return value.get("sent_at") if value else None
 
 
-def test_a_worker_executes_a_task_sent_through_the_filesystem_broker(tmp_path):
-    env = process_env(tmp_path)
-    cache = FileBasedCache(str(tmp_path / "cache"), {"KEY_PREFIX": "helpdesk"})
+def run_worker_and_send_one_task(env: dict[str, str], cache, log: Path) -> None:
+    """Start a worker, send it a heartbeat from another process, wait until it ran."""
     token = uuid.uuid4().hex
-    log = tmp_path / "worker.log"
-
     with running(worker_args(), env, log):
         send_heartbeat(env, token)
-        assert wait_for(lambda: heartbeat_token(cache), timeout=45, what="the task", log=log) == (
-            token
-        )
+        consumed = wait_for(lambda: heartbeat_token(cache), timeout=45, what="the task", log=log)
+    assert consumed == token
+
+
+def test_a_worker_executes_a_task_sent_through_the_filesystem_broker(tmp_path):
+    cache = FileBasedCache(str(tmp_path / "cache"), {"KEY_PREFIX": "helpdesk"})
+    log = tmp_path / "worker.log"
+
+    run_worker_and_send_one_task(process_env(tmp_path), cache, log)
 
     assert "Task helpdesk.tasks.heartbeat" in log.read_text()
     assert "succeeded" in log.read_text()
@@ -92,13 +96,8 @@ def test_a_worker_executes_a_task_sent_through_redis(tmp_path, redis_test_db):
         CACHE_KEY_PREFIX=prefix,
     )
     cache = RedisCache(REDIS_TEST_URL, {"KEY_PREFIX": prefix})
-    token = uuid.uuid4().hex
     log = tmp_path / "worker.log"
 
-    with running(worker_args(), env, log):
-        send_heartbeat(env, token)
-        assert wait_for(lambda: heartbeat_token(cache), timeout=45, what="the task", log=log) == (
-            token
-        )
+    run_worker_and_send_one_task(env, cache, log)
 
     assert "transport:   redis://:**@127.0.0.1:6379/14" in log.read_text()
