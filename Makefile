@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run demo test lint format typecheck schemathesis compose-check lock clean
+.PHONY: install translations messages run demo test lint format typecheck schemathesis compose-check lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,11 @@ $(INSTALLED): $(BIN)/python pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(INSTALLED)
 
-install: $(INSTALLED)
+# Translations are compiled from locale/*.po on every install, run and test (pure Python).
+translations: $(INSTALLED)
+	$(BIN)/python -m helpdesk.i18n
+
+install: $(INSTALLED) translations
 
 # Web (http://127.0.0.1:8000), a Celery worker and beat, on SQLite and the file-system broker.
 # Ctrl-C stops all three.
@@ -47,6 +51,10 @@ format: install
 
 typecheck: install
 	DEBUG=true $(BIN)/mypy helpdesk guides tickets
+
+# Re-extract the strings to translate into locale/*/LC_MESSAGES/django.po (needs GNU gettext).
+messages: install
+	DEBUG=true $(MANAGE) makemessages --locale ar --locale en --no-obsolete --ignore '.venv/*' --ignore 'var/*'
 
 # The live API against its own OpenAPI schema (starts a server on a free loopback port).
 schemathesis: install

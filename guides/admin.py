@@ -9,6 +9,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from guides.models import MAX_STEP_POSITION, Company, Guide, Step, Tag
+from guides.search import guide_search_index_update
 
 
 @admin.register(Company)
@@ -135,6 +136,10 @@ class GuideAdmin(admin.ModelAdmin):
             if moved:
                 Step.objects.filter(pk__in=moved).update(position=F("position") + MAX_STEP_POSITION)
         super().save_formset(request, form, formset, change)
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        guide_search_index_update(guide_id=form.instance.pk)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Guide]:
         return super().get_queryset(request).select_related("company")

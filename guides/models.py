@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import hashlib
+import secrets
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from guides.markdown import render_markdown
@@ -169,3 +173,176 @@ class Step(models.Model):
     @property
     def body_html(self) -> str:
         return render_markdown(self.body)
+
+
+def attempt_token_new() -> str:
+    # 256 random bits; the database keeps only its SHA-256 (see Attempt.token_hash).
+    return secrets.token_urlsafe(32)
+
+
+def attempt_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class AttemptStatus(models.TextChoices):
+    IN_PROGRESS = "in_progress", _("In progress")
+    RESOLVED = "resolved", _("Resolved")
+    ESCALATED = "escalated", _("Escalated")
+    ABANDONED = "abandoned", _("Abandoned")
+
+
+class Attempt(models.Model):
+    """One customer's walk through one guide, step by step.
+
+    The customer proves ownership with a secret token (kept in a cookie or sent in the
+    X-Attempt-Token header); only its hash is stored, so a leaked database opens no attempt.
+    """
+
+    Status = AttemptStatus
+
+    guide = models.ForeignKey(Guide, on_delete=models.PROTECT, related_name="attempts")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    language = models.CharField(max_length=8, choices=Language.choices)
+    status = models.CharField(
+        max_length=16, choices=AttemptStatus.choices, default=AttemptStatus.IN_PROGRESS
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    contact_name = models.CharField(max_length=200, blank=True)
+    contact_email = models.EmailField(blank=True)
+    description = models.TextField(blank=True)
+    escalation_requested_at = models.DateTimeField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=AttemptStatus.values), name="attempt_status_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(language__in=Language.values), name="attempt_language_known"
+            ),
+            # Finished exactly when no longer in progress.
+            models.CheckConstraint(
+                condition=(
+                    Q(status=AttemptStatus.IN_PROGRESS, finished_at__isnull=True)
+                    | (~Q(status=AttemptStatus.IN_PROGRESS) & Q(finished_at__isnull=False))
+                ),
+                name="attempt_finished_iff_not_in_progress",
+            ),
+            models.CheckConstraint(
+                condition=Q(escalation_requested_at__isnull=True) | ~Q(description=""),
+                name="attempt_escalation_has_description",
+            ),
+        ]
+        indexes = [
+            # Per-guide reports and the escalation sweeper: attempts of a guide by status.
+            models.Index(fields=["guide", "status"], name="attempt_guide_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Attempt {self.pk} at {self.guide}"
+
+
+class StepOutcomeKind(models.TextChoices):
+    WORKED = "worked", _("This fixed it")
+    DID_NOT_WORK = "did_not_work", _("Didn't work")
+    COULD_NOT_DO = "could_not_do", _("Couldn't do this")
+    SKIPPED = "skipped", _("Skipped")
+
+
+class StepOutcome(models.Model):
+    """What happened when the customer tried one step. Rows are never edited: a later outcome
+    for the same step becomes the current one and the earlier ones stay as history."""
+
+    Outcome = StepOutcomeKind
+
+    attempt = models.ForeignKey(Attempt, on_delete=models.CASCADE, related_name="outcomes")
+    # Kept when the guide is later edited: the copy below is what the customer saw.
+    step = models.ForeignKey(
+        Step, on_delete=models.SET_NULL, null=True, blank=True, related_name="outcomes"
+    )
+    step_position = models.PositiveSmallIntegerField()
+    step_kind = models.CharField(max_length=16, choices=StepKind.choices)
+    step_title = models.CharField(max_length=300)
+    outcome = models.CharField(max_length=16, choices=StepOutcomeKind.choices)
+    note = models.TextField(blank=True)
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["recorded_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(outcome__in=StepOutcomeKind.values), name="step_outcome_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(step_kind__in=StepKind.values), name="step_outcome_kind_known"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["attempt", "recorded_at"], name="step_outcome_history_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step_title}: {self.outcome}"
+
+
+class Feedback(models.Model):
+    """'Was this helpful?' for a guide, from an attempt or from a passing reader."""
+
+    guide = models.ForeignKey(Guide, on_delete=models.CASCADE, related_name="feedback")
+    attempt = models.ForeignKey(
+        Attempt, on_delete=models.CASCADE, null=True, blank=True, related_name="feedback"
+    )
+    helpful = models.BooleanField()
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "feedback"
+        constraints = [
+            # One answer per attempt; answering again changes it.
+            models.UniqueConstraint(
+                fields=["attempt"],
+                condition=Q(attempt__isnull=False),
+                name="feedback_one_per_attempt",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{'Helpful' if self.helpful else 'Needs work'}: {self.guide}"
+
+
+class GuideSearchDocument(models.Model):
+    """What search matches for one published guide: its texts after guides.search.normalise.
+
+    Written only by guides.search.guide_search_index_update (and the rebuild). The database
+    adds the matching structure next to it, see migration 0003_search: on PostgreSQL a
+    generated tsvector column ``search_vector`` with GIN and trigram indexes, on SQLite the FTS5
+    table ``guides_guidesearch_fts``. Neither is a model field: each exists on one backend only.
+    """
+
+    guide = models.OneToOneField(
+        Guide, on_delete=models.CASCADE, primary_key=True, related_name="search_document"
+    )
+    # Copied from the guide so that the company and language filters need no join.
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    language = models.CharField(max_length=8, choices=Language.choices)
+    title = models.TextField()
+    summary = models.TextField(blank=True)
+    # Step titles and bodies, tag slugs and the company name.
+    body = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(language__in=Language.values), name="guide_search_language_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Search document of guide {self.guide_id}"

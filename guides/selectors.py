@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from guides.models import Company, Guide, Step
+from guides.models import (
+    Attempt,
+    Company,
+    Feedback,
+    Guide,
+    Step,
+    StepOutcome,
+    attempt_token_hash,
+)
 
 
 def published_guides() -> QuerySet[Guide]:
@@ -52,3 +60,33 @@ def guides_for_export(*, company: str | None = None, language: str | None = None
     if language:
         guides = guides.filter(language=language)
     return guides
+
+
+def attempt_by_token(token: str | None) -> Attempt | None:
+    """The attempt a customer's secret token opens, or None. Compared by hash: the database
+    never holds the token, and an index lookup on a 256-bit hash leaks nothing by timing."""
+    if not token or len(token) > 200:
+        return None
+    return (
+        Attempt.objects.select_related("guide", "guide__company")
+        .filter(token_hash=attempt_token_hash(token))
+        .first()
+    )
+
+
+def attempt_outcome_history(*, attempt: Attempt) -> list[StepOutcome]:
+    """Every outcome of the attempt in the order the customer recorded them."""
+    return list(attempt.outcomes.order_by("recorded_at", "pk"))
+
+
+def current_outcomes(history: list[StepOutcome]) -> dict[int, StepOutcome]:
+    """The latest outcome per step id: what the customer says of each step now."""
+    current: dict[int, StepOutcome] = {}
+    for outcome in history:
+        if outcome.step_id is not None:
+            current[outcome.step_id] = outcome
+    return current
+
+
+def attempt_feedback(*, attempt: Attempt) -> Feedback | None:
+    return Feedback.objects.filter(attempt=attempt).first()

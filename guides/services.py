@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from guides.guide_format import (
     SUPPORT_TO_MODEL,
@@ -14,7 +17,19 @@ from guides.guide_format import (
     GuideFileError,
     StepData,
 )
-from guides.models import MAX_STEP_POSITION, Company, Guide, Step, Tag
+from guides.models import (
+    MAX_STEP_POSITION,
+    Attempt,
+    Company,
+    Feedback,
+    Guide,
+    Step,
+    StepOutcome,
+    Tag,
+    attempt_token_hash,
+    attempt_token_new,
+)
+from guides.search import guide_search_index_update
 
 
 @dataclass(frozen=True)
@@ -172,6 +187,7 @@ def guide_import(*, document: GuideDocument) -> GuideImportResult:
         guide_changed = True
 
     steps_created, steps_updated, steps_deleted = _steps_sync(guide, document.steps)
+    guide_search_index_update(guide_id=guide.pk)
     if created:
         outcome = "created"
     elif guide_changed or company_changed or steps_created or steps_updated or steps_deleted:
@@ -210,3 +226,181 @@ def guide_export_data(*, guide: Guide) -> dict[str, Any]:
             for step in guide.steps.all()
         ],
     }
+
+
+# --- Self-help: attempts, step outcomes, feedback ---------------------------------------------
+
+
+class SelfHelpError(Exception):
+    """A customer's action that cannot be done; ``field`` names the input it concerns."""
+
+    code = "invalid"
+
+    def __init__(self, message: object, *, field: str = "non_field_errors"):
+        # Messages are lazy translations: rendered now, in the customer's language.
+        self.message = str(message)
+        self.field = field
+        super().__init__(self.message)
+
+
+class AttemptClosedError(SelfHelpError):
+    """The attempt was escalated or abandoned: nothing more can be recorded on it."""
+
+    code = "attempt_closed"
+
+
+OPEN_ATTEMPT_STATUSES = (Attempt.Status.IN_PROGRESS, Attempt.Status.RESOLVED)
+_ATTEMPT_CLOSED: dict[str, Any] = {
+    Attempt.Status.IN_PROGRESS: _("This attempt is still in progress."),
+    Attempt.Status.RESOLVED: _("This attempt is already resolved."),
+    Attempt.Status.ESCALATED: _("A person has already been asked to help with this attempt."),
+    Attempt.Status.ABANDONED: _("This attempt was abandoned; start over to try again."),
+}
+
+
+def _attempt_lock(attempt: Attempt) -> Attempt:
+    # Re-read under a row lock: two tabs or a retrying client may act on one attempt at once,
+    # and each decision below depends on the status the other may be changing.
+    return Attempt.objects.select_for_update().get(pk=attempt.pk)
+
+
+def attempt_start(*, guide: Guide, user_agent: str = "") -> tuple[Attempt, str]:
+    """Open an attempt at a published guide; returns it with its secret token (shown once)."""
+    if guide.status != Guide.Status.PUBLISHED:
+        raise SelfHelpError(_("This guide is not published."), field="guide")
+    token = attempt_token_new()
+    attempt = Attempt.objects.create(
+        guide=guide,
+        token_hash=attempt_token_hash(token),
+        language=guide.language,
+        user_agent=user_agent[:300],
+    )
+    return attempt, token
+
+
+@transaction.atomic
+def step_outcome_record(
+    *, attempt: Attempt, step_id: int, outcome: str, note: str = ""
+) -> StepOutcome:
+    """Record what happened at one step. "worked" resolves the attempt; any other outcome on a
+    resolved attempt re-opens it (the problem came back)."""
+    if outcome not in StepOutcome.Outcome.values:
+        raise SelfHelpError(
+            _("Unknown outcome %(outcome)r; use one of %(known)s.")
+            % {"outcome": outcome, "known": ", ".join(StepOutcome.Outcome.values)},
+            field="outcome",
+        )
+    attempt = _attempt_lock(attempt)
+    if attempt.status not in OPEN_ATTEMPT_STATUSES:
+        raise AttemptClosedError(_ATTEMPT_CLOSED[attempt.status])
+    step = Step.objects.filter(pk=step_id, guide_id=attempt.guide_id).first()
+    if step is None:
+        raise SelfHelpError(_("This step is not part of the attempt's guide."), field="step")
+    now = timezone.now()
+    recorded = StepOutcome.objects.create(
+        attempt=attempt,
+        step=step,
+        step_position=step.position,
+        step_kind=step.kind,
+        step_title=step.title,
+        outcome=outcome,
+        note=note.strip(),
+        recorded_at=now,
+    )
+    if outcome == StepOutcome.Outcome.WORKED:
+        attempt.status, attempt.finished_at = Attempt.Status.RESOLVED, now
+    else:
+        attempt.status, attempt.finished_at = Attempt.Status.IN_PROGRESS, None
+    attempt.updated_at = now
+    attempt.save(update_fields=["status", "finished_at", "updated_at"])
+    return recorded
+
+
+@transaction.atomic
+def attempt_abandon(*, attempt: Attempt) -> Attempt:
+    attempt = _attempt_lock(attempt)
+    if attempt.status != Attempt.Status.IN_PROGRESS:
+        raise AttemptClosedError(_ATTEMPT_CLOSED[attempt.status])
+    now = timezone.now()
+    attempt.status, attempt.finished_at, attempt.updated_at = Attempt.Status.ABANDONED, now, now
+    attempt.save(update_fields=["status", "finished_at", "updated_at"])
+    return attempt
+
+
+@transaction.atomic
+def attempt_contact_submit(
+    *, attempt: Attempt, description: str, name: str = "", email: str = ""
+) -> Attempt:
+    """ "Still stuck? Talk to a person": keep the customer's words and contact on the attempt.
+
+    The attempt leaves self-help (status escalated) with the time of the request, which the
+    escalation work turns into exactly one ticket.
+    """
+    description = description.strip()
+    if not description:
+        raise SelfHelpError(_("Tell us what is still going wrong."), field="description")
+    attempt = _attempt_lock(attempt)
+    if attempt.status == Attempt.Status.ESCALATED:
+        raise AttemptClosedError(_ATTEMPT_CLOSED[Attempt.Status.ESCALATED])
+    now = timezone.now()
+    attempt.description = description
+    attempt.contact_name = name.strip()[:200]
+    attempt.contact_email = email.strip()
+    attempt.status = Attempt.Status.ESCALATED
+    attempt.escalation_requested_at = now
+    attempt.finished_at = now
+    attempt.updated_at = now
+    attempt.save(
+        update_fields=[
+            "description",
+            "contact_name",
+            "contact_email",
+            "status",
+            "escalation_requested_at",
+            "finished_at",
+            "updated_at",
+        ]
+    )
+    return attempt
+
+
+@transaction.atomic
+def feedback_give(
+    *, guide: Guide, helpful: bool, comment: str = "", attempt: Attempt | None = None
+) -> Feedback:
+    """'Was this helpful?'. An attempt answers once; answering again changes its answer, and
+    the guide's counters move with it (F expressions: concurrent answers never lose a count)."""
+    if attempt is not None and attempt.guide_id != guide.pk:
+        raise SelfHelpError(_("This attempt belongs to another guide."), field="attempt")
+    now = timezone.now()
+    previous = None
+    if attempt is not None:
+        previous = Feedback.objects.select_for_update().filter(attempt=attempt).first()
+    if previous is not None:
+        changed = previous.helpful != helpful
+        was_helpful = previous.helpful
+        previous.helpful, previous.comment, previous.updated_at = helpful, comment.strip(), now
+        previous.save(update_fields=["helpful", "comment", "updated_at"])
+        feedback = previous
+        if changed:
+            _feedback_counters_move(guide_id=guide.pk, helpful=helpful, was_helpful=was_helpful)
+        return feedback
+    feedback = Feedback.objects.create(
+        guide=guide, attempt=attempt, helpful=helpful, comment=comment.strip(), created_at=now,
+        updated_at=now,
+    )  # fmt: skip
+    _feedback_counters_move(guide_id=guide.pk, helpful=helpful, was_helpful=None)
+    return feedback
+
+
+def _feedback_counters_move(*, guide_id: int, helpful: bool, was_helpful: bool | None) -> None:
+    changes: dict[str, Any] = {}
+    if helpful:
+        changes["helpful_count"] = F("helpful_count") + 1
+    else:
+        changes["needs_work_count"] = F("needs_work_count") + 1
+    if was_helpful is True:
+        changes["helpful_count"] = F("helpful_count") - 1
+    elif was_helpful is False:
+        changes["needs_work_count"] = F("needs_work_count") - 1
+    Guide.objects.filter(pk=guide_id).update(**changes)

@@ -6,9 +6,30 @@ app_name = "guides"
 urlpatterns = [
     path("", views.home, name="home"),
     path("companies/<slug:company>/", views.company_detail, name="company-detail"),
+    path("search/", views.search, name="search"),
     path(
         "guides/<slug:company>/<str:language>/<slug:slug>/",
         views.guide_detail,
         name="guide-detail",
+    ),
+    path(
+        "guides/<slug:company>/<str:language>/<slug:slug>/steps/<int:step_id>/outcome/",
+        views.step_outcome,
+        name="step-outcome",
+    ),
+    path(
+        "guides/<slug:company>/<str:language>/<slug:slug>/restart/",
+        views.attempt_restart,
+        name="attempt-restart",
+    ),
+    path(
+        "guides/<slug:company>/<str:language>/<slug:slug>/feedback/",
+        views.feedback,
+        name="feedback",
+    ),
+    path(
+        "guides/<slug:company>/<str:language>/<slug:slug>/contact/",
+        views.contact,
+        name="contact",
     ),
 ]

@@ -133,6 +133,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "helpdesk"),
+            # A page view never waits long on a Redis host that stopped answering.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
 else:
@@ -141,6 +143,8 @@ else:
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": env_str("CACHE_DIR", str(VAR_DIR / "cache")),
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "helpdesk"),
+            # The default (300) would cull entries at random, pending view counts included.
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
         }
     }
 
@@ -285,14 +289,23 @@ CELERY_TASK_ROUTES = {
     "tickets.tasks.escalate_*": {"queue": "escalations"},
     "tickets.tasks.notify_*": {"queue": "notifications"},
     "helpdesk.tasks.*": {"queue": "maintenance"},
+    "guides.tasks.flush_guide_view_counts": {"queue": "maintenance"},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Guide views wait in the cache at most this long before they reach Guide.view_count.
+GUIDE_VIEW_FLUSH_INTERVAL = env_float("GUIDE_VIEW_FLUSH_INTERVAL", 60.0, minimum=1.0)
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {
         "task": "helpdesk.tasks.heartbeat",
         "schedule": env_float("HEARTBEAT_INTERVAL", 30.0, minimum=1.0),
         "options": {"expires": 25},
+    },
+    "flush-guide-view-counts": {
+        "task": "guides.tasks.flush_guide_view_counts",
+        "schedule": GUIDE_VIEW_FLUSH_INTERVAL,
+        # A flush still queued when the next is sent is redundant: the next takes its views.
+        "options": {"expires": GUIDE_VIEW_FLUSH_INTERVAL},
     },
 }
 
@@ -315,6 +328,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_rate("API_ANON_RATE", "600/minute"),
         "user": env_rate("API_USER_RATE", "3000/minute"),
+        # Writes by anonymous customers (attempts, outcomes, feedback), per address.
+        "anon_write": env_rate("API_ANON_WRITE_RATE", "120/minute"),
     },
 }
 if DEBUG:
@@ -338,6 +353,7 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "ENUM_NAME_OVERRIDES": {
         "LanguageEnum": "guides.models.Language",
+        "StepKindEnum": "guides.models.StepKind",
     },
 }
 

@@ -17,5 +17,6 @@ urlpatterns = [
         name="api-docs",
     ),
     path("healthz", views.healthz, name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", include("guides.urls")),
 ]

@@ -8,6 +8,19 @@ from guides.models import Step
 from tests.factories import GuideFactory, StepFactory
 
 
+@pytest.fixture(scope="session")
+def _test_cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(autouse=True)
+def _own_file_cache(settings, _test_cache_dir):
+    """Tests never write into the developer's var/cache (a running worker would flush it)."""
+    default = settings.CACHES["default"]
+    if default["BACKEND"].endswith("FileBasedCache"):
+        settings.CACHES = {"default": {**default, "LOCATION": str(_test_cache_dir)}}
+
+
 @pytest.fixture(autouse=True)
 def _plain_static_files(settings):
     """Tests run with DEBUG off but without collectstatic, so no hashed-name manifest exists."""

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
+from django.db.models import Case, QuerySet, When
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.request import Request
@@ -14,6 +15,7 @@ from guides.api.serializers import (
     GuideListOutputSerializer,
 )
 from guides.models import Guide, Language
+from guides.search import search_guide_ids
 from helpdesk.api.schema import ERROR_RESPONSES
 
 # An empty filter value means "no filter", as django-filter treats it.
@@ -25,13 +27,23 @@ class SlugFilter(django_filters.CharFilter):
 
 
 class GuideFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_search", max_length=200)
     company = SlugFilter(field_name="company__slug")
     language = django_filters.ChoiceFilter(choices=Language.choices)
     tag = SlugFilter(field_name="tags__slug")
 
     class Meta:
         model = Guide
-        fields = ["company", "language", "tag"]
+        fields = ["q", "company", "language", "tag"]
+
+    def filter_search(self, queryset: QuerySet[Guide], name: str, value: str) -> QuerySet[Guide]:
+        # Best match first; the other filters narrow the same queryset.
+        data = self.form.cleaned_data
+        ids = search_guide_ids(
+            query=value, company=data.get("company") or None, language=data.get("language") or None
+        )
+        ranking = Case(*(When(pk=pk, then=rank) for rank, pk in enumerate(ids)), default=len(ids))
+        return queryset.filter(pk__in=ids).order_by(ranking, "pk")
 
 
 @extend_schema_view(
@@ -57,6 +69,11 @@ class CompanyViewSet(viewsets.ReadOnlyModelViewSet):
     list=extend_schema(
         summary="List published guides",
         parameters=[
+            OpenApiParameter(
+                "q",
+                str,
+                description="Words to search for in Arabic or English; results best first.",
+            ),
             OpenApiParameter("company", str, pattern=SLUG_PATTERN, description="Company slug."),
             OpenApiParameter(
                 "language", str, enum=["", *Language.values], description="Guide language."

@@ -1,6 +1,7 @@
 from django.urls import include, path, re_path
 from rest_framework.routers import DefaultRouter
 
+from guides.api import attempts
 from guides.api.views import CompanyViewSet, GuideViewSet
 from helpdesk.views import api_not_found
 
@@ -11,6 +12,19 @@ router.register("guides", GuideViewSet, basename="guide")
 
 app_name = "api"
 urlpatterns = [
+    path(
+        "guides/<int:guide_id>/attempts/", attempts.AttemptStartView.as_view(), name="attempt-start"
+    ),
+    path(
+        "guides/<int:guide_id>/feedback/",
+        attempts.GuideFeedbackView.as_view(),
+        name="guide-feedback",
+    ),
+    path("attempt/", attempts.AttemptDetailView.as_view(), name="attempt-detail"),
+    path("attempt/outcomes/", attempts.StepOutcomeRecordView.as_view(), name="attempt-outcomes"),
+    path("attempt/feedback/", attempts.AttemptFeedbackView.as_view(), name="attempt-feedback"),
+    path("attempt/contact/", attempts.AttemptContactView.as_view(), name="attempt-contact"),
+    path("attempt/abandon/", attempts.AttemptAbandonView.as_view(), name="attempt-abandon"),
     path("", include(router.urls)),
     # Anything else under the API answers in the API's error shape, even with DEBUG on.
     re_path(r"^.*$", api_not_found),

@@ -1,0 +1,273 @@
+"""The customer's side of self-help over the API: attempts, step outcomes, feedback.
+
+An anonymous client starts an attempt and gets its secret token once; every later call sends it
+in the X-Attempt-Token header. A wrong or unknown token is a 404 that says nothing more.
+"""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from guides import selectors, services
+from guides.models import Attempt, Guide, StepOutcome
+from helpdesk.api.errors import ErrorSerializer, error_body
+from helpdesk.api.schema import ERROR_RESPONSES
+
+TOKEN_HEADER_NAME = "X-Attempt-Token"  # noqa: S105 - a header name, not a secret
+TOKEN_HEADER = OpenApiParameter(
+    TOKEN_HEADER_NAME,
+    str,
+    location=OpenApiParameter.HEADER,
+    required=True,
+    description="The secret token returned when the attempt was started.",
+)
+CONFLICT = {
+    409: OpenApiResponse(ErrorSerializer, description="The attempt is escalated or abandoned.")
+}
+FEEDBACK_CHOICES = ["helpful", "needs_work"]
+
+
+# --- output -------------------------------------------------------------------------------------
+
+
+class StepOutcomeOutputSerializer(serializers.ModelSerializer):
+    step = serializers.IntegerField(source="step_id", allow_null=True)
+
+    class Meta:
+        model = StepOutcome
+        fields = [
+            "step",
+            "step_position",
+            "step_kind",
+            "step_title",
+            "outcome",
+            "note",
+            "recorded_at",
+        ]
+
+
+class AttemptOutputSerializer(serializers.ModelSerializer):
+    guide = serializers.IntegerField(source="guide_id")
+    current_outcomes = serializers.SerializerMethodField()
+    history = serializers.SerializerMethodField()
+    feedback = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Attempt
+        fields = [
+            "guide",
+            "language",
+            "status",
+            "started_at",
+            "updated_at",
+            "finished_at",
+            "escalation_requested_at",
+            "current_outcomes",
+            "history",
+            "feedback",
+        ]
+
+    @extend_schema_field(StepOutcomeOutputSerializer(many=True))
+    def get_history(self, attempt: Attempt) -> list:
+        return list(StepOutcomeOutputSerializer(self.context["history"], many=True).data)
+
+    @extend_schema_field(StepOutcomeOutputSerializer(many=True))
+    def get_current_outcomes(self, attempt: Attempt) -> list:
+        current = selectors.current_outcomes(self.context["history"])
+        ordered = sorted(current.values(), key=lambda outcome: outcome.step_position)
+        return list(StepOutcomeOutputSerializer(ordered, many=True).data)
+
+    @extend_schema_field(serializers.ChoiceField(choices=FEEDBACK_CHOICES, allow_null=True))
+    def get_feedback(self, attempt: Attempt) -> str | None:
+        feedback = self.context.get("feedback")
+        if feedback is None:
+            return None
+        return "helpful" if feedback.helpful else "needs_work"
+
+
+class AttemptStartedOutputSerializer(AttemptOutputSerializer):
+    token = serializers.CharField(help_text="Keep it: it is shown only once.")
+
+    class Meta(AttemptOutputSerializer.Meta):
+        fields = ["token", *AttemptOutputSerializer.Meta.fields]
+
+
+def attempt_state(attempt: Attempt) -> dict:
+    history = selectors.attempt_outcome_history(attempt=attempt)
+    context = {"history": history, "feedback": selectors.attempt_feedback(attempt=attempt)}
+    return dict(AttemptOutputSerializer(attempt, context=context).data)
+
+
+# --- input --------------------------------------------------------------------------------------
+
+
+class StepOutcomeInputSerializer(serializers.Serializer):
+    step = serializers.IntegerField(min_value=1, help_text="Id of a step of the attempt's guide.")
+    outcome = serializers.ChoiceField(choices=StepOutcome.Outcome.choices)
+    note = serializers.CharField(
+        required=False, allow_blank=True, max_length=2000, default="",
+        help_text="What the customer saw, e.g. the error message.",
+    )  # fmt: skip
+
+
+class FeedbackInputSerializer(serializers.Serializer):
+    helpful = serializers.BooleanField()
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class ContactInputSerializer(serializers.Serializer):
+    description = serializers.CharField(max_length=5000, help_text="What is still going wrong.")
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+
+
+# --- views --------------------------------------------------------------------------------------
+
+
+class _AnonymousWriteThrottle(ScopedRateThrottle):
+    """Writes by anonymous clients are rate-limited per address (see API_ANON_WRITE_RATE)."""
+
+    def allow_request(self, request, view) -> bool:
+        if request.method in ("GET", "HEAD", "OPTIONS") or request.user.is_authenticated:
+            return True
+        return super().allow_request(request, view)
+
+
+class _AttemptView(APIView):
+    throttle_scope = "anon_write"
+    authentication_classes: list = []
+
+    def get_throttles(self):
+        return [*super().get_throttles(), _AnonymousWriteThrottle()]
+
+    def attempt(self, request: Request) -> Attempt:
+        attempt = selectors.attempt_by_token(request.headers.get(TOKEN_HEADER_NAME))
+        if attempt is None:
+            raise NotFound()
+        return attempt
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, services.AttemptClosedError):
+            return Response(
+                error_body(409, exc.code, exc.message, {exc.field: [exc.message]}), status=409
+            )
+        if isinstance(exc, services.SelfHelpError):
+            exc = ValidationError({exc.field: [exc.message]})
+        return super().handle_exception(exc)
+
+
+class AttemptStartView(_AttemptView):
+    @extend_schema(
+        summary="Start an attempt at a published guide",
+        request=None,
+        responses={201: AttemptStartedOutputSerializer, **ERROR_RESPONSES},
+    )
+    def post(self, request: Request, guide_id: int) -> Response:
+        guide = get_object_or_404(Guide, pk=guide_id, status=Guide.Status.PUBLISHED)
+        attempt, token = services.attempt_start(
+            guide=guide, user_agent=request.headers.get("User-Agent", "")
+        )
+        return Response({"token": token, **attempt_state(attempt)}, status=status.HTTP_201_CREATED)
+
+
+class AttemptDetailView(_AttemptView):
+    @extend_schema(
+        summary="The attempt's state and its outcome history",
+        parameters=[TOKEN_HEADER],
+        responses={200: AttemptOutputSerializer, **ERROR_RESPONSES},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(attempt_state(self.attempt(request)))
+
+
+class StepOutcomeRecordView(_AttemptView):
+    @extend_schema(
+        summary="Record what happened at one step",
+        parameters=[TOKEN_HEADER],
+        request=StepOutcomeInputSerializer,
+        responses={201: AttemptOutputSerializer, **ERROR_RESPONSES, **CONFLICT},
+    )
+    def post(self, request: Request) -> Response:
+        attempt = self.attempt(request)
+        data = _valid(StepOutcomeInputSerializer, request)
+        services.step_outcome_record(
+            attempt=attempt, step_id=data["step"], outcome=data["outcome"], note=data["note"]
+        )
+        attempt.refresh_from_db()
+        return Response(attempt_state(attempt), status=status.HTTP_201_CREATED)
+
+
+class AttemptFeedbackView(_AttemptView):
+    @extend_schema(
+        summary="Say whether the guide helped (answering again changes the answer)",
+        parameters=[TOKEN_HEADER],
+        request=FeedbackInputSerializer,
+        responses={200: AttemptOutputSerializer, **ERROR_RESPONSES},
+    )
+    def post(self, request: Request) -> Response:
+        attempt = self.attempt(request)
+        data = _valid(FeedbackInputSerializer, request)
+        services.feedback_give(
+            guide=attempt.guide, attempt=attempt, helpful=data["helpful"], comment=data["comment"]
+        )
+        return Response(attempt_state(attempt))
+
+
+class AttemptContactView(_AttemptView):
+    @extend_schema(
+        summary="Still stuck: ask for a person, with a description and contact details",
+        parameters=[TOKEN_HEADER],
+        request=ContactInputSerializer,
+        responses={200: AttemptOutputSerializer, **ERROR_RESPONSES, **CONFLICT},
+    )
+    def post(self, request: Request) -> Response:
+        attempt = self.attempt(request)
+        data = _valid(ContactInputSerializer, request)
+        attempt = services.attempt_contact_submit(
+            attempt=attempt, description=data["description"], name=data["name"],
+            email=data["email"],
+        )  # fmt: skip
+        return Response(attempt_state(attempt))
+
+
+class AttemptAbandonView(_AttemptView):
+    @extend_schema(
+        summary="Give up on the attempt",
+        parameters=[TOKEN_HEADER],
+        request=None,
+        responses={200: AttemptOutputSerializer, **ERROR_RESPONSES, **CONFLICT},
+    )
+    def post(self, request: Request) -> Response:
+        attempt = services.attempt_abandon(attempt=self.attempt(request))
+        return Response(attempt_state(attempt))
+
+
+class GuideFeedbackView(_AttemptView):
+    @extend_schema(
+        summary="Say whether a guide helped, without an attempt",
+        request=FeedbackInputSerializer,
+        responses={201: OpenApiResponse(description="Recorded."), **ERROR_RESPONSES},
+    )
+    def post(self, request: Request, guide_id: int) -> Response:
+        guide = get_object_or_404(Guide, pk=guide_id, status=Guide.Status.PUBLISHED)
+        data = _valid(FeedbackInputSerializer, request)
+        services.feedback_give(guide=guide, helpful=data["helpful"], comment=data["comment"])
+        return Response(status=status.HTTP_201_CREATED)
+
+
+def _valid(serializer_class: type[serializers.Serializer], request: Request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

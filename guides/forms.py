@@ -1,0 +1,43 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from guides.models import StepOutcome
+
+
+class StepOutcomeForm(forms.Form):
+    outcome = forms.ChoiceField(choices=StepOutcome.Outcome.choices)
+    note = forms.CharField(
+        required=False,
+        max_length=2000,
+        label=_("What happened? (optional, e.g. the error message)"),
+    )
+
+
+class FeedbackForm(forms.Form):
+    helpful = forms.TypedChoiceField(
+        choices=[("yes", _("Yes")), ("no", _("Needs work"))],
+        coerce=lambda value: value == "yes",
+        label=_("Was this guide helpful?"),
+    )
+    comment = forms.CharField(
+        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
+        label=_("What should we improve? (optional)"),
+    )  # fmt: skip
+
+
+class ContactForm(forms.Form):
+    description = forms.CharField(
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        label=_("What is still going wrong?"),
+    )
+    name = forms.CharField(required=False, max_length=200, label=_("Your name (optional)"))
+    email = forms.EmailField(
+        label=_("Your e-mail address"),
+        help_text=_("A person will answer you here."),
+    )
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(required=False, max_length=200, label=_("Describe your problem"))
+    company = forms.SlugField(required=False, widget=forms.HiddenInput)

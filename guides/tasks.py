@@ -1,0 +1,15 @@
+"""Background work on guides."""
+
+from celery import shared_task
+
+from guides import view_counts
+
+
+@shared_task(name="guides.tasks.flush_guide_view_counts", ignore_result=True)
+def flush_guide_view_counts() -> int:
+    """Move the guide views counted in the cache into the database; beat sends it.
+
+    No retries: a failed flush puts its counts back in the cache and the next scheduled run
+    takes them. Safe to run twice, or twice at once: each run takes only what is pending.
+    """
+    return view_counts.guide_view_counts_flush()

@@ -1,0 +1,201 @@
+"""Guide page views, counted in the shared cache and flushed to ``Guide.view_count`` in bulk.
+
+A popular guide is viewed millions of times; one UPDATE per view would make every page view a
+write contending for the same row. A view only adds one to a counter in the cache, and
+``flush_guide_view_counts`` (beat, every ``GUIDE_VIEW_FLUSH_INTERVAL`` seconds) moves the
+counters into the database, so at most one interval of views is ever pending.
+
+The pending counts of all guides live under one cache key, which is also the set of guides with
+pending views, so the flush never scans keys:
+
+- Redis (``RedisCache``): a hash ``<prefix>:1:guides:view-counts:pending`` of guide id to count.
+  A view is one ``HINCRBY`` (atomic on the server, one round trip). The flush takes the whole
+  hash with ``HGETALL`` + ``DEL`` in one MULTI/EXEC transaction, so a view counted concurrently
+  lands either in the hash it took or in a fresh one for the next flush, never in both or neither.
+- Files (``FileBasedCache``): one entry holding a ``{guide id: count}`` dict. The file cache's
+  ``incr()`` is a read-modify-write that loses updates between processes, so every change of
+  the entry holds an exclusive ``flock`` on a lock file in the cache directory (the web server,
+  the worker and beat share the directory, and flock also excludes other threads, since each
+  call opens its own file description). ``set()`` replaces the file atomically.
+
+Counts are taken out of the cache before the database write, not removed after it: two flushes
+(beat can send one while a slow one runs; a redelivered message runs again) then take disjoint
+counts instead of both adding the same ones. If the write fails, the counts are added back for
+the next flush. The cost is that a flush killed between the take and the commit (SIGKILL, the
+hard time limit) loses that batch, at most one interval of views: under-counting a popularity
+figure is better than counting views twice, and nothing but a table of applied batches in the
+database could rule out both.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Protocol
+
+from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.filebased import FileBasedCache
+from django.core.cache.backends.redis import RedisCache
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models, transaction
+from django.db.models import Case, F, Value, When
+
+from guides.models import Guide
+
+logger = logging.getLogger(__name__)
+
+PENDING_KEY = "guides:view-counts:pending"
+# Lives beside the cache files; it does not end in .djcache, so clear() and culling leave it.
+FILE_LOCK_NAME = "guide-view-counts.lock"
+# Guides per UPDATE: one statement per batch instead of per guide, short enough for any driver.
+FLUSH_BATCH_SIZE = 500
+
+
+class _PendingCounts(Protocol):
+    def add(self, guide_id: int) -> None: ...
+
+    def take(self) -> dict[int, int]:
+        """Remove every pending count from the cache and return it."""
+        ...
+
+    def give_back(self, counts: dict[int, int]) -> None:
+        """Add counts taken by a flush that could not write them, on top of newer views."""
+        ...
+
+
+class _RedisPendingCounts:
+    def __init__(self, cache: RedisCache) -> None:
+        self.key = cache.make_key(PENDING_KEY)
+        # Django's own client and connection pool (so the cache's OPTIONS apply); the raw
+        # client is needed for HINCRBY and MULTI, which the cache API does not offer.
+        self.client = cache._cache.get_client(self.key, write=True)  # type: ignore[attr-defined]
+
+    def add(self, guide_id: int) -> None:
+        # No expiry: pending views must wait for the flush however late it runs.
+        self.client.hincrby(self.key, str(guide_id), 1)
+
+    def take(self) -> dict[int, int]:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hgetall(self.key)
+        pipe.delete(self.key)
+        pending, _ = pipe.execute()
+        return {int(guide_id): int(count) for guide_id, count in pending.items()}
+
+    def give_back(self, counts: dict[int, int]) -> None:
+        pipe = self.client.pipeline(transaction=True)
+        for guide_id, count in counts.items():
+            pipe.hincrby(self.key, str(guide_id), count)
+        pipe.execute()
+
+
+class _FilePendingCounts:
+    def __init__(self, cache: FileBasedCache) -> None:
+        self.cache = cache
+        cache_dir: str = cache._dir  # type: ignore[attr-defined]  # not in django-stubs
+        self.lock_path = os.path.join(cache_dir, FILE_LOCK_NAME)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        os.makedirs(os.path.dirname(self.lock_path), mode=0o700, exist_ok=True)
+        with open(self.lock_path, "a") as lock_file:
+            # Released when the file is closed, also if this process dies holding it.
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            yield
+
+    def _pending(self) -> dict[int, int]:
+        value = self.cache.get(PENDING_KEY)
+        return value if isinstance(value, dict) else {}
+
+    def add(self, guide_id: int) -> None:
+        self.give_back({guide_id: 1})
+
+    def take(self) -> dict[int, int]:
+        with self._locked():
+            pending = self._pending()
+            if pending:
+                self.cache.delete(PENDING_KEY)
+        return pending
+
+    def give_back(self, counts: dict[int, int]) -> None:
+        with self._locked():
+            pending = self._pending()
+            for guide_id, count in counts.items():
+                pending[guide_id] = pending.get(guide_id, 0) + count
+            self.cache.set(PENDING_KEY, pending, timeout=None)
+
+
+def _pending_counts(cache: BaseCache | None) -> _PendingCounts:
+    # caches["default"], not django.core.cache.cache: that is a proxy, not the backend's class.
+    cache = cache if cache is not None else caches["default"]
+    if isinstance(cache, RedisCache):
+        return _RedisPendingCounts(cache)
+    if isinstance(cache, FileBasedCache):
+        return _FilePendingCounts(cache)
+    raise ImproperlyConfigured(
+        f"Guide view counts need RedisCache or FileBasedCache, not {type(cache).__name__}."
+    )
+
+
+def guide_view_record(*, guide_id: int, cache: BaseCache | None = None) -> None:
+    """Count one view of a guide page. Never raises: a view is not worth a failed page."""
+    try:
+        _pending_counts(cache).add(guide_id)
+    except Exception:
+        logger.warning("View of guide %s not counted: the cache failed", guide_id, exc_info=True)
+
+
+def guide_view_counts_flush(*, cache: BaseCache | None = None) -> int:
+    """Add the views pending in the cache to ``Guide.view_count``; returns the views written.
+
+    Views of guides deleted since they were counted are dropped.
+    """
+    pending_counts = _pending_counts(cache)
+    counts = pending_counts.take()
+    if not counts:
+        return 0
+    try:
+        # Durable: once the counts have left the cache they must be committed when this
+        # returns, not rolled back later by a caller's transaction.
+        with transaction.atomic(durable=True):
+            return _view_counts_add(counts)
+    except BaseException:
+        # BaseException: the soft time limit and a warm shutdown must give the counts back too.
+        try:
+            pending_counts.give_back(counts)
+        except Exception:
+            logger.exception("Lost %s pending guide views: %r", sum(counts.values()), counts)
+        raise
+
+
+def _view_counts_add(counts: dict[int, int]) -> int:
+    written = 0
+    guide_ids = sorted(counts)
+    for start in range(0, len(guide_ids), FLUSH_BATCH_SIZE):
+        batch = guide_ids[start : start + FLUSH_BATCH_SIZE]
+        # Locking the rows (in id order, so concurrent flushes cannot deadlock) keeps a guide
+        # from being deleted between this read and the UPDATE, so the total returned is what
+        # was written. Guides already deleted are simply not found: their views are dropped.
+        existing = list(
+            Guide.objects.select_for_update()
+            .filter(pk__in=batch)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if not existing:
+            continue
+        # One UPDATE per batch; F() adds on the database, so edits and other flushes that
+        # commit meanwhile are kept.
+        Guide.objects.filter(pk__in=existing).update(
+            view_count=F("view_count")
+            + Case(
+                *[When(pk=guide_id, then=Value(counts[guide_id])) for guide_id in existing],
+                default=Value(0),
+                output_field=models.PositiveBigIntegerField(),
+            )
+        )
+        written += sum(counts[guide_id] for guide_id in existing)
+    return written

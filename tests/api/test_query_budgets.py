@@ -1,0 +1,75 @@
+"""Every customer-facing read runs a fixed number of SQL queries, whatever the data size."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from guides import services
+from guides.search import guide_search_index_update
+from tests.factories import GuideFactory, StepFactory
+
+SIZES = [2, 25]
+
+
+def catalogue(size: int) -> list:
+    guides = []
+    for number in range(size):
+        guide = GuideFactory(title=f"Card refused number {number}", tags=["card", f"t{number}"])
+        for position in range(1, size + 1):
+            StepFactory(guide=guide, position=position, title=f"Try card fix {position}")
+        guide_search_index_update(guide_id=guide.pk)
+        guides.append(guide)
+    return guides
+
+
+def walked_attempt(guide, outcomes: int):
+    attempt, token = services.attempt_start(guide=guide)
+    steps = list(guide.steps.all())
+    for index in range(outcomes):
+        step = steps[index % len(steps)]
+        services.step_outcome_record(attempt=attempt, step_id=step.pk, outcome="did_not_work")
+    return attempt, token
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_guide_list_and_search(db, django_assert_num_queries, size):
+    catalogue(size)
+    api = APIClient()
+    with django_assert_num_queries(3):  # count, page with companies joined, tags
+        assert api.get("/api/v1/guides/?page_size=100").status_code == 200
+    with django_assert_num_queries(4):  # + the search itself
+        response = api.get("/api/v1/guides/?q=card&page_size=100")
+    assert response.json()["count"] == size
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_guide_detail(db, django_assert_num_queries, size):
+    guide = catalogue(size)[0]
+    with django_assert_num_queries(4):  # guide+company, tags, steps, translations
+        assert APIClient().get(f"/api/v1/guides/{guide.pk}/").status_code == 200
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_attempt_reads_and_writes(db, django_assert_num_queries, size):
+    guide = catalogue(size)[0]
+    attempt, token = walked_attempt(guide, outcomes=size * 2)
+    api = APIClient()
+    api.credentials(HTTP_X_ATTEMPT_TOKEN=token)
+    with django_assert_num_queries(3):  # attempt, history, feedback
+        assert api.get("/api/v1/attempt/").status_code == 200
+    step = guide.steps.first()
+    # attempt, lock, step, insert, update, re-read, history, feedback (+ transaction control)
+    with django_assert_num_queries(10):
+        response = api.post(
+            "/api/v1/attempt/outcomes/", {"step": step.pk, "outcome": "skipped"}, format="json"
+        )
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_search_page(db, client, django_assert_num_queries, size):
+    catalogue(size)
+    with django_assert_num_queries(3):  # search, guides+companies, tags
+        response = client.get("/search/?q=card")
+    assert response.status_code == 200
