@@ -8,7 +8,16 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from guides.models import MAX_STEP_POSITION, Company, Guide, Step, Tag
+from guides.models import (
+    MAX_STEP_POSITION,
+    Attempt,
+    Company,
+    Feedback,
+    Guide,
+    Step,
+    StepOutcome,
+    Tag,
+)
 from guides.search import guide_search_index_update
 
 
@@ -143,3 +152,57 @@ class GuideAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Guide]:
         return super().get_queryset(request).select_related("company")
+
+
+class StepOutcomeInline(admin.TabularInline):
+    """The customer's history, as recorded: read-only, in the order it happened."""
+
+    model = StepOutcome
+    extra = 0
+    can_delete = False
+    ordering = ["recorded_at", "pk"]
+    fields = ["recorded_at", "step_position", "step_kind", "step_title", "outcome", "note"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Attempt)
+class AttemptAdmin(admin.ModelAdmin):
+    """Attempts are written by customers only; staff read them (and the escalation work
+    turns them into tickets)."""
+
+    list_display = ["guide", "language", "status", "started_at", "updated_at", "contact_email"]
+    list_filter = ["status", "language", "guide__company"]
+    list_select_related = ["guide", "guide__company"]
+    search_fields = ["contact_email", "contact_name", "guide__title"]
+    date_hierarchy = "started_at"
+    show_full_result_count = False
+    fields = [
+        "guide", "language", "status", "started_at", "updated_at", "finished_at",
+        "escalation_requested_at", "contact_name", "contact_email", "description", "user_agent",
+    ]  # fmt: skip
+    readonly_fields = fields
+    inlines = [StepOutcomeInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(admin.ModelAdmin):
+    list_display = ["guide", "helpful", "comment", "created_at"]
+    list_filter = ["helpful", "guide__company", "guide__language"]
+    list_select_related = ["guide", "guide__company"]
+    search_fields = ["comment", "guide__title"]
+    readonly_fields = ["guide", "attempt", "helpful", "comment", "created_at", "updated_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -23,6 +23,13 @@ from rest_framework.views import APIView
 from guides import selectors, services
 from guides.models import Attempt, Guide, StepOutcome
 from helpdesk.api.errors import ErrorSerializer, error_body
+from helpdesk.api.fields import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictChoiceField,
+    StrictEmailField,
+    StrictIntegerField,
+)
 from helpdesk.api.schema import ERROR_RESPONSES
 
 TOKEN_HEADER_NAME = "X-Attempt-Token"  # noqa: S105 - a header name, not a secret
@@ -114,23 +121,23 @@ def attempt_state(attempt: Attempt) -> dict:
 
 
 class StepOutcomeInputSerializer(serializers.Serializer):
-    step = serializers.IntegerField(min_value=1, help_text="Id of a step of the attempt's guide.")
-    outcome = serializers.ChoiceField(choices=StepOutcome.Outcome.choices)
-    note = serializers.CharField(
+    step = StrictIntegerField(min_value=1, help_text="Id of a step of the attempt's guide.")
+    outcome = StrictChoiceField(choices=StepOutcome.Outcome.choices)
+    note = StrictCharField(
         required=False, allow_blank=True, max_length=2000, default="",
         help_text="What the customer saw, e.g. the error message.",
     )  # fmt: skip
 
 
 class FeedbackInputSerializer(serializers.Serializer):
-    helpful = serializers.BooleanField()
-    comment = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+    helpful = StrictBooleanField()
+    comment = StrictCharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
 class ContactInputSerializer(serializers.Serializer):
-    description = serializers.CharField(max_length=5000, help_text="What is still going wrong.")
-    name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    description = StrictCharField(max_length=5000, help_text="What is still going wrong.")
+    name = StrictCharField(required=False, allow_blank=True, max_length=200, default="")
+    email = StrictEmailField(required=False, allow_blank=True, default="")
 
 
 # --- views --------------------------------------------------------------------------------------
@@ -153,7 +160,10 @@ class _AttemptView(APIView):
         return [*super().get_throttles(), _AnonymousWriteThrottle()]
 
     def attempt(self, request: Request) -> Attempt:
-        attempt = selectors.attempt_by_token(request.headers.get(TOKEN_HEADER_NAME))
+        token = request.headers.get(TOKEN_HEADER_NAME, "").strip()
+        if not token:
+            raise ValidationError({TOKEN_HEADER_NAME: ["This header is required."]})
+        attempt = selectors.attempt_by_token(token)
         if attempt is None:
             raise NotFound()
         return attempt

@@ -72,6 +72,7 @@ class CompanyViewSet(viewsets.ReadOnlyModelViewSet):
             OpenApiParameter(
                 "q",
                 str,
+                pattern=r"^[^\u0000]{0,200}$",
                 description="Words to search for in Arabic or English; results best first.",
             ),
             OpenApiParameter("company", str, pattern=SLUG_PATTERN, description="Company slug."),

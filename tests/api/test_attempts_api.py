@@ -44,12 +44,21 @@ def test_a_draft_or_missing_guide_cannot_be_attempted(api, db):
     assert api.post("/api/v1/guides/999999/attempts/").status_code == 404
 
 
-@pytest.mark.parametrize("token", [None, "", "not-a-token", "x" * 500])
-def test_a_wrong_or_missing_token_is_404(api, started, token):
-    api.credentials() if token is None else api.credentials(HTTP_X_ATTEMPT_TOKEN=token)
+@pytest.mark.parametrize("token", ["not-a-token", "x" * 500, "a" * 43])
+def test_a_wrong_token_is_404_and_says_nothing_more(api, started, token):
+    api.credentials(HTTP_X_ATTEMPT_TOKEN=token)
     response = api.get("/api/v1/attempt/")
     assert response.status_code == 404
     assert response.json() == {"status": 404, "code": "not_found", "detail": "Not found."}
+
+
+@pytest.mark.parametrize("token", [None, "", "   "])
+def test_a_missing_token_is_400_naming_the_header(api, started, token):
+    api.credentials() if token is None else api.credentials(HTTP_X_ATTEMPT_TOKEN=token)
+    response = api.post("/api/v1/attempt/abandon/")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"X-Attempt-Token": ["This header is required."]}
+    assert Attempt.objects.get().status == "in_progress"
 
 
 def test_it_records_outcomes_and_returns_the_history(api, guide_with_steps, started):
@@ -160,3 +169,34 @@ def test_anonymous_writes_are_throttled_with_retry_after(api, guide_with_steps, 
     assert response.json()["code"] == "throttled"
     assert client.get("/api/v1/guides/").status_code == 200  # reads are not write-limited
     cache.delete(throttle_key)
+
+
+def test_the_api_takes_json_only(api, started):
+    # A form post without "helpful" would otherwise read as helpful=False.
+    response = api.post("/api/v1/attempt/feedback/", {"comment": "x"}, format="multipart")
+    assert response.status_code == 415
+    assert response.json()["code"] == "unsupported_media_type"
+
+
+def test_nul_characters_are_a_field_error(api, started):
+    response = api.post(
+        "/api/v1/attempt/feedback/", {"helpful": True, "comment": "a\x00b"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "comment" in response.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/v1/attempt/feedback/", {"helpful": "yes"}, "helpful"),
+        ("/api/v1/attempt/feedback/", {"helpful": True, "comment": 0}, "comment"),
+        ("/api/v1/attempt/outcomes/", {"step": "1", "outcome": "worked"}, "step"),
+        ("/api/v1/attempt/outcomes/", {"step": 1, "outcome": 1}, "outcome"),
+        ("/api/v1/attempt/contact/", {"description": "x", "name": 0}, "name"),
+    ],
+)
+def test_values_of_the_wrong_json_type_are_refused(api, started, path, body, field):
+    response = api.post(path, body)
+    assert response.status_code == 400
+    assert field in response.json()["errors"]

@@ -77,8 +77,12 @@ def test_a_bad_filter_is_400_with_field_messages(client, catalogue):
     assert body["errors"]["language"][0].startswith("Select a valid choice.")
 
 
-def test_an_unknown_api_path_is_404_in_the_error_shape(client, db):
-    response = client.get("/api/v1/nothing-here/")
+@pytest.mark.parametrize("method", ["get", "post", "delete"])
+def test_an_unknown_api_path_is_404_in_the_error_shape(db, method):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    response = getattr(client, method)("/api/v1/guides/not-a-number/attempts/")
     assert response.status_code == 404
     assert response.json() == {"status": 404, "code": "not_found", "detail": "Not found."}
 

@@ -112,3 +112,23 @@ def test_the_guide_list_filters_by_tag_and_searches_step_titles(admin_client, gu
     tag = guide_with_steps.tags.get(slug="payment")
     assert listed(f"tags__id__exact={tag.pk}") == {guide_with_steps.pk}
     assert listed("language__exact=en") == {guide_with_steps.pk, other.pk}
+
+
+def test_staff_read_an_attempt_with_its_history(admin_client, guide_with_steps):
+    from guides import services
+
+    attempt, _ = services.attempt_start(guide=guide_with_steps)
+    step = guide_with_steps.steps.first()
+    services.step_outcome_record(
+        attempt=attempt, step_id=step.pk, outcome="did_not_work", note="E-42 shown"
+    )
+
+    listing = admin_client.get(reverse("admin:guides_attempt_changelist"))
+    detail = admin_client.get(reverse("admin:guides_attempt_change", args=[attempt.pk]))
+
+    assert listing.status_code == 200
+    body = detail.content.decode()
+    assert "E-42 shown" in body
+    assert step.title in body
+    assert attempt.token_hash not in body  # the secret's hash is never shown
+    assert admin_client.get(reverse("admin:guides_attempt_add")).status_code == 403
