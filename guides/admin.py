@@ -161,8 +161,8 @@ class StepOutcomeInline(admin.TabularInline):
     extra = 0
     can_delete = False
     ordering = ["recorded_at", "pk"]
-    fields = ["recorded_at", "step_position", "step_kind", "step_title", "outcome", "note"]
-    readonly_fields = fields
+    readonly_fields = ("recorded_at", "step_position", "step_kind", "step_title", "outcome", "note")
+    fields = readonly_fields
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
@@ -179,11 +179,11 @@ class AttemptAdmin(admin.ModelAdmin):
     search_fields = ["contact_email", "contact_name", "guide__title"]
     date_hierarchy = "started_at"
     show_full_result_count = False
-    fields = [
+    readonly_fields = (
         "guide", "language", "status", "started_at", "updated_at", "finished_at",
         "escalation_requested_at", "contact_name", "contact_email", "description", "user_agent",
-    ]  # fmt: skip
-    readonly_fields = fields
+    )  # fmt: skip
+    fields = readonly_fields
     inlines = [StepOutcomeInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
