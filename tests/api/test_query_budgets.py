@@ -73,3 +73,44 @@ def test_search_page(db, client, django_assert_num_queries, size):
     with django_assert_num_queries(3):  # search, guides+companies, tags
         response = client.get("/search/?q=card")
     assert response.status_code == 200
+
+
+def writes_query_counts(size: int) -> dict[str, int]:
+    """Queries per write endpoint, for a catalogue and history of the given size."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    guide = catalogue(size)[0]
+    walked_attempt(guide, outcomes=size)  # other customers' history must not matter
+    api = APIClient()
+    counts = {}
+
+    def measure(name, call, expected_status):
+        with CaptureQueriesContext(connection) as queries:
+            response = call()
+        assert response.status_code == expected_status, (name, response.content)
+        counts[name] = len(queries)
+        return response
+
+    started = measure("start", lambda: api.post(f"/api/v1/guides/{guide.pk}/attempts/"), 201)
+    api.credentials(HTTP_X_ATTEMPT_TOKEN=started.json()["token"])
+    measure(
+        "guide feedback",
+        lambda: api.post(f"/api/v1/guides/{guide.pk}/feedback/", {"helpful": True}),
+        201,
+    )
+    measure("feedback", lambda: api.post("/api/v1/attempt/feedback/", {"helpful": False}), 200)
+    measure(
+        "contact",
+        lambda: api.post("/api/v1/attempt/contact/", {"description": "x", "email": "a@b.co"}),
+        200,
+    )
+    measure("abandon (closed)", lambda: api.post("/api/v1/attempt/abandon/"), 409)
+    measure("companies", lambda: api.get("/api/v1/companies/"), 200)
+    return counts
+
+
+def test_write_endpoints_run_the_same_queries_at_any_size(db):
+    small, large = writes_query_counts(2), writes_query_counts(25)
+    assert small == large
+    assert max(small.values()) <= 12, small
