@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Case, Count, Prefetch, Q, QuerySet, When
 
 from guides.models import (
     Attempt,
@@ -20,6 +20,13 @@ def published_guides() -> QuerySet[Guide]:
         Guide.objects.filter(status=Guide.Status.PUBLISHED)
         .select_related("company")
         .prefetch_related("tags")
+    )
+
+
+def published_guides_for_reader(*, language: str) -> QuerySet[Guide]:
+    """Published guides, those in the reader's language first, then the most viewed."""
+    return published_guides().order_by(
+        Case(When(language=language, then=0), default=1), "-view_count", "title", "pk"
     )
 
 

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -55,7 +56,7 @@ def guide_url(guide: Guide) -> str:
 
 def home(request: HttpRequest) -> HttpResponse:
     companies = selectors.companies_with_published_guides().order_by("name")
-    guides = selectors.published_guides().order_by("-view_count", "title")[:20]
+    guides = selectors.published_guides_for_reader(language=get_language())[:20]
     return render(
         request,
         "guides/home.html",
@@ -79,7 +80,9 @@ def search(request: HttpRequest) -> HttpResponse:
 
 def company_detail(request: HttpRequest, company: str) -> HttpResponse:
     company_obj = get_object_or_404(Company, slug=company)
-    guides = selectors.published_guides().filter(company=company_obj).order_by("language", "title")
+    guides = selectors.published_guides_for_reader(language=get_language()).filter(
+        company=company_obj
+    )
     return render(
         request,
         "guides/company.html",

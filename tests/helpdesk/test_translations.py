@@ -40,9 +40,16 @@ def test_django_serves_the_compiled_catalogue(language, expected):
 
 
 def test_the_home_page_follows_the_chosen_language(client, db):
+    from django.core.management import call_command
+
+    call_command("import_guides", "guides/demo_guides", verbosity=0)
     client.post("/i18n/setlang/", {"language": "ar", "next": "/"})
-    body = client.get("/").content.decode()
+    response = client.get("/")
+    body = response.content.decode()
     assert '<html lang="ar" dir="rtl">' in body
+    listed = [guide.language for guide in response.context["guides"]]
+    assert listed[0] == "ar"
+    assert listed == sorted(listed, key=lambda language: language != "ar")  # Arabic first
     with translation.override("ar"):
         assert translation.gettext("Find a fix before you wait for a person") in body
     client.post("/i18n/setlang/", {"language": "en", "next": "/"})
