@@ -174,14 +174,20 @@ class AttemptAdmin(admin.ModelAdmin):
     turns them into tickets)."""
 
     list_display = ["guide", "language", "status", "started_at", "updated_at", "contact_email"]
-    list_filter = ["status", "language", "guide__company"]
+    list_filter = [
+        "status",
+        ("escalation_parked_at", admin.EmptyFieldListFilter),
+        "language",
+        "guide__company",
+    ]
     list_select_related = ["guide", "guide__company"]
     search_fields = ["contact_email", "contact_name", "guide__title"]
     date_hierarchy = "started_at"
     show_full_result_count = False
     readonly_fields = (
         "guide", "language", "status", "started_at", "updated_at", "finished_at",
-        "escalation_requested_at", "contact_name", "contact_email", "description", "user_agent",
+        "escalation_requested_at", "escalation_deliveries", "escalation_parked_at",
+        "contact_name", "contact_email", "description", "user_agent",
     )  # fmt: skip
     fields = readonly_fields
     inlines = [StepOutcomeInline]

@@ -213,6 +213,11 @@ class Attempt(models.Model):
     contact_email = models.EmailField(blank=True)
     description = models.TextField(blank=True)
     escalation_requested_at = models.DateTimeField(null=True, blank=True)
+    # Times a worker started turning this escalation into a ticket. A message that keeps
+    # killing its worker is redelivered again and again; past a bound it is parked here for a
+    # supervisor instead of looping forever (see tickets.services.escalation_delivery_count).
+    escalation_deliveries = models.PositiveSmallIntegerField(default=0)
+    escalation_parked_at = models.DateTimeField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
 
     class Meta:

@@ -75,7 +75,7 @@ def attempt_by_token(token: str | None) -> Attempt | None:
     if not token or len(token) > 200:
         return None
     return (
-        Attempt.objects.select_related("guide", "guide__company")
+        Attempt.objects.select_related("guide", "guide__company", "ticket")
         .filter(token_hash=attempt_token_hash(token))
         .first()
     )

@@ -14,6 +14,7 @@ from guides.forms import ContactForm, FeedbackForm, SearchForm, StepOutcomeForm
 from guides.models import Attempt, Company, Guide, Step
 from guides.search import search_guides
 from guides.view_counts import guide_view_record
+from tickets.services import escalation_request
 
 ATTEMPT_COOKIE_AGE = 60 * 60 * 24 * 30  # a month: long enough to come back after trying
 
@@ -192,7 +193,7 @@ def contact(request: HttpRequest, company: str, language: str, slug: str) -> Htt
             attempt, token = services.attempt_start(
                 guide=guide, user_agent=request.headers.get("User-Agent", "")
             )
-        attempt = services.attempt_contact_submit(
+        attempt = escalation_request(
             attempt=attempt,
             description=form.cleaned_data["description"],
             name=form.cleaned_data["name"],

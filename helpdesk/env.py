@@ -84,7 +84,8 @@ def env_rate(name: str, default: str) -> str:
 def email_settings_from_url(name: str, url: str) -> dict[str, object]:
     """Translate EMAIL_URL into Django's EMAIL_* settings.
 
-    Accepted forms: ``console://``, ``locmem://``, ``dummy://``,
+    Accepted forms: ``console://``, ``locmem://``, ``dummy://``, ``file:///folder`` (one file
+    per message, for tests and demos),
     ``smtp://user:password@host:port`` (add ``?tls=true`` for STARTTLS) and
     ``smtps://user:password@host:port`` (implicit TLS).
     """
@@ -97,6 +98,13 @@ def email_settings_from_url(name: str, url: str) -> dict[str, object]:
     }
     if scheme in simple:
         return {"EMAIL_BACKEND": simple[scheme]}
+    if scheme == "file":
+        if not parts.path:
+            raise ImproperlyConfigured(f"{name}={url!r}: a file URL needs a folder path.")
+        return {
+            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "EMAIL_FILE_PATH": parts.path,
+        }
     if scheme not in {"smtp", "smtps"}:
         raise ImproperlyConfigured(
             f"{name}={url!r}: unknown scheme {scheme!r}; use console://, smtp:// or smtps://."

@@ -7,6 +7,7 @@ cache, all under ``var/``.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -26,7 +27,8 @@ from helpdesk.env import (
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(env_str("HELPDESK_VAR_DIR", str(BASE_DIR / "var")))
+# A relative HELPDESK_VAR_DIR is taken from the project folder.
+VAR_DIR = BASE_DIR / env_str("HELPDESK_VAR_DIR", "var")
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
@@ -120,6 +122,9 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # A file, not memory: tests that start real worker processes share the test database.
+    # One per test run, so two runs in one checkout do not write into each other's.
+    _database["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -219,6 +224,8 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Helpdesk <helpdesk@localhost
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 _email = email_settings_from_url("EMAIL_URL", env_str("EMAIL_URL", "console://"))
 EMAIL_BACKEND = str(_email["EMAIL_BACKEND"])
+if "EMAIL_FILE_PATH" in _email:
+    EMAIL_FILE_PATH = str(_email["EMAIL_FILE_PATH"])
 if "EMAIL_HOST" in _email:
     EMAIL_HOST = str(_email["EMAIL_HOST"])
     EMAIL_PORT = int(str(_email["EMAIL_PORT"]))
@@ -257,7 +264,11 @@ else:
         "socket_connect_timeout": 2,
         # Redis re-delivers an unacknowledged message after this long; it must exceed the
         # longest task time limit or a slow task would run twice.
-        "visibility_timeout": 3600,
+        "visibility_timeout": env_int(
+            "CELERY_BROKER_VISIBILITY_TIMEOUT",
+            3600,
+            minimum=env_int("CELERY_TASK_TIME_LIMIT", 90, minimum=1) + 1,
+        ),
     }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
@@ -290,11 +301,16 @@ CELERY_TASK_ROUTES = {
     "tickets.tasks.notify_*": {"queue": "notifications"},
     "helpdesk.tasks.*": {"queue": "maintenance"},
     "guides.tasks.flush_guide_view_counts": {"queue": "maintenance"},
+    "tickets.tasks.sweep_escalations": {"queue": "maintenance"},
+    "tickets.tasks.check_sla": {"queue": "maintenance"},
+    "tickets.tasks.assign_waiting_tickets": {"queue": "maintenance"},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Guide views wait in the cache at most this long before they reach Guide.view_count.
 GUIDE_VIEW_FLUSH_INTERVAL = env_float("GUIDE_VIEW_FLUSH_INTERVAL", 60.0, minimum=1.0)
+ESCALATION_SWEEP_INTERVAL = env_float("ESCALATION_SWEEP_INTERVAL", 30.0, minimum=1.0)
+ESCALATION_SWEEP_AGE = env_float("ESCALATION_SWEEP_AGE", 60.0, minimum=0.0)
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {
         "task": "helpdesk.tasks.heartbeat",
@@ -306,6 +322,26 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": GUIDE_VIEW_FLUSH_INTERVAL,
         # A flush still queued when the next is sent is redundant: the next takes its views.
         "options": {"expires": GUIDE_VIEW_FLUSH_INTERVAL},
+    },
+    # Escalations recorded but still without a ticket after this long are turned into tickets
+    # by the sweeper: the broker was down, or a killed worker lost the message.
+    "sweep-escalations": {
+        "task": "tickets.tasks.sweep_escalations",
+        "schedule": ESCALATION_SWEEP_INTERVAL,
+        "kwargs": {"older_than_seconds": ESCALATION_SWEEP_AGE},
+        "options": {"expires": ESCALATION_SWEEP_INTERVAL},
+    },
+    # SLA clocks live in the database and are checked here, never in task countdowns (a
+    # countdown longer than Redis's visibility timeout would be delivered again and again).
+    "check-sla": {
+        "task": "tickets.tasks.check_sla",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "assign-waiting-tickets": {
+        "task": "tickets.tasks.assign_waiting_tickets",
+        "schedule": 60.0,
+        "options": {"expires": 55},
     },
 }
 

@@ -18,5 +18,6 @@ urlpatterns = [
     ),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("tickets/", include("tickets.urls")),
     path("", include("guides.urls")),
 ]

@@ -29,6 +29,24 @@ _DROPPED_VARIABLES = (
 )
 
 
+def test_database_url() -> str:
+    """DATABASE_URL of the database this test run uses, for worker processes to share it
+    (tests doing so need transactional_db, so what they write is committed)."""
+    from django.db import connection
+
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings['NAME']}"
+    user = settings.get("USER") or ""
+    password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    port = f":{settings['PORT']}" if settings.get("PORT") else ""
+    return f"postgres://{auth}{settings.get('HOST') or ''}{port}/{settings['NAME']}"
+
+
+test_database_url.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
 def skip_or_fail(reason: str) -> None:
     """Skip, unless the run demands every test (CI sets HELPDESK_REQUIRE_ALL_TESTS=1)."""
     if os.environ.get("HELPDESK_REQUIRE_ALL_TESTS") == "1":

@@ -1,1 +1,260 @@
-# Tickets, queues, routing and SLA policies arrive with the escalation work (issue 4).
+"""Tickets: what a failed self-help attempt becomes, and the queues, agents, routing rules and
+SLA policies that decide who answers it and by when."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext_lazy as _
+
+from guides.models import Attempt, Company, Guide, Language, Tag
+
+# Crockford-style alphabet without look-alikes (0/O, 1/I/L), so a reference read out over the
+# phone survives; 10 characters = 50 random bits, never sequential.
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+REFERENCE_LENGTH = 10
+
+
+def ticket_reference_new() -> str:
+    return "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
+
+
+class Priority(models.IntegerChoices):
+    LOW = 1, _("Low")
+    NORMAL = 2, _("Normal")
+    HIGH = 3, _("High")
+    URGENT = 4, _("Urgent")
+
+
+class Queue(models.Model):
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=100, unique=True)
+    # Languages the queue serves; empty means any.
+    languages = models.JSONField(default=list, blank=True)
+    members: models.ManyToManyField = models.ManyToManyField(
+        "AgentProfile", related_name="queues", blank=True
+    )
+    supervisors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="supervised_queues", blank=True
+    )
+    is_fallback = models.BooleanField(
+        default=False, help_text=_("Tickets no routing rule matches land here.")
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_fallback"], condition=Q(is_fallback=True), name="queue_one_fallback"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AgentProfile(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profile"
+    )
+    languages = models.JSONField(default=list, blank=True)
+    skills = models.JSONField(default=list, blank=True)
+    capacity = models.PositiveSmallIntegerField(default=10, help_text=_("Most open tickets."))
+    is_available = models.BooleanField(default=True)
+    last_assigned_at = models.DateTimeField(null=True, blank=True)
+    # Kept in step with the agent's open tickets by the assignment services, so that "under
+    # capacity" is one conditional UPDATE (see tickets.services.agent_claim_slot).
+    open_tickets = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["user__username"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(open_tickets__gte=0), name="agent_open_tickets_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.user.get_full_name() or self.user.get_username()
+
+
+class RoutingRule(models.Model):
+    """Conditions on an escalation; the first active rule (by position) that matches wins."""
+
+    position = models.PositiveIntegerField(default=100)
+    name = models.CharField(max_length=100)
+    is_active = models.BooleanField(default=True)
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, null=True, blank=True)
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, null=True, blank=True)
+    language = models.CharField(max_length=8, choices=Language.choices, blank=True)
+    keywords = models.CharField(
+        max_length=300, blank=True, help_text=_("Comma-separated; any one in the description.")
+    )
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="routing_rules")
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(priority__in=Priority.values), name="routing_rule_priority_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SLAPolicy(models.Model):
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="sla_policies")
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices)
+    first_response_minutes = models.PositiveIntegerField()
+    resolution_minutes = models.PositiveIntegerField()
+
+    class Meta:
+        verbose_name = "SLA policy"
+        verbose_name_plural = "SLA policies"
+        constraints = [
+            models.UniqueConstraint(fields=["queue", "priority"], name="sla_one_per_priority"),
+            models.CheckConstraint(
+                condition=Q(first_response_minutes__gt=0, resolution_minutes__gt=0),
+                name="sla_targets_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(resolution_minutes__gte=models.F("first_response_minutes")),
+                name="sla_resolution_after_first_response",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.queue} · {self.get_priority_display()}"
+
+
+class TicketStatus(models.TextChoices):
+    NEW = "new", _("New")
+    OPEN = "open", _("Open")
+    PENDING = "pending", _("Pending")
+    SOLVED = "solved", _("Solved")
+    CLOSED = "closed", _("Closed")
+
+
+OPEN_TICKET_STATUSES = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING)
+
+
+class Ticket(models.Model):
+    Status = TicketStatus
+
+    reference = models.CharField(
+        max_length=16, unique=True, default=ticket_reference_new, editable=False
+    )
+    # Rotating it invalidates the customer's status link (see status_token).
+    status_key_version = models.PositiveSmallIntegerField(default=1)
+    # One ticket per attempt, whatever retries or races happen upstream.
+    attempt = models.OneToOneField(Attempt, on_delete=models.PROTECT, related_name="ticket")
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="tickets")
+    guide = models.ForeignKey(Guide, on_delete=models.PROTECT, related_name="tickets")
+    language = models.CharField(max_length=8, choices=Language.choices)
+    subject = models.CharField(max_length=300)
+    description = models.TextField()
+    requester_name = models.CharField(max_length=200, blank=True)
+    requester_email = models.EmailField(blank=True)
+    # What the customer tried, copied at creation and never updated: later guide edits do not
+    # change what the agent reads. Each item: position, title, kind, outcome, note, recorded_at.
+    tried_steps = models.JSONField(default=list, editable=False)
+    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="tickets")
+    assignee = models.ForeignKey(
+        AgentProfile, on_delete=models.SET_NULL, null=True, blank=True, related_name="tickets"
+    )
+    status = models.CharField(max_length=16, choices=TicketStatus.choices, default="new")
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    routing_rule = models.ForeignKey(
+        RoutingRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    routing_reason = models.CharField(max_length=500)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    first_response_due_at = models.DateTimeField(null=True, blank=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True)
+    first_responded_at = models.DateTimeField(null=True, blank=True)
+    solved_at = models.DateTimeField(null=True, blank=True)
+    sla_at_risk_at = models.DateTimeField(null=True, blank=True)
+    first_response_breached = models.BooleanField(default=False)
+    resolution_breached = models.BooleanField(default=False)
+    # Set once the customer's "a person has your request" e-mail went out: a redelivered
+    # task does not send it twice, and the sweeper re-sends it if a worker died first.
+    customer_notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=TicketStatus.values), name="ticket_status_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(priority__in=Priority.values), name="ticket_priority_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(language__in=Language.values), name="ticket_language_known"
+            ),
+        ]
+        indexes = [
+            # Assignment of waiting tickets: open, unassigned tickets of a queue, oldest first.
+            models.Index(
+                fields=["queue", "created_at"],
+                condition=Q(assignee__isnull=True, status__in=["new", "open", "pending"]),
+                name="ticket_waiting_idx",
+            ),
+            # The SLA sweep: open tickets with a clock still running.
+            models.Index(
+                fields=["resolution_due_at"],
+                condition=Q(status__in=["new", "open", "pending"]),
+                name="ticket_sla_open_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference}: {self.subject}"
+
+    def status_token(self) -> str:
+        """The secret of the customer's status link: an HMAC of the reference under the
+        SECRET_KEY (160 bits), so nothing guessable is stored and a version bump revokes it."""
+        return salted_hmac(
+            "tickets.status-link", f"{self.reference}:{self.status_key_version}", algorithm="sha256"
+        ).hexdigest()[:40]
+
+
+class TicketEvent(models.Model):
+    """The ticket's thread: messages, notes and what the system did, in order."""
+
+    class Kind(models.TextChoices):
+        CUSTOMER_MESSAGE = "customer_message", _("Customer message")
+        AGENT_REPLY = "agent_reply", _("Agent reply")
+        INTERNAL_NOTE = "internal_note", _("Internal note")
+        CREATED = "created", _("Created")
+        ROUTED = "routed", _("Routed")
+        ASSIGNED = "assigned", _("Assigned")
+        SLA_AT_RISK = "sla_at_risk", _("SLA at risk")
+        SLA_BREACHED = "sla_breached", _("SLA breached")
+        REROUTED = "rerouted", _("Re-routed")
+        PRIORITY_CHANGED = "priority_changed", _("Priority changed")
+        STATUS_CHANGED = "status_changed", _("Status changed")
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    body = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["ticket", "created_at"], name="ticket_event_thread_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.ticket.reference} {self.kind}"

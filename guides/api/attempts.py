@@ -6,7 +6,9 @@ in the X-Attempt-Token header. A wrong or unknown token is a 404 that says nothi
 
 from __future__ import annotations
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -31,6 +33,7 @@ from helpdesk.api.fields import (
     StrictIntegerField,
 )
 from helpdesk.api.schema import ERROR_RESPONSES
+from tickets.services import escalation_request
 
 TOKEN_HEADER_NAME = "X-Attempt-Token"  # noqa: S105 - a header name, not a secret
 TOKEN_HEADER = OpenApiParameter(
@@ -70,6 +73,9 @@ class AttemptOutputSerializer(serializers.ModelSerializer):
     current_outcomes = serializers.SerializerMethodField()
     history = serializers.SerializerMethodField()
     feedback = serializers.SerializerMethodField()
+    ticket = serializers.SerializerMethodField(
+        help_text="Reference of the ticket once a person has taken over, else null."
+    )
 
     class Meta:
         model = Attempt
@@ -81,6 +87,7 @@ class AttemptOutputSerializer(serializers.ModelSerializer):
             "updated_at",
             "finished_at",
             "escalation_requested_at",
+            "ticket",
             "current_outcomes",
             "history",
             "feedback",
@@ -95,6 +102,13 @@ class AttemptOutputSerializer(serializers.ModelSerializer):
         current = selectors.current_outcomes(self.context["history"])
         ordered = sorted(current.values(), key=lambda outcome: outcome.step_position)
         return list(StepOutcomeOutputSerializer(ordered, many=True).data)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_ticket(self, attempt: Attempt) -> str | None:
+        try:
+            return attempt.ticket.reference
+        except ObjectDoesNotExist:
+            return None
 
     @extend_schema_field(serializers.ChoiceField(choices=FEEDBACK_CHOICES, allow_null=True))
     def get_feedback(self, attempt: Attempt) -> str | None:
@@ -215,8 +229,8 @@ class StepOutcomeRecordView(_AttemptView):
         services.step_outcome_record(
             attempt=attempt, step_id=data["step"], outcome=data["outcome"], note=data["note"]
         )
-        attempt.refresh_from_db()
-        return Response(attempt_state(attempt), status=status.HTTP_201_CREATED)
+        # Read again (status may have changed), with the same joins as any attempt read.
+        return Response(attempt_state(self.attempt(request)), status=status.HTTP_201_CREATED)
 
 
 class AttemptFeedbackView(_AttemptView):
@@ -240,16 +254,21 @@ class AttemptContactView(_AttemptView):
         summary="Still stuck: ask for a person, with a description and contact details",
         parameters=[TOKEN_HEADER],
         request=ContactInputSerializer,
-        responses={200: AttemptOutputSerializer, **ERROR_RESPONSES, **CONFLICT},
+        responses={202: AttemptOutputSerializer, **ERROR_RESPONSES, **CONFLICT},
     )
     def post(self, request: Request) -> Response:
         attempt = self.attempt(request)
         data = _valid(ContactInputSerializer, request)
-        attempt = services.attempt_contact_submit(
+        attempt = escalation_request(
             attempt=attempt, description=data["description"], name=data["name"],
             email=data["email"],
         )  # fmt: skip
-        return Response(attempt_state(attempt))
+        # Accepted: a worker turns it into a ticket; poll the attempt to see its reference.
+        return Response(
+            attempt_state(attempt),
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": reverse("api:attempt-detail")},
+        )
 
 
 class AttemptAbandonView(_AttemptView):

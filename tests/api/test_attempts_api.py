@@ -114,8 +114,10 @@ def test_talk_to_a_person_then_no_more_outcomes(api, guide_with_steps, started):
         {"description": "Nothing worked", "name": "Sam", "email": "sam@example.com"},
         format="json",
     )
-    assert response.status_code == 200
+    assert response.status_code == 202
+    assert response["Location"] == "/api/v1/attempt/"
     assert response.json()["status"] == "escalated"
+    assert response.json()["ticket"] is None  # a worker creates it
     attempt = Attempt.objects.get()
     assert attempt.contact_email == "sam@example.com"
 

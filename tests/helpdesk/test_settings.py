@@ -53,6 +53,9 @@ def test_email_urls_become_django_settings():
     assert smtp["EMAIL_HOST_PASSWORD"] == "p/w"
     assert smtp["EMAIL_USE_TLS"] is True
     assert email_settings_from_url("EMAIL_URL", "smtps://mail.example")["EMAIL_PORT"] == 465
+    assert email_settings_from_url("EMAIL_URL", "file:///tmp/mails")["EMAIL_FILE_PATH"] == (
+        "/tmp/mails"
+    )
     console = email_settings_from_url("EMAIL_URL", "console://")
     assert console["EMAIL_BACKEND"].endswith("console.EmailBackend")
     with pytest.raises(ImproperlyConfigured, match="unknown scheme 'carrier-pigeon'"):

@@ -8,6 +8,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from guides.models import Tag
+from tickets.models import AgentProfile, Priority, Queue, RoutingRule, SLAPolicy
+
 DEMO_GUIDES = Path(__file__).resolve().parents[2] / "demo_guides"
 
 # Demo-only accounts with published passwords: never load them into a real deployment.
@@ -42,8 +45,50 @@ DEMO_USERS = [
 ]
 
 
+# Who answers the demo escalations. Routing compares a ticket's language with the agent's
+# exactly, so each billing queue is staffed by the agent who speaks its language.
+DEMO_AGENTS = {"agent.ar": ["ar"], "agent.en": ["en"]}
+DEMO_QUEUES = [
+    {
+        "slug": "billing-ar",
+        "name": "Billing (Arabic)",
+        "languages": ["ar"],
+        "members": ["agent.ar"],
+    },
+    {
+        "slug": "billing-en",
+        "name": "Billing (English)",
+        "languages": ["en"],
+        "members": ["agent.en"],
+    },
+    {"slug": "general", "name": "General", "languages": [], "members": ["agent.ar", "agent.en"]},
+]
+# First match wins. Each rule names its language: an Arabic ticket in an English-only queue
+# would match no agent and wait unassigned, so "billing, any language" becomes one rule per
+# language. Guides with none of these tags (Netflix, WhatsApp, Nile Telecom, PayPal's
+# "payments") fall through to General.
+DEMO_RULES = [
+    (10, "Payments in Arabic", "payment", "ar", "billing-ar", Priority.HIGH),
+    (20, "Payments in English", "payment", "en", "billing-en", Priority.HIGH),
+    (30, "Billing in Arabic", "billing", "ar", "billing-ar", Priority.NORMAL),
+    (40, "Billing in English", "billing", "en", "billing-en", Priority.NORMAL),
+    (50, "Cards in Arabic", "card", "ar", "billing-ar", Priority.NORMAL),
+    (60, "Cards in English", "card", "en", "billing-en", Priority.NORMAL),
+]
+# Minutes to the first response and to resolution, the same in every demo queue.
+DEMO_SLA_MINUTES = {
+    Priority.URGENT: (15, 4 * 60),
+    Priority.HIGH: (30, 8 * 60),
+    Priority.NORMAL: (2 * 60, 24 * 60),
+    Priority.LOW: (8 * 60, 72 * 60),
+}
+
+
 class Command(BaseCommand):
-    help = "Load the demo guides (through import_guides) and the demo users. DEBUG only."
+    help = (
+        "Load the demo guides (through import_guides), the demo users, and the queues, agents,"
+        " routing rules and SLA policies that route the demo escalations. DEBUG only."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -62,6 +107,12 @@ class Command(BaseCommand):
         with transaction.atomic():
             for spec in DEMO_USERS:
                 self._user_upsert(spec)
+            self._routing_upsert()
+        self.stdout.write(
+            f"Demo routing: {len(DEMO_QUEUES)} queues (General is the fallback),"
+            f" {len(DEMO_AGENTS)} agents, {len(DEMO_RULES)} routing rules,"
+            f" {len(DEMO_QUEUES) * len(DEMO_SLA_MINUTES)} SLA policies; supervisor supervises all."
+        )
         self.stdout.write("Demo accounts (demo only, passwords are public):")
         for spec in DEMO_USERS:
             self.stdout.write(f"  {spec['username']:<11} {spec['password']:<22} {spec['note']}")
@@ -76,3 +127,57 @@ class Command(BaseCommand):
         user.is_superuser = spec["is_superuser"]
         user.set_password(spec["password"])
         user.save()
+
+    def _routing_upsert(self) -> None:
+        """Create or reset the demo routing; running it again changes nothing else.
+
+        Agents keep their open_tickets and last_assigned_at: the assignment services own those
+        counters, and resetting them under existing tickets would let agents go over capacity.
+        """
+        usernames = [*DEMO_AGENTS, "supervisor"]
+        users = {u.username: u for u in get_user_model().objects.filter(username__in=usernames)}
+        agents = {}
+        for username, languages in DEMO_AGENTS.items():
+            agents[username], _created = AgentProfile.objects.update_or_create(
+                user=users[username],
+                defaults={"languages": languages, "capacity": 10, "is_available": True},
+            )
+        # One fallback queue only (a partial unique constraint): General takes the role.
+        Queue.objects.filter(is_fallback=True).exclude(slug="general").update(is_fallback=False)
+        queues = {}
+        for spec in DEMO_QUEUES:
+            queue, _created = Queue.objects.update_or_create(
+                slug=spec["slug"],
+                defaults={
+                    "name": spec["name"],
+                    "languages": spec["languages"],
+                    "is_fallback": spec["slug"] == "general",
+                },
+            )
+            queue.members.add(*(agents[username] for username in spec["members"]))
+            queue.supervisors.add(users["supervisor"])
+            for priority, (first_response, resolution) in DEMO_SLA_MINUTES.items():
+                SLAPolicy.objects.update_or_create(
+                    queue=queue,
+                    priority=priority,
+                    defaults={
+                        "first_response_minutes": first_response,
+                        "resolution_minutes": resolution,
+                    },
+                )
+            queues[queue.slug] = queue
+        for position, name, tag_slug, language, queue_slug, priority in DEMO_RULES:
+            tag, _created = Tag.objects.get_or_create(slug=tag_slug)
+            RoutingRule.objects.update_or_create(
+                name=name,
+                defaults={
+                    "position": position,
+                    "is_active": True,
+                    "company": None,
+                    "tag": tag,
+                    "language": language,
+                    "keywords": "",
+                    "queue": queues[queue_slug],
+                    "priority": priority,
+                },
+            )

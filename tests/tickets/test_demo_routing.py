@@ -1,0 +1,100 @@
+"""The demo set-up routes the demo guides' escalations the way the README promises: Arabic
+payment trouble to Karim in Billing (Arabic), English to Emma, anything else to General."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+
+from guides import services as guide_services
+from guides.models import Guide
+from tickets import services
+from tickets.models import AgentProfile, Priority, Queue, RoutingRule, SLAPolicy, Ticket
+
+
+@pytest.fixture
+def demo(db, settings):
+    settings.DEBUG = True  # load_demo refuses to run otherwise (its passwords are public)
+    # The demo users' passwords are hashed on every load; the fast hasher keeps this quick.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    call_command("load_demo", verbosity=0)
+
+
+def escalate(company: str, language: str, slug: str, description: str) -> Ticket:
+    """A customer walks the demo guide, the first step fails, and they ask for a person."""
+    guide = Guide.objects.get(company__slug=company, language=language, slug=slug)
+    attempt, _ = guide_services.attempt_start(guide=guide)
+    first_step = guide.steps.order_by("position").first()
+    guide_services.step_outcome_record(
+        attempt=attempt, step_id=first_step.pk, outcome="did_not_work", note=description
+    )
+    guide_services.attempt_contact_submit(
+        attempt=attempt, description=description, name="Customer", email="customer@example.com"
+    )
+    ticket = services.ticket_create_from_attempt(attempt_id=attempt.pk)
+    assert ticket is not None
+    return ticket
+
+
+def test_it_sends_arabic_payment_trouble_to_billing_arabic(demo):
+    ticket = escalate("spotify", "ar", "cant-change-payment-card", "البطاقة مرفوضة")
+
+    assert ticket.queue.slug == "billing-ar"
+    assert ticket.assignee.user.username == "agent.ar"
+    assert ticket.priority == Priority.HIGH
+    assert ticket.routing_rule.name == "Payments in Arabic"
+    assert "Payments in Arabic" in ticket.routing_reason
+    assert ticket.first_response_due_at == ticket.created_at + timedelta(minutes=30)
+    assert ticket.resolution_due_at == ticket.created_at + timedelta(hours=8)
+    assert AgentProfile.objects.get(user__username="agent.ar").open_tickets == 1
+
+
+def test_it_sends_english_payment_trouble_to_billing_english(demo):
+    ticket = escalate("spotify", "en", "cant-change-payment-card", "The card is refused")
+
+    assert ticket.queue.slug == "billing-en"
+    assert ticket.assignee.user.username == "agent.en"
+    assert ticket.priority == Priority.HIGH
+    assert "Payments in English" in ticket.routing_reason
+    assert ticket.first_response_due_at is not None
+    assert ticket.resolution_due_at is not None
+
+
+@pytest.mark.parametrize(
+    ("company", "language", "slug", "agent"),
+    [
+        ("netflix", "en", "password-reset-email-not-arriving", "agent.en"),
+        ("whatsapp", "ar", "verification-code-not-arriving", "agent.ar"),
+    ],
+)
+def test_it_sends_a_guide_no_rule_matches_to_general(demo, company, language, slug, agent):
+    ticket = escalate(company, language, slug, "Nothing arrives")
+
+    assert ticket.queue.slug == "general"
+    assert ticket.queue.is_fallback
+    assert ticket.routing_rule is None
+    assert ticket.routing_reason == "no rule matched → General"
+    assert ticket.priority == Priority.NORMAL
+    assert ticket.assignee.user.username == agent  # the General agent who speaks the language
+    assert ticket.resolution_due_at == ticket.created_at + timedelta(hours=24)
+
+
+def test_it_sets_up_the_demo_routing_once_however_often_it_runs(demo):
+    escalate("spotify", "ar", "cant-change-payment-card", "البطاقة مرفوضة")
+
+    call_command("load_demo", verbosity=0)
+
+    assert sorted(Queue.objects.values_list("slug", flat=True)) == [
+        "billing-ar",
+        "billing-en",
+        "general",
+    ]
+    assert list(RoutingRule.objects.values_list("position", flat=True)) == [10, 20, 30, 40, 50, 60]
+    assert SLAPolicy.objects.count() == 3 * 4
+    assert AgentProfile.objects.count() == 2
+    # The assignment services own the counters: a reload must not forget Karim's ticket.
+    assert AgentProfile.objects.get(user__username="agent.ar").open_tickets == 1
+    supervised = Queue.objects.filter(supervisors__username="supervisor")
+    assert supervised.count() == 3

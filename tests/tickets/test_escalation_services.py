@@ -1,0 +1,284 @@
+"""The escalation services: one ticket per attempt, routing, assignment, SLA clocks, sweeper."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from guides import services as guide_services
+from guides.models import Attempt, Guide
+from tests.factories import GuideFactory, TagFactory, UserFactory
+from tickets import services
+from tickets.models import (
+    AgentProfile,
+    Priority,
+    Queue,
+    RoutingRule,
+    SLAPolicy,
+    Ticket,
+    TicketEvent,
+)
+
+
+def escalated_attempt(guide: Guide, *, description="Nothing worked", outcomes=()) -> Attempt:
+    attempt, _ = guide_services.attempt_start(guide=guide)
+    for step, outcome, note in outcomes:
+        guide_services.step_outcome_record(
+            attempt=attempt, step_id=step.pk, outcome=outcome, note=note
+        )
+    return guide_services.attempt_contact_submit(
+        attempt=attempt, description=description, name="Sam", email="sam@example.com"
+    )
+
+
+def agent(name: str, languages=("en",), capacity=10, **extra) -> AgentProfile:
+    return AgentProfile.objects.create(
+        user=UserFactory(username=name), languages=list(languages), capacity=capacity, **extra
+    )
+
+
+@pytest.fixture
+def queue(db):
+    queue = Queue.objects.create(name="Billing", slug="billing", languages=["en"])
+    SLAPolicy.objects.create(
+        queue=queue, priority=Priority.NORMAL, first_response_minutes=60, resolution_minutes=240
+    )
+    RoutingRule.objects.create(position=1, name="Everything to billing", queue=queue)
+    return queue
+
+
+def test_it_creates_one_ticket_with_the_tried_steps_snapshot(queue, guide_with_steps):
+    first, second, *_ = guide_with_steps.steps.order_by("position")
+    attempt = escalated_attempt(
+        guide_with_steps,
+        outcomes=[(first, "did_not_work", "E-42"), (second, "could_not_do", "")],
+    )
+
+    ticket = services.ticket_create_from_attempt(attempt_id=attempt.pk)
+
+    assert [(s["title"], s["kind"], s["outcome"], s["note"]) for s in ticket.tried_steps] == [
+        (first.title, first.kind, "did_not_work", "E-42"),
+        (second.title, second.kind, "could_not_do", ""),
+    ]
+    assert (ticket.subject, ticket.description) == (guide_with_steps.title, "Nothing worked")
+    assert ticket.requester_email == "sam@example.com"
+    assert ticket.queue == queue
+    kinds = list(ticket.events.values_list("kind", flat=True))
+    assert kinds[:3] == ["customer_message", "created", "routed"]
+
+
+def test_running_it_again_returns_the_same_ticket(queue, guide_with_steps):
+    attempt = escalated_attempt(guide_with_steps)
+    tickets = {services.ticket_create_from_attempt(attempt_id=attempt.pk) for _ in range(3)}
+    assert len(tickets) == 1
+    assert Ticket.objects.count() == 1
+    assert TicketEvent.objects.filter(kind="created").count() == 1
+
+
+def test_an_attempt_not_escalated_makes_no_ticket(queue, guide_with_steps):
+    attempt, _ = guide_services.attempt_start(guide=guide_with_steps)
+    assert services.ticket_create_from_attempt(attempt_id=attempt.pk) is None
+    assert services.ticket_create_from_attempt(attempt_id=999_999) is None
+    assert not Ticket.objects.exists()
+
+
+def test_later_guide_edits_do_not_change_the_snapshot(queue, guide_with_steps):
+    step = guide_with_steps.steps.first()
+    attempt = escalated_attempt(guide_with_steps, outcomes=[(step, "did_not_work", "x")])
+    ticket = services.ticket_create_from_attempt(attempt_id=attempt.pk)
+    original = step.title
+    step.title = "Rewritten"
+    step.save()
+    ticket.refresh_from_db()
+    assert ticket.tried_steps[0]["title"] == original
+
+
+def test_routing_takes_the_first_matching_rule_and_says_why(db):
+    spotify = GuideFactory(company__name="Spotify", company__slug="spotify", tags=["payment"])
+    billing_ar = Queue.objects.create(name="Billing (ar)", slug="billing-ar")
+    billing = Queue.objects.create(name="Billing", slug="billing")
+    RoutingRule.objects.create(
+        position=1, name="Inactive", queue=billing, is_active=False, priority=Priority.URGENT
+    )
+    RoutingRule.objects.create(
+        position=2, name="Arabic payments", company=spotify.company,
+        tag=TagFactory(slug="payment"), language="ar", queue=billing_ar,
+    )  # fmt: skip
+    RoutingRule.objects.create(
+        position=3, name="Refunds", keywords="refund, money back", queue=billing,
+        priority=Priority.HIGH,
+    )  # fmt: skip
+
+    english = escalated_attempt(spotify, description="I want my MONEY BACK")
+    decision = services.route(attempt=english)
+    assert (decision.queue, decision.priority) == (billing, Priority.HIGH)
+    assert decision.reason == "rule “Refunds”: keyword “money back” → Billing"
+
+    arabic_guide = GuideFactory(
+        company=spotify.company, language="ar", slug="ar", translation_key="ar", tags=["payment"]
+    )
+    decision = services.route(attempt=escalated_attempt(arabic_guide))
+    assert decision.queue == billing_ar
+    assert decision.reason == (
+        "rule “Arabic payments”: company Spotify + tag payment + language ar → Billing (ar)"
+    )
+
+
+def test_no_matching_rule_goes_to_the_fallback_queue(db, guide_with_steps):
+    decision = services.route(attempt=escalated_attempt(guide_with_steps))
+    assert decision.queue.is_fallback
+    assert decision.reason == f"no rule matched → {decision.queue.name}"
+
+
+def test_assignment_prefers_the_least_loaded_then_the_longest_waiting(queue, guide_with_steps):
+    now = timezone.now()
+    busy = agent("busy", open_tickets=3)
+    recent = agent("recent", open_tickets=1, last_assigned_at=now)
+    waited = agent("waited", open_tickets=1, last_assigned_at=now - timedelta(hours=2))
+    arabic_only = agent("arabic", languages=["ar"])
+    away = agent("away", is_available=False)
+    full = agent("full", capacity=2, open_tickets=2)
+    queue.members.add(busy, recent, waited, arabic_only, away, full)
+
+    ticket = services.ticket_create_from_attempt(attempt_id=escalated_attempt(guide_with_steps).pk)
+
+    assert ticket.assignee == waited
+    waited.refresh_from_db()
+    assert waited.open_tickets == 2
+    assert ticket.events.filter(kind="assigned").count() == 1
+
+
+def test_without_room_the_ticket_waits_and_is_assigned_when_an_agent_frees_up(
+    queue, guide_with_steps
+):
+    only = agent("only", capacity=1)
+    queue.members.add(only)
+    first = services.ticket_create_from_attempt(attempt_id=escalated_attempt(guide_with_steps).pk)
+    second = services.ticket_create_from_attempt(attempt_id=escalated_attempt(guide_with_steps).pk)
+    assert first.assignee == only
+    assert second.assignee is None
+
+    services.ticket_solve(ticket=first)
+    assert services.tickets_assign_waiting() == 1
+
+    second.refresh_from_db()
+    only.refresh_from_db()
+    assert second.assignee == only
+    assert only.open_tickets == 1
+
+
+def test_a_slot_cannot_be_claimed_past_capacity(db):
+    full = agent("full", capacity=1, open_tickets=1)
+    assert services.agent_claim_slot(agent_id=full.pk, now=timezone.now()) is False
+    full.refresh_from_db()
+    assert full.open_tickets == 1
+
+
+def test_sla_due_times_come_from_the_queue_policy(queue, guide_with_steps):
+    ticket = services.ticket_create_from_attempt(attempt_id=escalated_attempt(guide_with_steps).pk)
+    assert ticket.first_response_due_at - ticket.created_at == timedelta(minutes=60)
+    assert ticket.resolution_due_at - ticket.created_at == timedelta(minutes=240)
+
+
+def test_the_sla_check_marks_at_risk_then_breached_once_and_raises_priority_once(
+    queue, guide_with_steps
+):
+    ticket = services.ticket_create_from_attempt(attempt_id=escalated_attempt(guide_with_steps).pk)
+    created = ticket.created_at
+
+    at_risk_time = created + timedelta(minutes=50)  # 83% of the first-response target
+    assert services.tickets_sla_check(now=at_risk_time) == {"at_risk": 1, "breached": 0}
+    assert services.tickets_sla_check(now=at_risk_time) == {"at_risk": 0, "breached": 0}
+
+    late = created + timedelta(minutes=61)
+    assert services.tickets_sla_check(now=late) == {"at_risk": 0, "breached": 1}
+    assert services.tickets_sla_check(now=late) == {"at_risk": 0, "breached": 0}
+
+    ticket.refresh_from_db()
+    assert ticket.first_response_breached is True
+    assert ticket.resolution_breached is False
+    assert ticket.priority == Priority.HIGH  # NORMAL raised one step, once
+    kinds = list(ticket.events.values_list("kind", flat=True))
+    assert kinds.count("sla_at_risk") == 1
+    assert kinds.count("sla_breached") == 1
+    assert kinds.count("priority_changed") == 1
+
+
+def test_a_first_reply_stops_the_first_response_clock(queue, guide_with_steps):
+    ticket = services.ticket_create_from_attempt(attempt_id=escalated_attempt(guide_with_steps).pk)
+    services.ticket_reply(ticket=ticket, author=UserFactory(), body="Hello, looking at it.")
+    services.ticket_reply(ticket=ticket, author=UserFactory(), body="note", public=False)
+
+    late = ticket.created_at + timedelta(minutes=61)
+    assert services.tickets_sla_check(now=late)["breached"] == 0
+    ticket.refresh_from_db()
+    assert ticket.status == "open"
+    assert ticket.first_responded_at is not None
+    assert ticket.first_response_breached is False
+
+
+def test_solving_stops_the_resolution_clock(queue, guide_with_steps):
+    ticket = services.ticket_create_from_attempt(attempt_id=escalated_attempt(guide_with_steps).pk)
+    services.ticket_solve(ticket=ticket)
+    way_later = ticket.created_at + timedelta(days=3)
+    assert services.tickets_sla_check(now=way_later) == {"at_risk": 0, "breached": 0}
+
+
+def test_the_sweeper_turns_stale_escalations_into_tickets(queue, guide_with_steps):
+    stale = escalated_attempt(guide_with_steps)
+    fresh = escalated_attempt(guide_with_steps)
+    Attempt.objects.filter(pk=stale.pk).update(
+        escalation_requested_at=timezone.now() - timedelta(minutes=5)
+    )
+
+    assert services.escalations_sweep(older_than=timedelta(minutes=1)) == 1
+    assert services.escalations_sweep(older_than=timedelta(minutes=1)) == 0
+    assert Ticket.objects.filter(attempt=stale).exists()
+    assert not Ticket.objects.filter(attempt=fresh).exists()
+
+
+def test_publishing_to_an_unreachable_broker_is_bounded_and_never_raises(tmp_path):
+    # In a process of its own, configured with a broker port nothing listens on.
+    from tests.processes import manage, process_env
+
+    script = (
+        "import time; from tickets.services import escalation_publish; "
+        "t = time.monotonic(); sent = escalation_publish(attempt_id=4242); "
+        "print('RESULT', sent, round(time.monotonic() - t, 2))"
+    )
+    env = process_env(tmp_path, CELERY_BROKER_URL="redis://127.0.0.1:9/0")
+    result = manage("shell", "-c", script, env=env)
+
+    assert result.returncode == 0, result.stderr
+    _, sent, elapsed = result.stdout.strip().splitlines()[-1].split()
+    assert sent == "False"
+    assert float(elapsed) < 2.0
+    assert "Escalation of attempt 4242 not sent" in result.stderr
+
+
+def test_an_escalation_tried_too_often_is_parked_not_looped(queue, guide_with_steps):
+    attempt = escalated_attempt(guide_with_steps)
+    for _ in range(services.MAX_ESCALATION_DELIVERIES):
+        assert services.escalation_delivery_record(attempt_id=attempt.pk) is True
+    assert services.escalation_delivery_record(attempt_id=attempt.pk) is False
+
+    attempt.refresh_from_db()
+    assert attempt.escalation_parked_at is not None
+    Attempt.objects.filter(pk=attempt.pk).update(
+        escalation_requested_at=timezone.now() - timedelta(hours=1)
+    )
+    assert services.escalations_sweep(older_than=timedelta(0)) == 0  # left for a supervisor
+    assert not Ticket.objects.exists()
+
+
+def test_the_customer_is_told_once_even_if_the_task_runs_twice(queue, guide_with_steps, mailoutbox):
+    from tickets import notifications
+
+    ticket = services.ticket_create_from_attempt(attempt_id=escalated_attempt(guide_with_steps).pk)
+    assert notifications.customer_ticket_created_send(ticket_id=ticket.pk) is True
+    assert notifications.customer_ticket_created_send(ticket_id=ticket.pk) is False
+    assert len(mailoutbox) == 1
+    ticket.refresh_from_db()
+    assert ticket.customer_notified_at is not None

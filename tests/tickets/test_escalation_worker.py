@@ -1,0 +1,146 @@
+"""End to end: a customer fails the Spotify guide in Arabic through the API and asks for a
+person; a real worker process, on the broker this run is configured with (the file-system
+broker on the embedded default, Redis in the PostgreSQL + Redis run), creates the ticket."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+from guides.models import Guide, Tag
+from tests.factories import UserFactory
+from tests.processes import process_env, running, test_database_url, wait_for, worker_args
+from tickets.models import AgentProfile, Priority, Queue, RoutingRule, SLAPolicy, Ticket
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def support_desk(transactional_db):
+    """Demo guides, an Arabic and an English billing queue with one agent each."""
+    call_command("import_guides", str(Path("guides/demo_guides")), verbosity=0)
+    layla = AgentProfile.objects.create(
+        user=UserFactory(username="layla", email="layla@helpdesk.example"), languages=["ar"]
+    )
+    emma = AgentProfile.objects.create(
+        user=UserFactory(username="emma", email="emma@helpdesk.example"), languages=["en"]
+    )
+    billing_ar = Queue.objects.create(name="Billing (Arabic)", slug="billing-ar", languages=["ar"])
+    billing_en = Queue.objects.create(name="Billing (English)", slug="billing-en", languages=["en"])
+    billing_ar.members.add(layla, emma)  # Emma is there too, but speaks no Arabic
+    billing_en.members.add(emma)
+    Queue.objects.create(name="General", slug="general", is_fallback=True)
+    payment = Tag.objects.get(slug="payment")
+    RoutingRule.objects.create(
+        position=10, name="Payments in Arabic", tag=payment, language="ar", queue=billing_ar,
+        priority=Priority.HIGH,
+    )  # fmt: skip
+    RoutingRule.objects.create(position=20, name="Payments", tag=payment, queue=billing_en)
+    SLAPolicy.objects.create(
+        queue=billing_ar, priority=Priority.HIGH, first_response_minutes=30, resolution_minutes=480
+    )
+    return {"layla": layla, "billing_ar": billing_ar}
+
+
+def worker_env(tmp_path: Path, mail_dir: Path) -> dict[str, str]:
+    overrides = {
+        "DATABASE_URL": test_database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "EMAIL_URL": f"file://{mail_dir}",
+        "SITE_URL": "https://help.example.com",
+    }
+    if settings.CELERY_BROKER_URL.startswith("filesystem"):
+        # The folder this test process publishes into.
+        queue_dir = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+        overrides["CELERY_BROKER_DIR"] = str(queue_dir.parent)
+    if settings.REDIS_URL:
+        overrides["REDIS_URL"] = settings.REDIS_URL
+        overrides["CACHE_KEY_PREFIX"] = settings.CACHES["default"]["KEY_PREFIX"]
+    return process_env(tmp_path, **overrides)
+
+
+def test_an_arabic_escalation_becomes_a_routed_assigned_ticket_with_its_history(
+    support_desk, tmp_path
+):
+    guide = Guide.objects.get(company__slug="spotify", language="ar")
+    steps = list(guide.steps.order_by("position"))
+    api = APIClient()
+    token = api.post(f"/api/v1/guides/{guide.pk}/attempts/").json()["token"]
+    api.credentials(HTTP_X_ATTEMPT_TOKEN=token)
+    tried = [
+        (steps[0], "did_not_work", "ظهرت رسالة: تعذّر تحديث طريقة الدفع"),
+        (steps[1], "did_not_work", "لا أملك حساب PayPal"),
+        (steps[2], "did_not_work", ""),
+    ]
+    for step, outcome, note in tried:
+        response = api.post(
+            "/api/v1/attempt/outcomes/", {"step": step.pk, "outcome": outcome, "note": note}
+        )
+        assert response.status_code == 201
+
+    mail_dir = tmp_path / "mail"
+    log = tmp_path / "worker.log"
+    with running(worker_args(), worker_env(tmp_path, mail_dir), log):
+        started = time.monotonic()
+        response = api.post(
+            "/api/v1/attempt/contact/",
+            {"description": "ما زالت البطاقة مرفوضة", "name": "سارة", "email": "sara@example.com"},
+        )
+        assert response.status_code == 202
+        ticket = wait_for(
+            lambda: Ticket.objects.filter(attempt__guide=guide).first(),
+            timeout=60, what="the ticket", log=log,
+        )  # fmt: skip
+
+        def customer_mail() -> list[Path] | None:
+            mails = sorted(mail_dir.glob("*.log")) if mail_dir.exists() else []
+            text = "".join(path.read_text(errors="replace") for path in mails)
+            return mails if "sara@example.com" in text else None
+
+        mails = wait_for(customer_mail, timeout=60, what="the customer's e-mail", log=log)
+        elapsed = time.monotonic() - started
+
+    assert ticket.queue == support_desk["billing_ar"]
+    assert ticket.assignee == support_desk["layla"]
+    assert ticket.priority == Priority.HIGH
+    assert ticket.first_response_due_at is not None
+    assert "Payments in Arabic" in ticket.routing_reason
+    assert [(s["position"], s["outcome"], s["note"]) for s in ticket.tried_steps] == [
+        (step.position, outcome, note) for step, outcome, note in tried
+    ]
+    assert ticket.requester_email == "sara@example.com"
+    assert api.get("/api/v1/attempt/").json()["ticket"] == ticket.reference
+    sent = "\n".join(path.read_text(errors="replace") for path in mails)
+    assert "sara@example.com" in sent
+    assert f"https://help.example.com/tickets/{ticket.reference}/" in sent
+    print(f"ticket {ticket.reference} created and mailed in {elapsed:.1f}s")
+
+
+def test_the_same_escalation_delivered_three_times_makes_one_ticket(support_desk, tmp_path):
+    from guides import services as guide_services
+    from tickets.tasks import escalate_attempt
+
+    guide = Guide.objects.get(company__slug="spotify", language="en")
+    attempt, _ = guide_services.attempt_start(guide=guide)
+    guide_services.attempt_contact_submit(attempt=attempt, description="Still refused")
+    log = tmp_path / "worker.log"
+    env = worker_env(tmp_path, tmp_path / "mail")
+
+    for _ in range(3):
+        escalate_attempt.apply_async(args=[attempt.pk])
+    # Two workers racing on the same messages.
+    with (
+        running(worker_args(), env, log),
+        running(worker_args("--hostname=second@%h"), env, tmp_path / "worker2.log"),
+    ):
+        wait_for(
+            lambda: Ticket.objects.filter(attempt=attempt).exists(),
+            timeout=60, what="the ticket", log=log,
+        )  # fmt: skip
+        time.sleep(3)  # let the duplicates be consumed too
+    assert Ticket.objects.filter(attempt=attempt).count() == 1

@@ -1,0 +1,142 @@
+"""E-mails of the escalation path: the customer's confirmation with the status link, the
+assignee's heads-up and the supervisors' breach alert.
+
+The tasks in tickets.tasks call these with a ticket id after the ticket's transaction has
+committed. Each returns True when an e-mail went to the backend and False when there is nobody
+to write to. Backend failures (SMTP errors are OSErrors) propagate so the task retries them.
+
+A task re-delivered after its worker died sends its e-mail again: a duplicate e-mail is the
+price of never losing one, until the ticket records what was sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from guides.models import StepOutcomeKind
+from tickets.models import Ticket
+
+logger = logging.getLogger(__name__)
+
+# RFC 3834: tells well-behaved auto-responders (out-of-office replies) not to answer, so an
+# automatic reply never loops back into the helpdesk's mailbox.
+AUTOMATED_HEADERS = {"Auto-Submitted": "auto-generated"}
+
+
+def ticket_status_url(ticket: Ticket) -> str:
+    """The customer's status link; whoever holds it can read the ticket's public thread."""
+    path = reverse(
+        "tickets:status", kwargs={"reference": ticket.reference, "token": ticket.status_token()}
+    )
+    return f"{settings.SITE_URL}{path}"
+
+
+def ticket_admin_url(ticket: Ticket) -> str:
+    return f"{settings.SITE_URL}{reverse('admin:tickets_ticket_change', args=[ticket.pk])}"
+
+
+def tried_steps_for_display(ticket: Ticket) -> list[dict[str, Any]]:
+    """The tried-steps snapshot with each outcome code turned into its label, translated when
+    rendered in the reader's language. A code the guides app no longer knows is shown as is
+    rather than dropped: the snapshot is history."""
+    labels = dict(StepOutcomeKind.choices)
+    return [
+        {**step, "outcome_label": labels.get(step.get("outcome", ""), step.get("outcome", ""))}
+        for step in ticket.tried_steps
+    ]
+
+
+def _ticket(ticket_id: int) -> Ticket | None:
+    ticket = (
+        Ticket.objects.select_related("company", "queue", "assignee__user")
+        .filter(pk=ticket_id)
+        .first()
+    )
+    if ticket is None:
+        # Deleted between the commit and the task: nothing to tell anyone, and no retry helps.
+        logger.warning("Ticket %s no longer exists; no e-mail sent", ticket_id)
+    return ticket
+
+
+def _send(*, template: str, context: dict[str, Any], to: list[str]) -> None:
+    """Render tickets/email/<template>_{subject,body}.txt and _body.html in the active
+    language and send them as one multipart e-mail."""
+    subject = render_to_string(f"tickets/email/{template}_subject.txt", context)
+    message = EmailMultiAlternatives(
+        # Header values must be one line; the subject template may wrap.
+        subject=" ".join(subject.split()),
+        body=render_to_string(f"tickets/email/{template}_body.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=to,
+        headers=AUTOMATED_HEADERS,
+    )
+    message.attach_alternative(
+        render_to_string(f"tickets/email/{template}_body.html", context), "text/html"
+    )
+    message.send()
+
+
+def customer_ticket_created_send(*, ticket_id: int) -> bool:
+    """Tell the customer, in their language, that a person has their request, and give them
+    the status link and what they already tried."""
+    ticket = _ticket(ticket_id)
+    if ticket is None or not ticket.requester_email or ticket.customer_notified_at is not None:
+        return False
+    with translation.override(ticket.language):
+        _send(
+            template="customer_ticket_created",
+            context={
+                "ticket": ticket,
+                "status_url": ticket_status_url(ticket),
+                "tried_steps": tried_steps_for_display(ticket),
+            },
+            to=[ticket.requester_email],
+        )
+    # Marked after sending: a crash in between sends it twice rather than never.
+    Ticket.objects.filter(pk=ticket.pk).update(customer_notified_at=timezone.now())
+    return True
+
+
+def agent_assigned_send(*, ticket_id: int) -> bool:
+    """Tell the assignee a ticket is theirs, with its SLA due times and the admin link."""
+    ticket = _ticket(ticket_id)
+    if ticket is None or ticket.assignee is None or not ticket.assignee.user.email:
+        return False
+    # Staff e-mails are in the staff interface's language, whatever the customer's.
+    with translation.override(settings.LANGUAGE_CODE):
+        _send(
+            template="agent_assigned",
+            context={"ticket": ticket, "admin_url": ticket_admin_url(ticket)},
+            to=[ticket.assignee.user.email],
+        )
+    return True
+
+
+def supervisors_breach_send(*, ticket_id: int) -> bool:
+    """Alert the supervisors of the ticket's queue that an SLA target was missed."""
+    ticket = _ticket(ticket_id)
+    if ticket is None:
+        return False
+    recipients = sorted(
+        set(
+            ticket.queue.supervisors.filter(is_active=True)
+            .exclude(email="")
+            .values_list("email", flat=True)
+        )
+    )
+    if not recipients:
+        return False
+    with translation.override(settings.LANGUAGE_CODE):
+        _send(
+            template="supervisors_breach",
+            context={"ticket": ticket, "admin_url": ticket_admin_url(ticket)},
+            to=recipients,
+        )
+    return True
