@@ -200,7 +200,16 @@ class Attempt(models.Model):
 
     Status = AttemptStatus
 
-    guide = models.ForeignKey(Guide, on_delete=models.PROTECT, related_name="attempts")
+    # None for a customer who found no guide and wrote to us directly (the contact form).
+    guide = models.ForeignKey(
+        Guide, on_delete=models.PROTECT, null=True, blank=True, related_name="attempts"
+    )
+    # The company a guide-less customer named, if any (with a guide, the guide's company).
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # Guides the contact form suggested and the customer opened before writing anyway.
+    opened_guides = models.ManyToManyField(Guide, related_name="+", blank=True)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     language = models.CharField(max_length=8, choices=Language.choices)
     status = models.CharField(

@@ -23,6 +23,7 @@ from guides.models import (
     Company,
     Feedback,
     Guide,
+    Language,
     Step,
     StepOutcome,
     Tag,
@@ -279,6 +280,31 @@ def attempt_start(*, guide: Guide, user_agent: str = "") -> tuple[Attempt, str]:
 
 
 @transaction.atomic
+def attempt_start_without_guide(
+    *,
+    language: str,
+    company: Company | None = None,
+    opened_guide_ids: list[int] | tuple[int, ...] = (),
+    user_agent: str = "",
+) -> tuple[Attempt, str]:
+    """Open an attempt for a customer who found no guide (the contact form); it records the
+    suggested guides they opened, so the agent knows what they already read."""
+    if language not in Language.values:
+        raise SelfHelpError(_("Unknown language."), field="language")
+    token = attempt_token_new()
+    attempt = Attempt.objects.create(
+        guide=None,
+        company=company,
+        token_hash=attempt_token_hash(token),
+        language=language,
+        user_agent=user_agent[:300],
+    )
+    opened = Guide.objects.filter(pk__in=opened_guide_ids, status=Guide.Status.PUBLISHED)
+    attempt.opened_guides.set(opened)
+    return attempt, token
+
+
+@transaction.atomic
 def step_outcome_record(
     *, attempt: Attempt, step_id: int, outcome: str, note: str = ""
 ) -> StepOutcome:
@@ -293,7 +319,9 @@ def step_outcome_record(
     attempt = _attempt_lock(attempt)
     if attempt.status not in OPEN_ATTEMPT_STATUSES:
         raise AttemptClosedError(_ATTEMPT_CLOSED[attempt.status])
-    step = Step.objects.filter(pk=step_id, guide_id=attempt.guide_id).first()
+    step = None
+    if attempt.guide_id is not None:
+        step = Step.objects.filter(pk=step_id, guide_id=attempt.guide_id).first()
     if step is None:
         raise SelfHelpError(_("This step is not part of the attempt's guide."), field="step")
     now = timezone.now()

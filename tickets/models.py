@@ -156,8 +156,13 @@ class Ticket(models.Model):
     status_key_version = models.PositiveSmallIntegerField(default=1)
     # One ticket per attempt, whatever retries or races happen upstream.
     attempt = models.OneToOneField(Attempt, on_delete=models.PROTECT, related_name="ticket")
-    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="tickets")
-    guide = models.ForeignKey(Guide, on_delete=models.PROTECT, related_name="tickets")
+    # Both empty for a request from the contact form without a guide (or a company).
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, null=True, blank=True, related_name="tickets"
+    )
+    guide = models.ForeignKey(
+        Guide, on_delete=models.PROTECT, null=True, blank=True, related_name="tickets"
+    )
     language = models.CharField(max_length=8, choices=Language.choices)
     subject = models.CharField(max_length=300)
     description = models.TextField()

@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 # How long a web request may spend handing an escalation to the broker. Past it the request
 # answers anyway: the escalation is already stored and the sweeper sends it later.
-PUBLISH_TIMEOUT_SECONDS = 1.5
+PUBLISH_TIMEOUT_SECONDS = 1.0
 _publisher = ThreadPoolExecutor(max_workers=4, thread_name_prefix="escalation-publish")
 
 # Deliveries of one escalation after which it is parked for a supervisor (see
@@ -111,11 +111,11 @@ def fallback_queue() -> Queue:
 def _rule_matches(rule: RoutingRule, *, attempt: Attempt, tags: set[str]) -> list[str] | None:
     """The conditions of the rule that hold, in words; None when one does not."""
     why: list[str] = []
-    guide = attempt.guide
+    company = attempt.guide.company if attempt.guide else attempt.company
     if rule.company_id is not None:
-        if rule.company_id != guide.company_id:
+        if company is None or rule.company_id != company.pk:
             return None
-        why.append(f"company {guide.company.name}")
+        why.append(f"company {company.name}")
     if rule.tag_id is not None:
         if rule.tag is None or rule.tag.slug not in tags:
             return None
@@ -136,7 +136,7 @@ def _rule_matches(rule: RoutingRule, *, attempt: Attempt, tags: set[str]) -> lis
 
 def route(*, attempt: Attempt) -> RoutingDecision:
     """Rules in order, first match wins; otherwise the fallback queue."""
-    tags = set(attempt.guide.tags.values_list("slug", flat=True))
+    tags = set(attempt.guide.tags.values_list("slug", flat=True)) if attempt.guide else set()
     rules = RoutingRule.objects.filter(is_active=True).select_related("queue", "tag")
     for rule in rules.order_by("position", "pk"):
         why = _rule_matches(rule, attempt=attempt, tags=tags)
@@ -248,6 +248,20 @@ def _tried_steps_snapshot(attempt: Attempt) -> list[dict]:
     ]
 
 
+def _subject_from(description: str) -> str:
+    first_line = description.strip().splitlines()[0] if description.strip() else ""
+    return first_line[:120] or "Contact request"
+
+
+def _created_note(attempt: Attempt, ticket: Ticket) -> str:
+    if attempt.guide_id is not None:
+        return f"Escalated from self-help after {len(ticket.tried_steps)} step outcomes."
+    opened = list(attempt.opened_guides.values_list("title", flat=True))
+    if opened:
+        return "Sent from the contact form after opening: " + "; ".join(opened)
+    return "Sent from the contact form; no suggested guide was opened."
+
+
 def _notify_after_commit(task_name: str, ticket_id: int) -> None:
     def send() -> None:
         from tickets import tasks
@@ -277,7 +291,7 @@ def ticket_create_from_attempt(*, attempt_id: int) -> Ticket | None:
         with transaction.atomic():
             attempt = (
                 Attempt.objects.select_for_update()
-                .select_related("guide", "guide__company")
+                .select_related("guide", "guide__company", "company")
                 .filter(pk=attempt_id)
                 .first()
             )
@@ -300,10 +314,10 @@ def _ticket_create(attempt: Attempt) -> Ticket:
     guide = attempt.guide
     ticket = Ticket.objects.create(
         attempt=attempt,
-        company=guide.company,
+        company=guide.company if guide else attempt.company,
         guide=guide,
         language=attempt.language,
-        subject=guide.title[:300],
+        subject=guide.title[:300] if guide else _subject_from(attempt.description),
         description=attempt.description,
         requester_name=attempt.contact_name,
         requester_email=attempt.contact_email,
@@ -324,8 +338,7 @@ def _ticket_create(attempt: Attempt) -> Ticket:
                 created_at=now,
             ),
             TicketEvent(
-                ticket=ticket, kind=TicketEvent.Kind.CREATED,
-                body=f"Escalated from self-help after {len(ticket.tried_steps)} step outcomes.",
+                ticket=ticket, kind=TicketEvent.Kind.CREATED, body=_created_note(attempt, ticket),
                 created_at=now,
             ),
             TicketEvent(

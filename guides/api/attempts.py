@@ -69,7 +69,7 @@ class StepOutcomeOutputSerializer(serializers.ModelSerializer):
 
 
 class AttemptOutputSerializer(serializers.ModelSerializer):
-    guide = serializers.IntegerField(source="guide_id")
+    guide = serializers.IntegerField(source="guide_id", allow_null=True)
     current_outcomes = serializers.SerializerMethodField()
     history = serializers.SerializerMethodField()
     feedback = serializers.SerializerMethodField()
@@ -243,6 +243,8 @@ class AttemptFeedbackView(_AttemptView):
     def post(self, request: Request) -> Response:
         attempt = self.attempt(request)
         data = _valid(FeedbackInputSerializer, request)
+        if attempt.guide is None:
+            raise ValidationError({"non_field_errors": ["This request has no guide to rate."]})
         services.feedback_give(
             guide=attempt.guide, attempt=attempt, helpful=data["helpful"], comment=data["comment"]
         )

@@ -37,7 +37,7 @@ from tickets.models import AgentProfile, Queue, RoutingRule, Ticket, TicketEvent
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 # What a customer may wait for "Talk to a person" while the broker is out: the publish bound
-# (tickets.services.PUBLISH_TIMEOUT_SECONDS = 1.5) plus the request itself.
+# (tickets.services.PUBLISH_TIMEOUT_SECONDS = 1 s) plus the request itself.
 ANSWER_BOUND_SECONDS = 2.0
 ESCALATIONS_QUEUE = "escalations"  # settings.CELERY_TASK_ROUTES: tickets.tasks.escalate_*
 
@@ -337,7 +337,6 @@ def test_it_makes_exactly_one_ticket_per_escalation_when_the_worker_is_killed(
                     lambda: len(broker.unacked()) == 2, timeout=10,
                     what="two messages in flight", log=log,
                 )  # fmt: skip
-                in_flight = unacked_attempt_ids(broker)
                 in_flight_tasks = unacked_tasks(broker)
                 tickets_at_kill = Ticket.objects.count()
                 if crash == "pool-children":
@@ -387,9 +386,14 @@ def test_it_makes_exactly_one_ticket_per_escalation_when_the_worker_is_killed(
         if crash == "pool-children":
             assert left_unacked == []
         else:
-            # Lost with the killed worker until the visibility timeout re-delivers them (a
-            # harmless no-op then: the sweeper already made their tickets).
-            assert set(left_unacked) <= set(in_flight)
+            # Held by the killed worker until the visibility timeout re-delivers them: a
+            # harmless no-op then, as the sweeper already made their tickets. (The snapshot of
+            # in-flight tasks before the kill can miss one fetched a moment later, so the check
+            # is on what matters: each belongs to an attempt that has its ticket.)
+            assert len(left_unacked) <= 2  # prefetch 1 x concurrency 2
+            assert Ticket.objects.filter(attempt_id__in=left_unacked).count() == len(
+                set(left_unacked)
+            )
 
     assert_one_ticket_per_attempt(set(histories))
     for ticket in Ticket.objects.all():

@@ -1,0 +1,25 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from guides import selectors
+
+
+class ContactRequestForm(forms.Form):
+    """The contact form for a customer who found no guide."""
+
+    description = forms.CharField(
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 5, "dir": "auto"}),
+        label=_("What is going wrong?"),
+    )
+    company = forms.ModelChoiceField(
+        queryset=selectors.companies_with_published_guides().order_by("name"),
+        required=False,
+        to_field_name="slug",
+        empty_label=_("I'm not sure / another company"),
+        label=_("Which company is it about? (optional)"),
+    )
+    name = forms.CharField(required=False, max_length=200, label=_("Your name (optional)"))
+    email = forms.EmailField(
+        label=_("Your e-mail address"), help_text=_("A person will answer you here.")
+    )
