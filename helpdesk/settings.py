@@ -269,6 +269,10 @@ else:
             3600,
             minimum=env_int("CELERY_TASK_TIME_LIMIT", 90, minimum=1) + 1,
         ),
+        # Look for messages of dead workers past the visibility timeout every 10 s (the
+        # default scans one poll in ten, so about every 100 s).
+        "unacked_restore_interval": 10,
+        "unacked_restore_throttle": 1,
     }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {

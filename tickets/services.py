@@ -290,7 +290,9 @@ def ticket_create_from_attempt(*, attempt_id: int) -> Ticket | None:
     try:
         with transaction.atomic():
             attempt = (
-                Attempt.objects.select_for_update()
+                # Lock the attempt row only: the joined guide and company may be absent (an
+                # outer join), and PostgreSQL cannot lock the nullable side of one.
+                Attempt.objects.select_for_update(of=("self",))
                 .select_related("guide", "guide__company", "company")
                 .filter(pk=attempt_id)
                 .first()

@@ -202,3 +202,17 @@ def test_values_of_the_wrong_json_type_are_refused(api, started, path, body, fie
     response = api.post(path, body)
     assert response.status_code == 400
     assert field in response.json()["errors"]
+
+
+def test_asking_twice_for_a_person_makes_one_request_and_one_ticket(api, started):
+    from tickets.services import ticket_create_from_attempt
+
+    body = {"description": "Still refused", "email": "sam@example.com"}
+    first = api.post("/api/v1/attempt/contact/", body)
+    again = api.post("/api/v1/attempt/contact/", body)  # a client retrying
+
+    assert (first.status_code, again.status_code) == (202, 409)
+    attempt = Attempt.objects.get()
+    ticket = ticket_create_from_attempt(attempt_id=attempt.pk)
+    assert ticket_create_from_attempt(attempt_id=attempt.pk) == ticket
+    assert api.get("/api/v1/attempt/").json()["ticket"] == ticket.reference
