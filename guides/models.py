@@ -25,6 +25,11 @@ class Language(models.TextChoices):
 RTL_LANGUAGES = frozenset({Language.ARABIC})
 
 
+def text_direction(language: str) -> str:
+    """The writing direction of a language, for dir="…" attributes."""
+    return "rtl" if language in RTL_LANGUAGES else "ltr"
+
+
 class GuideStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
     PUBLISHED = "published", _("Published")
@@ -132,12 +137,8 @@ class Guide(models.Model):
         return f"{self.title} ({self.language})"
 
     @property
-    def is_rtl(self) -> bool:
-        return self.language in RTL_LANGUAGES
-
-    @property
     def text_direction(self) -> str:
-        return "rtl" if self.is_rtl else "ltr"
+        return text_direction(self.language)
 
     @property
     def summary_html(self) -> str:

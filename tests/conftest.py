@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from guides.models import Step
@@ -76,11 +74,3 @@ def guide_with_steps(db):
     for position, kind in enumerate(kinds, start=1):
         StepFactory(guide=guide, position=position, kind=kind, title=f"{kind} {position}")
     return guide
-
-
-@pytest.fixture(scope="session")
-def chromium_path() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium); .ci/run installs it")
-    return path

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
-from guides.models import Attempt, Company, Guide, Language, Tag
+from guides.models import Attempt, Company, Guide, Language, Tag, text_direction
 
 # Crockford-style alphabet without look-alikes (0/O, 1/I/L), so a reference read out over the
 # phone survives; 10 characters = 50 random bits, never sequential.
@@ -224,6 +224,10 @@ class Ticket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference}: {self.subject}"
+
+    @property
+    def text_direction(self) -> str:
+        return text_direction(self.language)
 
     def status_token(self) -> str:
         """The secret of the customer's status link: an HMAC of the reference under the

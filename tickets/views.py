@@ -11,7 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from guides import services as guide_services
-from guides.models import RTL_LANGUAGES, Guide
+from guides.models import Guide
 from guides.search import search_guides
 from tickets.forms import ContactRequestForm
 from tickets.models import Ticket, TicketEvent
@@ -41,7 +41,6 @@ def ticket_status(request: HttpRequest, reference: str, token: str) -> HttpRespo
         "tickets/status.html",
         {
             "ticket": ticket,
-            "text_direction": "rtl" if ticket.language in RTL_LANGUAGES else "ltr",
             "tried_steps": tried_steps_for_display(ticket),
             "thread": thread,
         },
