@@ -308,6 +308,7 @@ CELERY_TASK_ROUTES = {
     "tickets.tasks.sweep_escalations": {"queue": "maintenance"},
     "tickets.tasks.check_sla": {"queue": "maintenance"},
     "tickets.tasks.assign_waiting_tickets": {"queue": "maintenance"},
+    "tickets.tasks.close_solved_tickets": {"queue": "maintenance"},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -346,6 +347,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tickets.tasks.assign_waiting_tickets",
         "schedule": 60.0,
         "options": {"expires": 55},
+    },
+    # Solved tickets past the 7-day reopen window become closed.
+    "close-solved-tickets": {
+        "task": "tickets.tasks.close_solved_tickets",
+        "schedule": 3600.0,
+        "options": {"expires": 3500},
     },
 }
 

@@ -1,7 +1,13 @@
+import hashlib
+
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.utils import timezone
 
-from guides.models import Company, Guide, Step, Tag
+from guides.models import Attempt, Company, Guide, Step, Tag
+from tickets import roles
+from tickets.models import AgentProfile, Queue, Ticket
 
 
 class CompanyFactory(factory.django.DjangoModelFactory):
@@ -60,3 +66,80 @@ class UserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda user: f"{user.username}@helpdesk.example")
     password = factory.django.Password("correct horse battery staple")
+
+
+# --- the agent workspace ---------------------------------------------------------------------
+
+
+class QueueFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Queue
+        django_get_or_create = ("slug",)
+
+    name = factory.Sequence(lambda n: f"Queue {n}")
+    slug = factory.Sequence(lambda n: f"queue-{n}")
+
+
+def staff_user(username: str, role: str | None = None, **fields):
+    """A staff user in one of the role groups of tickets.roles (or none)."""
+    user = UserFactory(username=username, is_staff=True, **fields)
+    if role is not None:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def agent_in(*queues: Queue, username: str, languages=(), capacity: int = 10, role=roles.AGENT):
+    """An agent (a staff user in the Agent group with a profile) who is a member of queues."""
+    profile = AgentProfile.objects.create(
+        user=staff_user(username, role, first_name=username.title()),
+        languages=list(languages),
+        capacity=capacity,
+    )
+    for queue in queues:
+        queue.members.add(profile)
+    return profile
+
+
+class AttemptFactory(factory.django.DjangoModelFactory):
+    """An escalated attempt, as the contact form leaves it (for tickets made directly)."""
+
+    class Meta:
+        model = Attempt
+
+    guide = factory.SubFactory(GuideFactory)
+    company = factory.LazyAttribute(lambda attempt: attempt.guide.company)
+    token_hash = factory.Sequence(lambda n: hashlib.sha256(f"attempt-{n}".encode()).hexdigest())
+    language = factory.LazyAttribute(lambda attempt: attempt.guide.language)
+    status = Attempt.Status.ESCALATED
+    description = "Still stuck, please help."
+    contact_email = "sam@example.com"
+    finished_at = factory.LazyFunction(timezone.now)
+    escalation_requested_at = factory.LazyFunction(timezone.now)
+
+
+class TicketFactory(factory.django.DjangoModelFactory):
+    """A ticket made directly (no routing, no worker), with a two-step tried-steps snapshot.
+    For the real path, see tests/tickets/test_escalation_*.py."""
+
+    class Meta:
+        model = Ticket
+
+    attempt = factory.SubFactory(AttemptFactory)
+    company = factory.LazyAttribute(lambda ticket: ticket.attempt.company)
+    guide = factory.LazyAttribute(lambda ticket: ticket.attempt.guide)
+    language = factory.LazyAttribute(lambda ticket: ticket.attempt.language)
+    subject = factory.Sequence(lambda n: f"Card declined, request {n}")
+    description = "Still stuck, please help."
+    requester_name = "Sam"
+    requester_email = "sam@example.com"
+    queue = factory.SubFactory(QueueFactory)
+    routing_reason = "Made by a test factory."
+    tried_steps = factory.LazyFunction(
+        lambda: [
+            {"position": 1, "title": "Update the card", "kind": "procedure",
+             "outcome": "did_not_work", "note": "The page froze.",
+             "recorded_at": "2026-11-01T10:00:00+00:00"},
+            {"position": 2, "title": "Try another card", "kind": "alternative",
+             "outcome": "skipped", "note": "", "recorded_at": "2026-11-01T10:02:00+00:00"},
+        ]
+    )  # fmt: skip

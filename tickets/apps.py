@@ -1,6 +1,18 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _roles_sync(sender, **kwargs) -> None:
+    from tickets.roles import roles_sync
+
+    roles_sync()
 
 
 class TicketsConfig(AppConfig):
     name = "tickets"
     verbose_name = "Tickets"
+
+    def ready(self) -> None:
+        # After every migrate, once all permissions exist: keeps the role groups exactly as
+        # tickets/roles.py says (the migration that created them ran before some permissions).
+        post_migrate.connect(_roles_sync, sender=self, dispatch_uid="tickets-roles-sync")

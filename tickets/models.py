@@ -3,11 +3,13 @@ SLA policies that decide who answers it and by when."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
@@ -145,6 +147,17 @@ class TicketStatus(models.TextChoices):
 
 OPEN_TICKET_STATUSES = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING)
 
+# The status workflow. Every change of status goes through tickets.services.ticket_transition,
+# which refuses anything not listed here. "closed" is final: a customer who writes after it
+# starts a new escalation.
+TICKET_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    TicketStatus.NEW: (TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.SOLVED),
+    TicketStatus.OPEN: (TicketStatus.PENDING, TicketStatus.SOLVED),
+    TicketStatus.PENDING: (TicketStatus.OPEN, TicketStatus.SOLVED),
+    TicketStatus.SOLVED: (TicketStatus.OPEN, TicketStatus.CLOSED),
+    TicketStatus.CLOSED: (),
+}
+
 
 class Ticket(models.Model):
     Status = TicketStatus
@@ -190,6 +203,10 @@ class Ticket(models.Model):
     sla_at_risk_at = models.DateTimeField(null=True, blank=True)
     first_response_breached = models.BooleanField(default=False)
     resolution_breached = models.BooleanField(default=False)
+    # Either target missed. Kept beside the two flags (by the SLA check, in the same UPDATE) so
+    # that "breached first" is a plain column the work-list indexes can be sorted on.
+    sla_breached = models.BooleanField(default=False)
+    closed_at = models.DateTimeField(null=True, blank=True)
     # Set once the customer's "a person has your request" e-mail went out: a redelivered
     # task does not send it twice, and the sweeper re-sends it if a worker died first.
     customer_notified_at = models.DateTimeField(null=True, blank=True)
@@ -208,11 +225,39 @@ class Ticket(models.Model):
             ),
         ]
         indexes = [
-            # Assignment of waiting tickets: open, unassigned tickets of a queue, oldest first.
+            # Claim next (tickets.services.ticket_claim_next) and the assignment of waiting
+            # tickets: unassigned open tickets of some queues, breached first, then priority,
+            # then oldest. The same order as the work list, so the first row is the answer.
             models.Index(
-                fields=["queue", "created_at"],
+                "queue",
+                models.F("sla_breached").desc(),
+                models.F("priority").desc(),
+                "created_at",
+                "id",
                 condition=Q(assignee__isnull=True, status__in=["new", "open", "pending"]),
-                name="ticket_waiting_idx",
+                name="ticket_claim_next_idx",
+            ),
+            # "My open tickets" (the agent's work list and the assignee filter), in work order.
+            models.Index(
+                "assignee",
+                models.F("sla_breached").desc(),
+                models.F("priority").desc(),
+                "created_at",
+                "id",
+                condition=Q(status__in=["new", "open", "pending"]),
+                name="ticket_assignee_open_idx",
+            ),
+            # The supervisor's work list over every queue (tickets.selectors.WORK_ORDER).
+            models.Index(
+                models.F("sla_breached").desc(),
+                models.F("priority").desc(),
+                "created_at",
+                "id",
+                name="ticket_work_order_idx",
+            ),
+            # The ticket API's cursor pagination: newest first.
+            models.Index(
+                models.F("created_at").desc(), models.F("id").desc(), name="ticket_newest_idx"
             ),
             # The SLA sweep: open tickets with a clock still running.
             models.Index(
@@ -220,6 +265,17 @@ class Ticket(models.Model):
                 condition=Q(status__in=["new", "open", "pending"]),
                 name="ticket_sla_open_idx",
             ),
+            # Closing solved tickets after the reopen window (tickets_close_solved).
+            models.Index(
+                fields=["solved_at"], condition=Q(status="solved"), name="ticket_solved_idx"
+            ),
+            # Admin and API search by the customer's address, exactly and case-insensitively.
+            models.Index(Upper("requester_email"), name="ticket_requester_email_idx"),
+        ]
+        permissions = [
+            ("view_all_queues", "Can see and work the tickets of every queue"),
+            ("claim_ticket", "Can claim the next ticket of their queues"),
+            ("reassign_ticket", "Can assign tickets to other agents and move them between queues"),
         ]
 
     def __str__(self) -> str:
@@ -252,6 +308,7 @@ class TicketEvent(models.Model):
         REROUTED = "rerouted", _("Re-routed")
         PRIORITY_CHANGED = "priority_changed", _("Priority changed")
         STATUS_CHANGED = "status_changed", _("Status changed")
+        UNASSIGNED = "unassigned", _("Unassigned")
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=32, choices=Kind.choices)
@@ -259,6 +316,8 @@ class TicketEvent(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
     )
     body = models.TextField(blank=True)
+    # What changed, for changes: {"from": ..., "to": ...} (status, priority, queue, assignee).
+    change = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -267,3 +326,48 @@ class TicketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket.reference} {self.kind}"
+
+
+def api_token_key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A bearer token for the ticket API, for an agent or an integration's user.
+
+    Only the SHA-256 of the key is stored: the key is shown once, when the token is created in
+    the admin, and a leaked database does not leak working keys. Revoked tokens stay listed
+    (with who created them and when they were last used) so an audit can follow them.
+    """
+
+    KEY_PREFIX = "hd_"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, help_text=_("What uses it, e.g. 'CRM sync'."))
+    # The first characters of the key, to recognise it in logs and lists.
+    prefix = models.CharField(max_length=16, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @classmethod
+    def key_new(cls) -> str:
+        return cls.KEY_PREFIX + secrets.token_urlsafe(32)

@@ -17,6 +17,7 @@ from guides import services as guide_services
 from guides.models import Attempt
 from tickets.models import (
     OPEN_TICKET_STATUSES,
+    TICKET_TRANSITIONS,
     AgentProfile,
     Priority,
     Queue,
@@ -489,7 +490,7 @@ def _sla_breach(ticket_id: int, flag: str, now: datetime) -> int:
     with transaction.atomic():
         # The flag in the WHERE clause makes the breach happen once, however many sweeps race.
         marked = Ticket.objects.filter(pk=ticket_id, **{flag: False}).update(
-            **{flag: True}, updated_at=now
+            **{flag: True}, sla_breached=True, updated_at=now
         )
         if not marked:
             return 0
@@ -511,48 +512,362 @@ def _sla_breach(ticket_id: int, flag: str, now: datetime) -> int:
     return 1
 
 
-# --- agent work that moves the clocks ----------------------------------------------------------
+# --- the agent workspace ---------------------------------------------------------------------
+#
+# Every change an agent, a supervisor, an integration or the customer makes to a ticket goes
+# through one of these functions, whichever door it came in by (admin page, bulk action, API,
+# status page): each locks the ticket row, checks the actor may do it, changes the row with
+# update_fields, writes the event in the same transaction, and notifies after commit.
+
+
+class TicketError(Exception):
+    """A ticket action refused, with a message for the person who asked."""
+
+    code = "ticket_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class TicketNotPermitted(TicketError):
+    code = "not_permitted"
+
+
+class TransitionNotAllowed(TicketError):
+    code = "transition_not_allowed"
+
+
+class AgentAtCapacity(TicketError):
+    code = "agent_at_capacity"
+
+
+class TicketClosedForReplies(TicketError):
+    code = "ticket_closed"
+
+
+# A solved ticket reopens on a customer's reply within this window; after it the ticket is
+# closed (tickets_close_solved) and the customer starts a new escalation.
+REOPEN_WINDOW = timedelta(days=7)
+
+
+def _ticket_locked(ticket: Ticket | int) -> Ticket:
+    pk = ticket if isinstance(ticket, int) else ticket.pk
+    # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of an outer join.
+    return (
+        Ticket.objects.select_for_update(of=("self",))
+        .select_related("queue", "assignee__user")
+        .get(pk=pk)
+    )
+
+
+def _actor_check(actor, ticket: Ticket, *, permission: str = "tickets.change_ticket") -> None:
+    """Refuse an actor who may not work this ticket. ``actor`` None is the system itself."""
+    if actor is None:
+        return
+    from tickets.selectors import ticket_visible_to
+
+    if not actor.has_perm(permission) or not ticket_visible_to(user=actor, ticket=ticket):
+        raise TicketNotPermitted("You may not work on this ticket.")
+
+
+def _event(ticket: Ticket, kind: str, *, actor=None, body: str = "", change=None, now=None):
+    return TicketEvent.objects.create(
+        ticket=ticket, kind=kind, author=actor, body=body, change=change or {},
+        created_at=now or timezone.now(),
+    )  # fmt: skip
+
+
+def _capacity_release(agent_id: int | None) -> None:
+    if agent_id is not None:
+        AgentProfile.objects.filter(pk=agent_id, open_tickets__gt=0).update(
+            open_tickets=F("open_tickets") - 1
+        )
+
+
+def _capacity_retake(agent_id: int | None) -> None:
+    # A reopened ticket goes back to the agent who knows it, even over capacity: sending the
+    # customer to a stranger would undo the point of the history.
+    if agent_id is not None:
+        AgentProfile.objects.filter(pk=agent_id).update(open_tickets=F("open_tickets") + 1)
+
+
+def _status_label(status: str) -> str:
+    return str(Ticket.Status(status).label)
 
 
 @transaction.atomic
-def ticket_reply(*, ticket: Ticket, author, body: str, public: bool = True) -> TicketEvent:
-    """An agent's reply (public, stops the first-response clock) or internal note."""
+def ticket_transition(
+    *, ticket: Ticket | int, to_status: str, actor=None, note: str = ""
+) -> Ticket:
+    """Move a ticket along the status workflow (tickets.models.TICKET_TRANSITIONS).
+
+    Leaving the open statuses (solved) frees the assignee's capacity and stops the resolution
+    clock; coming back (reopen) takes it again. The event records from and to.
+    """
+    ticket = _ticket_locked(ticket)
+    _actor_check(actor, ticket)
+    if to_status not in Ticket.Status.values:
+        raise TransitionNotAllowed(f"Unknown status {to_status!r}.")
+    current = ticket.status
+    if to_status == current:
+        raise TransitionNotAllowed(f"The ticket is already {_status_label(current).lower()}.")
+    allowed = TICKET_TRANSITIONS[current]
+    if to_status not in allowed:
+        choices = ", ".join(_status_label(s).lower() for s in allowed) or "none: it is final"
+        raise TransitionNotAllowed(
+            f"A {_status_label(current).lower()} ticket cannot become "
+            f"{_status_label(to_status).lower()} (allowed: {choices})."
+        )
     now = timezone.now()
-    event = TicketEvent.objects.create(
-        ticket=ticket,
-        kind=TicketEvent.Kind.AGENT_REPLY if public else TicketEvent.Kind.INTERNAL_NOTE,
-        author=author, body=body, created_at=now,
+    fields = ["status", "updated_at"]
+    was_open, will_be_open = current in OPEN_TICKET_STATUSES, to_status in OPEN_TICKET_STATUSES
+    if to_status == Ticket.Status.SOLVED:
+        ticket.solved_at = now
+        fields.append("solved_at")
+    elif to_status == Ticket.Status.CLOSED:
+        ticket.closed_at = now
+        fields.append("closed_at")
+    elif current == Ticket.Status.SOLVED:  # reopened
+        ticket.solved_at = None
+        fields.append("solved_at")
+    ticket.status, ticket.updated_at = to_status, now
+    ticket.save(update_fields=fields)
+    if was_open and not will_be_open:
+        _capacity_release(ticket.assignee_id)
+        transaction.on_commit(_assign_waiting_soon)  # room freed for waiting tickets
+    elif will_be_open and not was_open:
+        _capacity_retake(ticket.assignee_id)
+    verb = "Reopened" if current == Ticket.Status.SOLVED and will_be_open else "Status"
+    body = f"{verb}: {_status_label(current)} → {_status_label(to_status)}."
+    _event(
+        ticket, TicketEvent.Kind.STATUS_CHANGED, actor=actor, now=now,
+        body=f"{body}\n{note}".strip(), change={"from": current, "to": to_status},
     )  # fmt: skip
+    return ticket
+
+
+def ticket_solve(*, ticket: Ticket, author=None) -> Ticket:
+    return ticket_transition(ticket=ticket, to_status=Ticket.Status.SOLVED, actor=author)
+
+
+@transaction.atomic
+def ticket_reply(
+    *, ticket: Ticket, author, body: str, public: bool = True, status_after: str | None = None
+) -> TicketEvent:
+    """An agent's public reply (e-mailed to the customer; stops the first-response clock and
+    opens a new ticket) or internal note. ``status_after`` moves the ticket on in the same
+    transaction, e.g. to pending when the reply asks the customer something."""
+    body = body.strip()
+    if not body:
+        raise TicketError("Write something first.")
+    ticket = _ticket_locked(ticket)
+    _actor_check(author, ticket)
+    if public and ticket.status == Ticket.Status.CLOSED:
+        raise TicketClosedForReplies("The ticket is closed; the customer cannot be answered here.")
+    now = timezone.now()
+    kind = TicketEvent.Kind.AGENT_REPLY if public else TicketEvent.Kind.INTERNAL_NOTE
+    event = _event(ticket, kind, actor=author, body=body, now=now)
     if public:
-        Ticket.objects.filter(pk=ticket.pk, first_responded_at__isnull=True).update(
-            first_responded_at=now
+        fields = ["updated_at"]
+        if ticket.first_responded_at is None:
+            ticket.first_responded_at = now
+            fields.append("first_responded_at")
+        ticket.updated_at = now
+        ticket.save(update_fields=fields)
+        if ticket.status == Ticket.Status.NEW and status_after is None:
+            status_after = Ticket.Status.OPEN
+        event_id = event.pk
+        transaction.on_commit(lambda: _notify_event_after_commit(event_id))
+    if status_after is not None and status_after != ticket.status:
+        ticket_transition(ticket=ticket, to_status=status_after, actor=author)
+    return event
+
+
+def ticket_note(*, ticket: Ticket, author, body: str) -> TicketEvent:
+    return ticket_reply(ticket=ticket, author=author, body=body, public=False)
+
+
+def _notify_event_after_commit(event_id: int) -> None:
+    from tickets import tasks
+
+    try:
+        tasks.notify_customer_reply.apply_async(
+            args=[event_id], retry=True, retry_policy={"max_retries": 1}
         )
-        Ticket.objects.filter(pk=ticket.pk, status=Ticket.Status.NEW).update(
-            status=Ticket.Status.OPEN, updated_at=now
+    except Exception:
+        logger.exception("Reply e-mail for event %s not queued", event_id)
+
+
+@transaction.atomic
+def ticket_customer_reply(*, ticket: Ticket, body: str, now: datetime | None = None) -> TicketEvent:
+    """The customer writes on their status page (or through the API with the secret).
+
+    Pending → open (the customer answered); solved within REOPEN_WINDOW → reopened; solved
+    longer ago or closed → refused, and the page offers a new escalation instead.
+    """
+    body = body.strip()
+    if not body:
+        raise TicketError("Write something first.")
+    now = now or timezone.now()
+    ticket = _ticket_locked(ticket)
+    if ticket.status == Ticket.Status.CLOSED or (
+        ticket.status == Ticket.Status.SOLVED
+        and (ticket.solved_at is None or now - ticket.solved_at > REOPEN_WINDOW)
+    ):
+        raise TicketClosedForReplies(
+            "This request is closed. If the problem is back, please send a new request."
         )
+    event = _event(ticket, TicketEvent.Kind.CUSTOMER_MESSAGE, body=body, now=now)
+    ticket.updated_at = now
+    ticket.save(update_fields=["updated_at"])
+    if ticket.status in (Ticket.Status.PENDING, Ticket.Status.SOLVED):
+        ticket_transition(ticket=ticket, to_status=Ticket.Status.OPEN)
     return event
 
 
 @transaction.atomic
-def ticket_solve(*, ticket: Ticket, author=None) -> Ticket:
-    """Solve: stops the resolution clock and frees the assignee's capacity."""
-    now = timezone.now()
-    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
-    if ticket.status not in OPEN_TICKET_STATUSES:
+def ticket_priority_change(*, ticket: Ticket, priority: int, actor=None) -> Ticket:
+    ticket = _ticket_locked(ticket)
+    _actor_check(actor, ticket)
+    if priority not in Priority.values:
+        raise TicketError(f"Unknown priority {priority!r}.")
+    if priority == ticket.priority:
         return ticket
-    ticket.status, ticket.solved_at, ticket.updated_at = Ticket.Status.SOLVED, now, now
-    ticket.save(update_fields=["status", "solved_at", "updated_at"])
-    if ticket.assignee_id is not None:
-        AgentProfile.objects.filter(pk=ticket.assignee_id, open_tickets__gt=0).update(
-            open_tickets=F("open_tickets") - 1
-        )
-    TicketEvent.objects.create(
-        ticket=ticket, kind=TicketEvent.Kind.STATUS_CHANGED, author=author,
-        body="Solved.", created_at=now,
+    old, now = ticket.priority, timezone.now()
+    ticket.priority, ticket.updated_at = priority, now
+    ticket.save(update_fields=["priority", "updated_at"])
+    _event(
+        ticket, TicketEvent.Kind.PRIORITY_CHANGED, actor=actor, now=now,
+        body=f"Priority: {Priority(old).label} → {Priority(priority).label}.",
+        change={"from": old, "to": priority},
     )  # fmt: skip
-    # Room freed: waiting tickets may now be assigned.
-    transaction.on_commit(lambda: _assign_waiting_soon())
     return ticket
+
+
+def _agent_name(agent: AgentProfile | None) -> str:
+    return str(agent) if agent is not None else "nobody"
+
+
+@transaction.atomic
+def ticket_assign_to(*, ticket: Ticket, agent: AgentProfile | None, actor=None) -> Ticket:
+    """Give the ticket to ``agent`` (None: back to the queue). The new agent must belong to
+    the ticket's queue and have room; giving it to someone else than oneself needs the
+    reassign permission."""
+    ticket = _ticket_locked(ticket)
+    _actor_check(actor, ticket)
+    if actor is not None and not actor.has_perm("tickets.reassign_ticket"):
+        own = getattr(actor, "agent_profile", None)
+        if agent is None or own is None or agent.pk != own.pk:
+            raise TicketNotPermitted("Only a supervisor may assign tickets to someone else.")
+    if ticket.assignee_id == (agent.pk if agent else None):
+        return ticket
+    now = timezone.now()
+    is_open = ticket.status in OPEN_TICKET_STATUSES
+    if agent is not None:
+        if not ticket.queue.members.filter(pk=agent.pk).exists():
+            raise TicketError(f"{agent} is not a member of the queue {ticket.queue}.")
+        if is_open and not agent_claim_slot(agent_id=agent.pk, now=now):
+            raise AgentAtCapacity(f"{agent} has no room (capacity {agent.capacity}).")
+    previous = ticket.assignee
+    if is_open:
+        _capacity_release(ticket.assignee_id)
+    ticket.assignee, ticket.updated_at = agent, now
+    ticket.save(update_fields=["assignee", "updated_at"])
+    kind = TicketEvent.Kind.ASSIGNED if agent is not None else TicketEvent.Kind.UNASSIGNED
+    _event(
+        ticket, kind, actor=actor, now=now,
+        body=f"Assignee: {_agent_name(previous)} → {_agent_name(agent)}.",
+        change={"from": previous.pk if previous else None, "to": agent.pk if agent else None},
+    )  # fmt: skip
+    if agent is not None and (actor is None or actor.pk != agent.user_id):
+        _notify_after_commit("notify_agent_assigned", ticket.pk)
+    return ticket
+
+
+@transaction.atomic
+def ticket_move_queue(*, ticket: Ticket, queue: Queue, actor=None) -> Ticket:
+    """Move to another queue; an assignee who is not a member there hands the ticket back."""
+    ticket = _ticket_locked(ticket)
+    _actor_check(actor, ticket, permission="tickets.reassign_ticket")
+    if queue.pk == ticket.queue_id:
+        return ticket
+    previous = ticket.queue
+    if ticket.assignee_id is not None and not queue.members.filter(pk=ticket.assignee_id).exists():
+        ticket_assign_to(ticket=ticket, agent=None)
+    now = timezone.now()
+    ticket.queue, ticket.updated_at = queue, now
+    ticket.save(update_fields=["queue", "updated_at"])
+    _event(
+        ticket, TicketEvent.Kind.REROUTED, actor=actor, now=now,
+        body=f"Queue: {previous} → {queue}.", change={"from": previous.pk, "to": queue.pk},
+    )  # fmt: skip
+    return ticket
+
+
+def ticket_claim_next(*, agent: AgentProfile, now: datetime | None = None) -> Ticket | None:
+    """Assign to ``agent`` the most urgent unassigned open ticket of their queues, in their
+    languages (breached, then priority, then oldest). None when there is nothing to claim.
+
+    Twenty agents pressing the button at once must get twenty different tickets. On
+    PostgreSQL the candidate is read FOR UPDATE SKIP LOCKED: a row another claim holds is
+    passed over instead of waited on (plain FOR UPDATE queues every claimer behind the first;
+    select-then-update without a lock hands one ticket to several agents). SQLite ignores
+    select_for_update, so the UPDATE itself is the compare-and-set there ("still unassigned"),
+    and a lost race moves on to the next candidate. Capacity is taken first with the same
+    conditional UPDATE as automatic assignment, and given back if nothing was claimed.
+    """
+    now = now or timezone.now()
+    if not agent_claim_slot(agent_id=agent.pk, now=now):
+        raise AgentAtCapacity(
+            f"You have {agent.capacity} open tickets, your capacity: solve one first."
+        )
+    from tickets.selectors import claimable_tickets
+
+    claimed: Ticket | None = None
+    skipped: list[int] = []
+    for _try in range(5):
+        with transaction.atomic():
+            candidate = (
+                claimable_tickets(agent=agent)
+                .exclude(pk__in=skipped)
+                .select_for_update(skip_locked=True, of=("self",))
+                .only("pk")
+                .first()
+            )
+            if candidate is None:
+                break
+            won = Ticket.objects.filter(
+                pk=candidate.pk, assignee__isnull=True, status__in=OPEN_TICKET_STATUSES
+            ).update(assignee=agent, updated_at=now)
+            if not won:
+                skipped.append(candidate.pk)
+                continue
+            claimed = Ticket.objects.select_related("queue").get(pk=candidate.pk)
+            _event(
+                claimed, TicketEvent.Kind.ASSIGNED, actor=agent.user, now=now,
+                body=f"Claimed by {agent}.", change={"from": None, "to": agent.pk},
+            )  # fmt: skip
+            break
+    if claimed is None:
+        _capacity_release(agent.pk)
+    return claimed
+
+
+def tickets_close_solved(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Close tickets solved longer ago than the reopen window (run by beat)."""
+    now = now or timezone.now()
+    due = Ticket.objects.filter(
+        status=Ticket.Status.SOLVED, solved_at__lte=now - REOPEN_WINDOW
+    ).values_list("pk", flat=True)[:limit]
+    closed = 0
+    for ticket_id in list(due):
+        try:
+            ticket_transition(ticket=ticket_id, to_status=Ticket.Status.CLOSED)
+        except TransitionNotAllowed:
+            continue  # reopened meanwhile
+        closed += 1
+    return closed
 
 
 def _assign_waiting_soon() -> None:

@@ -79,3 +79,19 @@ def notify_agent_assigned(ticket_id: int) -> bool:
 )
 def notify_supervisors_breach(ticket_id: int) -> bool:
     return notifications.supervisors_breach_send(ticket_id=ticket_id)
+
+
+@shared_task(
+    name="tickets.tasks.notify_customer_reply",
+    ignore_result=True,
+    autoretry_for=(OSError,),
+    retry_backoff=5,
+    max_retries=5,
+)
+def notify_customer_reply(event_id: int) -> bool:
+    return notifications.customer_reply_send(event_id=event_id)
+
+
+@shared_task(name="tickets.tasks.close_solved_tickets", ignore_result=True)
+def close_solved_tickets() -> int:
+    return services.tickets_close_solved()

@@ -1,0 +1,82 @@
+"""The staff roles, as Django groups, and the permissions each one holds.
+
+Groups are created by a migration and brought back in line with this table after every
+``migrate`` (tickets.apps), so a permission added here reaches existing installs and one
+removed here is taken away. Object-level limits (an agent sees only their queues' tickets) are
+applied on top by tickets.selectors.tickets_visible_to, in the admin and the API alike.
+"""
+
+from __future__ import annotations
+
+AGENT = "Agent"
+SUPERVISOR = "Supervisor"
+AUTHOR = "Author"
+
+_AGENT_PERMISSIONS = (
+    # Work the tickets of their queues: read, reply, note, change status and priority, claim.
+    "tickets.view_ticket",
+    "tickets.change_ticket",
+    "tickets.claim_ticket",
+    "tickets.view_ticketevent",
+    # Read the guide a customer followed.
+    "guides.view_guide",
+    "guides.view_step",
+)
+
+ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    AGENT: _AGENT_PERMISSIONS,
+    SUPERVISOR: (
+        *_AGENT_PERMISSIONS,
+        "tickets.view_all_queues",
+        "tickets.reassign_ticket",
+        *(
+            f"tickets.{action}_{model}"
+            for model in ("queue", "agentprofile", "routingrule", "slapolicy")
+            for action in ("add", "change", "delete", "view")
+        ),
+        "tickets.add_apitoken",
+        "tickets.change_apitoken",
+        "tickets.view_apitoken",
+        # Agent profiles point at users: choosing one needs to see them.
+        "auth.view_user",
+        # Reports: what customers tried and said.
+        "guides.view_attempt",
+        "guides.view_feedback",
+        "guides.view_company",
+    ),
+    AUTHOR: (
+        *(
+            f"guides.{action}_{model}"
+            for model in ("guide", "step", "tag")
+            for action in ("add", "change", "delete", "view")
+        ),
+        "guides.view_company",
+        "guides.view_attempt",
+        "guides.view_feedback",
+    ),
+}
+
+
+def roles_sync(apps=None) -> None:
+    """Create the role groups and set their permissions to exactly ROLE_PERMISSIONS.
+
+    ``apps`` is a migration's app registry, or None for the live one. Permissions of apps that
+    are not migrated yet are skipped; the post-migrate sync adds them later.
+    """
+    if apps is None:
+        from django.apps import apps as live_apps
+
+        apps = live_apps
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role, codes in ROLE_PERMISSIONS.items():
+        group, _created = Group.objects.get_or_create(name=role)
+        wanted = []
+        for code in codes:
+            app_label, codename = code.split(".")
+            permission = Permission.objects.filter(
+                content_type__app_label=app_label, codename=codename
+            ).first()
+            if permission is not None:
+                wanted.append(permission)
+        group.permissions.set(wanted)

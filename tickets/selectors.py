@@ -1,0 +1,82 @@
+"""Reads of the agent workspace: which tickets a user may see, in what order they are worked,
+and what can be claimed. The admin, the API and the services all scope through here."""
+
+from __future__ import annotations
+
+from django.db.models import Case, F, Q, QuerySet, Value, When
+
+from tickets.models import OPEN_TICKET_STATUSES, AgentProfile, Queue, Ticket, TicketEvent
+
+# Breached first, then priority, then oldest; id last so the order is total (stable pages) and
+# matches the work-order indexes column for column.
+WORK_ORDER = (F("sla_breached").desc(), F("priority").desc(), "created_at", "id")
+
+# What the customer may read of the thread; notes and system events stay with the staff.
+PUBLIC_EVENT_KINDS = (TicketEvent.Kind.CUSTOMER_MESSAGE, TicketEvent.Kind.AGENT_REPLY)
+
+
+def user_sees_all_queues(user) -> bool:
+    return bool(user.is_active and user.has_perm("tickets.view_all_queues"))
+
+
+def agent_queue_ids(user) -> QuerySet:
+    """The ids of the queues ``user`` is a member of, as a subquery (no query of its own)."""
+    return Queue.members.through.objects.filter(agentprofile__user=user).values("queue_id")
+
+
+def tickets_visible_to(*, user, queryset: QuerySet[Ticket] | None = None) -> QuerySet[Ticket]:
+    """The tickets ``user`` may see and work: every queue for supervisors, the queues they are
+    a member of for agents, none for anyone else (authors, inactive or anonymous users)."""
+    tickets = queryset if queryset is not None else Ticket.objects.all()
+    if not user.is_authenticated or not user.is_active or not user.has_perm("tickets.view_ticket"):
+        return tickets.none()
+    if user_sees_all_queues(user):
+        return tickets
+    return tickets.filter(queue_id__in=agent_queue_ids(user))
+
+
+def ticket_visible_to(*, user, ticket: Ticket) -> bool:
+    if not user.is_authenticated or not user.is_active or not user.has_perm("tickets.view_ticket"):
+        return False
+    if user_sees_all_queues(user):
+        return True
+    return Queue.members.through.objects.filter(
+        agentprofile__user=user, queue_id=ticket.queue_id
+    ).exists()
+
+
+def work_list(*, user) -> QuerySet[Ticket]:
+    """The agent's default view: their own open tickets, then their queues' unassigned ones,
+    each part in work order."""
+    profile = AgentProfile.objects.filter(user=user).first()
+    visible = tickets_visible_to(user=user).filter(status__in=OPEN_TICKET_STATUSES)
+    if profile is None:
+        return visible.filter(assignee__isnull=True).order_by(*WORK_ORDER)
+    mine = Q(assignee=profile)
+    return (
+        visible.filter(mine | Q(assignee__isnull=True))
+        .alias(is_mine=Case(When(mine, then=Value(1)), default=Value(0)))
+        .order_by(F("is_mine").desc(), *WORK_ORDER)
+    )
+
+
+def claimable_tickets(*, agent: AgentProfile) -> QuerySet[Ticket]:
+    """Unassigned open tickets of the agent's queues in the agent's languages, most urgent
+    first. Served by the partial index ticket_claim_next_idx."""
+    tickets = Ticket.objects.filter(
+        assignee__isnull=True,
+        status__in=OPEN_TICKET_STATUSES,
+        queue_id__in=Queue.members.through.objects.filter(agentprofile_id=agent.pk).values(
+            "queue_id"
+        ),
+    )
+    if agent.languages:
+        tickets = tickets.filter(language__in=agent.languages)
+    return tickets.order_by(*WORK_ORDER)
+
+
+def ticket_thread(*, ticket: Ticket, public_only: bool = False) -> QuerySet[TicketEvent]:
+    events = ticket.events.select_related("author").order_by("created_at", "pk")
+    if public_only:
+        events = events.filter(kind__in=PUBLIC_EVENT_KINDS)
+    return events
