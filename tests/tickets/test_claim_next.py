@@ -1,0 +1,132 @@
+"""Claim next: the most urgent unassigned ticket of my queues, in my languages, mine alone."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from tests.factories import QueueFactory, TicketFactory, agent_in
+from tickets import services
+from tickets.models import AgentProfile, Priority, Ticket, TicketEvent
+
+
+@pytest.fixture
+def billing(db):
+    return QueueFactory(name="Billing", slug="billing")
+
+
+def test_it_claims_breached_first_then_priority_then_the_oldest(billing):
+    alice = agent_in(billing, username="alice", capacity=10)
+    now = timezone.now()
+    old_normal = TicketFactory(queue=billing, created_at=now - timedelta(hours=5))
+    new_urgent = TicketFactory(queue=billing, priority=Priority.URGENT, created_at=now)
+    older_urgent = TicketFactory(
+        queue=billing, priority=Priority.URGENT, created_at=now - timedelta(hours=1)
+    )
+    breached_low = TicketFactory(queue=billing, priority=Priority.LOW, sla_breached=True)
+
+    claimed = [services.ticket_claim_next(agent=alice) for _ in range(5)]
+
+    assert claimed == [breached_low, older_urgent, new_urgent, old_normal, None]
+
+
+def test_it_claims_only_from_my_queues_and_in_my_languages(billing):
+    alice = agent_in(billing, username="alice", languages=["ar"])
+    TicketFactory(queue=QueueFactory(slug="shipping"))  # not my queue
+    english = TicketFactory(queue=billing)
+    assert english.language == "en"
+    assigned = TicketFactory(
+        queue=billing, attempt__language="ar", assignee=agent_in(billing, username="bob")
+    )
+    solved = TicketFactory(queue=billing, attempt__language="ar", status="solved")
+    arabic = TicketFactory(queue=billing, attempt__language="ar")
+
+    assert services.ticket_claim_next(agent=alice) == arabic
+    assert services.ticket_claim_next(agent=alice) is None
+    assert {assigned.pk, solved.pk, english.pk}.isdisjoint(
+        Ticket.objects.filter(assignee=alice).values_list("pk", flat=True)
+    )
+
+
+def test_it_writes_an_event_and_counts_the_ticket_against_my_capacity(billing):
+    alice = agent_in(billing, username="alice", capacity=1)
+    first = TicketFactory(queue=billing)
+    TicketFactory(queue=billing)
+
+    assert services.ticket_claim_next(agent=alice) == first
+    event = first.events.get()
+    assert (event.kind, event.author, event.change) == (
+        "assigned",
+        alice.user,
+        {"from": None, "to": alice.pk},
+    )
+
+    with pytest.raises(services.AgentAtCapacity, match="capacity"):
+        services.ticket_claim_next(agent=alice)
+    alice.refresh_from_db()
+    assert alice.open_tickets == 1
+
+
+def test_nothing_to_claim_gives_the_capacity_back(billing):
+    alice = agent_in(billing, username="alice", capacity=3)
+    assert services.ticket_claim_next(agent=alice) is None
+    alice.refresh_from_db()
+    assert alice.open_tickets == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("capacity", "expected_claims"), [(6, 100), (3, 60)])
+def test_twenty_agents_claiming_at_once_each_get_different_tickets(capacity, expected_claims):
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "claim races are a PostgreSQL property (FOR UPDATE SKIP LOCKED); SQLite runs one "
+            "writer at a time, so threads prove nothing there"
+        )
+    queue = QueueFactory(name="Billing", slug="billing")
+    agents = [agent_in(queue, username=f"agent{n}", capacity=capacity) for n in range(20)]
+    tickets = TicketFactory.create_batch(100, queue=queue)
+    start = threading.Barrier(len(agents))
+    claims: dict[int, list[int]] = {agent.pk: [] for agent in agents}
+    errors: list[BaseException] = []
+
+    def claim_until_done(agent: AgentProfile) -> None:
+        try:
+            start.wait(timeout=30)
+            while True:
+                try:
+                    ticket = services.ticket_claim_next(agent=agent)
+                except services.AgentAtCapacity:
+                    return
+                if ticket is None:
+                    return
+                claims[agent.pk].append(ticket.pk)
+        except BaseException as error:  # surfaced below, not lost in the thread
+            errors.append(error)
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=claim_until_done, args=(agent,)) for agent in agents]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert not errors, errors
+    claimed = [pk for pks in claims.values() for pk in pks]
+    assert len(claimed) == expected_claims
+    assert len(set(claimed)) == len(claimed), "a ticket was claimed twice"
+    # The database agrees with what the threads saw: one assignee and one event per ticket.
+    assigned = dict(Ticket.objects.filter(assignee__isnull=False).values_list("pk", "assignee"))
+    assert len(assigned) == expected_claims
+    assert all(assigned[pk] == agent_pk for agent_pk, pks in claims.items() for pk in pks)
+    events = Counter(TicketEvent.objects.filter(kind="assigned").values_list("ticket", flat=True))
+    assert set(events.values()) == {1}
+    for agent in AgentProfile.objects.all():
+        assert agent.open_tickets == len(claims[agent.pk]) <= capacity
+    assert Ticket.objects.filter(assignee__isnull=True).count() == len(tickets) - expected_claims
