@@ -380,6 +380,9 @@ REST_FRAMEWORK = {
         "user": env_rate("API_USER_RATE", "3000/minute"),
         # Writes by anonymous customers (attempts, outcomes, feedback), per address.
         "anon_write": env_rate("API_ANON_WRITE_RATE", "120/minute"),
+        # Customers reading and answering their ticket with its secret, per address: reads
+        # count too, as they are what someone guessing secrets would send.
+        "customer_ticket": env_rate("API_CUSTOMER_TICKET_RATE", "60/minute"),
     },
 }
 if DEBUG:
@@ -388,10 +391,20 @@ if DEBUG:
         "rest_framework.renderers.BrowsableAPIRenderer",
     ]
 
+# The customer's status page (tickets.views.ticket_status), per client address: after this
+# many wrong links (404) in the window, the address gets 429 until the window ends, even for
+# a right link; and at most this many replies posted in the window.
+STATUS_PAGE_GUESS_LIMIT = env_int("STATUS_PAGE_GUESS_LIMIT", 20, minimum=1)
+STATUS_PAGE_GUESS_WINDOW = env_int("STATUS_PAGE_GUESS_WINDOW", 600, minimum=1)
+STATUS_PAGE_REPLY_LIMIT = env_int("STATUS_PAGE_REPLY_LIMIT", 30, minimum=1)
+STATUS_PAGE_REPLY_WINDOW = env_int("STATUS_PAGE_REPLY_WINDOW", 3600, minimum=1)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Helpdesk API",
     "DESCRIPTION": (
         "Self-help guides, customers' attempts at them and the tickets they escalate to. "
+        "Agents and integrations work tickets with an API token (`Authorization: Token <key>`, "
+        "created in the admin); customers follow their own ticket with its secret. "
         "Every 4xx answer has the shape of the Error component."
     ),
     "VERSION": "1.0.0",
@@ -408,6 +421,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "LanguageEnum": "guides.models.Language",
         "StepKindEnum": "guides.models.StepKind",
+        "AttemptStatusEnum": "guides.models.AttemptStatus",
+        "TicketStatusEnum": "tickets.models.TicketStatus",
+        "TicketPriorityEnum": "tickets.models.Priority",
     },
 }
 

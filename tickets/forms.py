@@ -23,3 +23,14 @@ class ContactRequestForm(forms.Form):
     email = forms.EmailField(
         label=_("Your e-mail address"), help_text=_("A person will answer you here.")
     )
+
+
+class CustomerReplyForm(forms.Form):
+    """The customer's answer, written on their status page."""
+
+    body = forms.CharField(
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 5, "dir": "auto"}),
+        label=_("Your message"),
+        error_messages={"required": _("Write your message first.")},
+    )

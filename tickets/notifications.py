@@ -1,7 +1,7 @@
 """E-mails of the escalation path: the customer's confirmation with the status link, the
-assignee's heads-up and the supervisors' breach alert.
+agents' replies to the customer, the assignee's heads-up and the supervisors' breach alert.
 
-The tasks in tickets.tasks call these with a ticket id after the ticket's transaction has
+The tasks in tickets.tasks call these with a ticket (or event) id after the transaction has
 committed. Each returns True when an e-mail went to the backend and False when there is nobody
 to write to. Backend failures (SMTP errors are OSErrors) propagate so the task retries them.
 
@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from guides.models import StepOutcomeKind
-from tickets.models import Ticket
+from tickets.models import Ticket, TicketEvent
 
 logger = logging.getLogger(__name__)
 
@@ -138,5 +138,27 @@ def supervisors_breach_send(*, ticket_id: int) -> bool:
             template="supervisors_breach",
             context={"ticket": ticket, "admin_url": ticket_admin_url(ticket)},
             to=recipients,
+        )
+    return True
+
+
+def customer_reply_send(*, event_id: int) -> bool:
+    """E-mail an agent's public reply to the customer, in the ticket's language, with the
+    status link to answer on. Internal notes and every other event are never sent."""
+    event = (
+        TicketEvent.objects.select_related("ticket__company")
+        .filter(pk=event_id, kind=TicketEvent.Kind.AGENT_REPLY)
+        .first()
+    )
+    if event is None:
+        return False
+    ticket = event.ticket
+    if not ticket.requester_email:
+        return False
+    with translation.override(ticket.language):
+        _send(
+            template="customer_reply",
+            context={"ticket": ticket, "event": event, "status_url": ticket_status_url(ticket)},
+            to=[ticket.requester_email],
         )
     return True

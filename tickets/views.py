@@ -2,49 +2,209 @@
 
 from __future__ import annotations
 
+import math
+import time
+from dataclasses import dataclass
+
 from django.conf import settings
+from django.contrib import messages
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 
 from guides import services as guide_services
 from guides.models import Guide
 from guides.search import search_guides
-from tickets.forms import ContactRequestForm
-from tickets.models import Ticket, TicketEvent
+from tickets import services
+from tickets.forms import ContactRequestForm, CustomerReplyForm
+from tickets.models import Ticket
 from tickets.notifications import tried_steps_for_display
+from tickets.selectors import ticket_thread
 from tickets.services import escalation_request
 
-# What the customer may read of the thread; notes and system events stay with the staff.
-PUBLIC_EVENT_KINDS = (TicketEvent.Kind.CUSTOMER_MESSAGE, TicketEvent.Kind.AGENT_REPLY)
+# --- limits per client address, counted in the shared cache ------------------------------------
 
 
-@require_safe
-@never_cache  # the page shows the customer's messages: no shared cache may keep a copy
-def ticket_status(request: HttpRequest, reference: str, token: str) -> HttpResponse:
-    """The ticket's status, what the customer tried and the public thread, to whoever holds
-    the link. The token (160 bits of HMAC) is the secret; the reference is not, as it is
-    read out over the phone. Unknown reference and wrong token get the same bare 404.
+@dataclass(frozen=True)
+class AddressLimit:
+    """At most ``limit`` counted events per client address in a window of ``window`` seconds.
 
-    Guessing is hopeless at 160 bits, but a rate limit per address belongs here too (later
-    work, with the customer's reply form).
+    The window opens at the address's first counted event and lasts its full length (not a
+    sliding window): simple, and all it takes to make guessing slow.
     """
-    ticket = Ticket.objects.select_related("company").filter(reference=reference).first()
-    if ticket is None or not constant_time_compare(token, ticket.status_token()):
-        raise Http404
-    thread = ticket.events.filter(kind__in=PUBLIC_EVENT_KINDS).order_by("created_at", "pk")
+
+    name: str
+    limit: int
+    window: int
+
+    def _keys(self, address: str) -> tuple[str, str]:
+        key = f"tickets:limit:{self.name}:{address}"
+        return key, f"{key}:until"
+
+    def count(self, address: str) -> None:
+        key, until_key = self._keys(address)
+        # add() only creates a missing key and incr() is atomic on Redis, so concurrent
+        # requests never lose a count there (the file cache's incr is a read and a write:
+        # a lost count or two under concurrency, which a limit tolerates).
+        if cache.add(key, 1, timeout=self.window):
+            cache.set(until_key, time.time() + self.window, timeout=self.window)
+            return
+        try:
+            cache.incr(key)
+        except ValueError:  # the window ended between add() and incr()
+            if cache.add(key, 1, timeout=self.window):
+                cache.set(until_key, time.time() + self.window, timeout=self.window)
+
+    def retry_after(self, address: str) -> int | None:
+        """Seconds until the address may try again, or None when it is under the limit."""
+        key, until_key = self._keys(address)
+        values = cache.get_many([key, until_key])
+        if values.get(key, 0) < self.limit:
+            return None
+        until = values.get(until_key)
+        return max(1, math.ceil(until - time.time())) if until else self.window
+
+    def reset(self, address: str) -> None:
+        cache.delete_many(list(self._keys(address)))
+
+
+def status_link_guesses() -> AddressLimit:
+    return AddressLimit(
+        "status-guess", settings.STATUS_PAGE_GUESS_LIMIT, settings.STATUS_PAGE_GUESS_WINDOW
+    )
+
+
+def status_page_replies() -> AddressLimit:
+    return AddressLimit(
+        "status-reply", settings.STATUS_PAGE_REPLY_LIMIT, settings.STATUS_PAGE_REPLY_WINDOW
+    )
+
+
+def client_address(request: HttpRequest) -> str:
+    # REMOTE_ADDR only. Behind a reverse proxy every customer shares the proxy's address;
+    # reading X-Forwarded-For safely needs a setting for the number of trusted proxies in
+    # front, which is out of scope here (the proxy can rate-limit on its own meanwhile).
+    return request.META.get("REMOTE_ADDR") or "unknown"
+
+
+def _too_many_requests(request: HttpRequest, retry_after: int) -> HttpResponse:
     response = render(
         request,
-        "tickets/status.html",
-        {
-            "ticket": ticket,
-            "tried_steps": tried_steps_for_display(ticket),
-            "thread": thread,
-        },
+        "tickets/too_many_requests.html",
+        {"minutes": max(1, math.ceil(retry_after / 60))},
+        status=429,
     )
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+# --- the customer's status page ------------------------------------------------------------------
+
+
+def _accepts_customer_replies(ticket: Ticket) -> bool:
+    """Whether the page offers the reply form: what services.ticket_customer_reply accepts
+    (it has the last word, for a ticket closed while the page was open)."""
+    if ticket.status == Ticket.Status.CLOSED:
+        return False
+    if ticket.status == Ticket.Status.SOLVED:
+        return (
+            ticket.solved_at is not None
+            and timezone.now() - ticket.solved_at <= services.REOPEN_WINDOW
+        )
+    return True
+
+
+def _new_request_url(ticket: Ticket) -> str:
+    """Where a customer whose request is closed starts again: the guide they came from, if it
+    is still published (its last step leads to a person), else the contact form."""
+    guide = ticket.guide
+    if guide is not None and guide.status == Guide.Status.PUBLISHED:
+        return reverse(
+            "guides:guide-detail",
+            kwargs={"company": guide.company.slug, "language": guide.language, "slug": guide.slug},
+        )
+    return reverse("tickets:contact")
+
+
+def _closed_refusal() -> str:
+    return _("This request is closed, so your message was not sent.")
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@never_cache  # the page shows the customer's messages: no shared cache may keep a copy
+def ticket_status(request: HttpRequest, reference: str, token: str) -> HttpResponse:
+    """The ticket's status, what the customer tried and the public thread, with a form to
+    answer, to whoever holds the link. The token (160 bits of HMAC) is the secret; the
+    reference is not, as it is read out over the phone. Unknown reference and wrong token get
+    the same bare 404.
+
+    Guessing is hopeless at 160 bits, but each 404 counts against the client's address, and
+    an address over the limit is refused every status page, right links included, until its
+    window ends: a guesser learns nothing from a lucky hit during the penalty.
+    """
+    address = client_address(request)
+    guesses = status_link_guesses()
+    retry_after = guesses.retry_after(address)
+    if retry_after is not None:
+        return _too_many_requests(request, retry_after)
+    ticket = (
+        Ticket.objects.select_related("company", "guide__company")
+        .filter(reference=reference)
+        .first()
+    )
+    if ticket is None or not constant_time_compare(token, ticket.status_token()):
+        guesses.count(address)
+        raise Http404
+
+    # Labels, messages and form errors in the ticket's language, whatever the browser's.
+    with translation.override(ticket.language):
+        form = CustomerReplyForm(request.POST if request.method == "POST" else None)
+        refusal, status = "", 200
+        if request.method == "POST":
+            replies = status_page_replies()
+            retry_after = replies.retry_after(address)
+            if retry_after is not None:
+                refusal = _("You sent many messages in a short time. Please try again later.")
+                status = 429
+            elif not _accepts_customer_replies(ticket):
+                refusal, status = _closed_refusal(), 409
+            elif form.is_valid():
+                replies.count(address)
+                try:
+                    services.ticket_customer_reply(ticket=ticket, body=form.cleaned_data["body"])
+                except services.TicketClosedForReplies:
+                    ticket.refresh_from_db()  # closed since the page was shown
+                    refusal, status = _closed_refusal(), 409
+                except services.TicketError:  # nothing but blanks, which the form strips
+                    form.add_error("body", _("Write your message first."))
+                else:
+                    messages.success(
+                        request, _("Your message was sent. A person will read it soon.")
+                    )
+                    return redirect(request.path)
+        response = render(
+            request,
+            "tickets/status.html",
+            {
+                "ticket": ticket,
+                "tried_steps": tried_steps_for_display(ticket),
+                "thread": ticket_thread(ticket=ticket, public_only=True),
+                "form": form,
+                "refusal": refusal,
+                "accepts_replies": _accepts_customer_replies(ticket),
+                "new_request_url": _new_request_url(ticket),
+            },
+            status=status,
+        )
+    if status == 429:
+        response["Retry-After"] = str(retry_after)
     # A link forwarded or pasted somewhere public must not end up in a search index.
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response

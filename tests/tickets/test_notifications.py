@@ -2,7 +2,8 @@
 what they tried, the assignee's with the SLA clocks, the supervisors' on a breach.
 
 Personas: Layla writes in Arabic, Sam in English; Alice is an agent of the General queue;
-Bob and Dana supervise it, Charlie supervises it too but has no e-mail address.
+Bob and Dana supervise it, Charlie supervises it too but has no e-mail address. In the reply
+e-mails Alice is an agent (with the Agent role) of the ticket's queue.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
 
-from tests.factories import UserFactory
+from tests.factories import UserFactory, agent_in
 from tests.tickets import STORIES, ticket_escalated
 from tickets import notifications, services, tasks
-from tickets.models import AgentProfile, Priority, Queue, SLAPolicy, Ticket
+from tickets.models import AgentProfile, Priority, Queue, SLAPolicy, Ticket, TicketEvent
 
 ARABIC_LETTER = re.compile("[\u0621-\u064a]")
 
@@ -218,3 +219,86 @@ def test_it_alerts_nobody_when_no_supervisor_has_an_address(db, mailoutbox):
 
     assert notifications.supervisors_breach_send(ticket_id=ticket.pk) is False
     assert mailoutbox == []
+
+
+# --- an agent's reply --------------------------------------------------------------------------
+
+
+def reply_by_alice(ticket: Ticket, body: str, *, public: bool = True):
+    """Alice, an agent of the ticket's queue, answers (or notes) on the ticket."""
+    alice = agent_in(ticket.queue, username="alice").user
+    return services.ticket_reply(ticket=ticket, author=alice, body=body, public=public)
+
+
+def test_it_emails_an_agents_reply_to_an_arabic_customer_in_arabic(db, mailoutbox):
+    ticket = ticket_escalated(language="ar", name="ليلى", email="layla@customer.example")
+    reply = reply_by_alice(ticket, "هل جرّبت بطاقة من مصرف آخر؟\nأخبرينا بالنتيجة.")
+
+    assert notifications.customer_reply_send(event_id=reply.pk) is True
+
+    [message] = mailoutbox
+    assert message.to == ["layla@customer.example"]
+    assert message.extra_headers["Auto-Submitted"] == "auto-generated"
+    with translation.override("ar"):
+        subject = translation.gettext("Request %(reference)s: a new reply")
+    assert ARABIC_LETTER.search(subject)
+    assert message.subject == subject % {"reference": ticket.reference}
+    html = html_part(message)
+    assert '<html lang="ar" dir="rtl">' in html
+    assert 'lang="ar" dir="rtl"' in html.split("<body", 1)[1]
+    assert '<blockquote dir="auto"' in html
+    assert "هل جرّبت بطاقة من مصرف آخر؟<br>أخبرينا بالنتيجة." in html
+    assert "هل جرّبت بطاقة من مصرف آخر؟\nأخبرينا بالنتيجة." in message.body
+    for part in (message.body, html):
+        assert status_url(ticket) in part
+        assert ticket.reference in part
+        assert "ليلى" in part
+        assert "صفحة طلبك" in part  # "your request's page", where to answer
+
+
+def test_it_emails_an_agents_reply_to_an_english_customer(db, mailoutbox):
+    ticket = ticket_escalated(language="en")
+    reply = reply_by_alice(ticket, "Please try the card <again> & tell us what it says.")
+
+    assert notifications.customer_reply_send(event_id=reply.pk) is True
+
+    [message] = mailoutbox
+    assert message.to == ["sam@customer.example"]
+    assert message.subject == f"Request {ticket.reference}: a new reply"
+    assert "Please try the card <again> & tell us what it says." in message.body
+    assert "To answer, write on your request's page:\n" + status_url(ticket) in message.body
+    html = html_part(message)
+    assert '<html lang="en" dir="ltr">' in html
+    assert "Please try the card &lt;again&gt; &amp; tell us what it says." in html
+    assert f'href="{status_url(ticket)}"' in html
+    assert "<script" not in html
+
+
+def test_it_never_emails_an_internal_note_or_a_system_event(db, mailoutbox):
+    ticket = ticket_escalated(language="en")
+    note = reply_by_alice(ticket, "Looks like fraud screening", public=False)
+    routed = ticket.events.get(kind=TicketEvent.Kind.ROUTED)
+
+    assert notifications.customer_reply_send(event_id=note.pk) is False
+    assert notifications.customer_reply_send(event_id=routed.pk) is False
+    assert notifications.customer_reply_send(event_id=987654) is False
+    assert mailoutbox == []
+
+
+def test_it_emails_no_reply_without_a_customer_address(db, mailoutbox):
+    ticket = ticket_escalated(email="")
+    reply = reply_by_alice(ticket, "Which bank issued the card?")
+
+    assert notifications.customer_reply_send(event_id=reply.pk) is False
+    assert mailoutbox == []
+
+
+def test_the_task_emails_the_reply_and_its_link_opens_the_page(db, mailoutbox, client):
+    ticket = ticket_escalated(language="en")
+    reply = reply_by_alice(ticket, "Which bank issued the card?")
+
+    assert tasks.notify_customer_reply.apply(args=[reply.pk]).get() is True
+
+    [link] = [line for line in mailoutbox[0].body.splitlines() if "/tickets/" in line]
+    page = client.get(link.strip().removeprefix(settings.SITE_URL)).content.decode()
+    assert "Which bank issued the card?" in page

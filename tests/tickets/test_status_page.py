@@ -1,7 +1,9 @@
 """The customer's status page: only the link's holder sees it, in the ticket's language, with
 what they tried and the public thread, never the staff's notes.
 
-Personas: Sam (English) and Layla (Arabic) escalated; Alice is the agent who answers.
+Personas: Sam (English) and Layla (Arabic) escalated; Alice is the agent of their queue who
+answers; Mallory guesses links from another address. The reply form is in
+test_customer_reply.py.
 """
 
 from __future__ import annotations
@@ -9,9 +11,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.factories import UserFactory
+from tests.factories import agent_in
 from tests.tickets import STORIES, ticket_escalated
-from tickets import services
+from tickets import services, views
 from tickets.models import Ticket, TicketEvent
 
 
@@ -22,13 +24,14 @@ def status_path(ticket: Ticket, token: str | None = None) -> str:
     )
 
 
-@pytest.fixture
-def alice(db):
-    return UserFactory(username="alice")
+def alice_answering(ticket: Ticket):
+    """Alice, an agent of the ticket's queue."""
+    return agent_in(ticket.queue, username="alice").user
 
 
-def test_it_shows_the_ticket_what_was_tried_and_the_public_thread(client, alice):
+def test_it_shows_the_ticket_what_was_tried_and_the_public_thread(client, db):
     ticket = ticket_escalated(language="en")
+    alice = alice_answering(ticket)
     services.ticket_reply(ticket=ticket, author=alice, body="Which bank issued the card?")
     services.ticket_reply(
         ticket=ticket, author=alice, body="Looks like fraud screening", public=False
@@ -61,7 +64,10 @@ def test_it_shows_the_ticket_what_was_tried_and_the_public_thread(client, alice)
     assert "sounds upset" not in body
     assert "no rule matched" not in body  # the routing event is the staff's business
     assert "Escalated from self-help" not in body
-    assert "<form" not in body.split('id="content"')[1]  # no reply form yet
+    reply_form = body.split('id="reply-heading"')[1]
+    assert '<form method="post"' in reply_form
+    assert 'name="csrfmiddlewaretoken"' in reply_form
+    assert '<textarea name="body"' in reply_form and 'dir="auto"' in reply_form
     assert "style=" not in body and "<script" not in body  # the strict CSP allows neither
 
 
@@ -115,19 +121,86 @@ def test_the_page_is_kept_out_of_caches_and_search_engines(client, db):
     assert "Content-Security-Policy" in response
 
 
-def test_it_takes_only_reads(client, db):
+def test_it_answers_no_other_method(client, db):
     path = status_path(ticket_escalated())
-    assert client.post(path).status_code == 405
+    assert client.put(path).status_code == 405
+    assert client.delete(path).status_code == 405
 
 
 @pytest.mark.parametrize("replies", [1, 10])
 def test_it_reads_the_page_in_two_queries_whatever_the_thread(
-    client, alice, django_assert_num_queries, replies
+    client, db, django_assert_num_queries, replies
 ):
     ticket = ticket_escalated()
+    alice = alice_answering(ticket)
     for n in range(replies):
         services.ticket_reply(ticket=ticket, author=alice, body=f"Reply {n}")
 
-    with django_assert_num_queries(2):  # the ticket with its company, the public thread
+    # The ticket with its company and guide, the public thread.
+    with django_assert_num_queries(2):
         response = client.get(status_path(ticket))
     assert response.content.decode().count("Reply ") == replies
+
+
+# --- guessing links ----------------------------------------------------------------------------
+
+MALLORY = "203.0.113.66"  # guesses links
+SAM = "198.51.100.7"  # holds the right one, from another address
+
+
+@pytest.fixture
+def guess_limit(settings):
+    """Three wrong links per ten minutes; the counters of the test addresses start at zero
+    (the cache lives as long as the test run)."""
+    settings.STATUS_PAGE_GUESS_LIMIT = 3
+    settings.STATUS_PAGE_GUESS_WINDOW = 600
+    guesses = views.status_link_guesses()
+    for address in (MALLORY, SAM):
+        guesses.reset(address)
+    yield guesses
+    for address in (MALLORY, SAM):
+        guesses.reset(address)
+
+
+def test_it_refuses_an_address_after_too_many_wrong_links_even_the_right_one(
+    client, db, guess_limit
+):
+    ticket = ticket_escalated()
+    wrong = [status_path(ticket, token=f"{n:040d}") for n in range(3)]
+
+    assert [client.get(path, REMOTE_ADDR=MALLORY).status_code for path in wrong] == [404] * 3
+    refused = client.get(status_path(ticket), REMOTE_ADDR=MALLORY)
+    refused_post = client.post(status_path(ticket), {"body": "Hi"}, REMOTE_ADDR=MALLORY)
+    unknown = client.get(reverse("tickets:status", args=["ZZZZ", "0"]), REMOTE_ADDR=MALLORY)
+
+    assert refused.status_code == refused_post.status_code == unknown.status_code == 429
+    assert 590 <= int(refused["Retry-After"]) <= 600
+    assert refused.content == unknown.content  # says nothing about the link
+    assert ticket.reference not in refused.content.decode()
+    assert "Too many wrong links" in refused.content.decode()
+    assert "try again in 10 minutes" in refused.content.decode()
+    assert ticket.events.filter(body="Hi").exists() is False
+    # Sam, on another connection, is not punished for Mallory's guesses.
+    assert client.get(status_path(ticket), REMOTE_ADDR=SAM).status_code == 200
+
+
+def test_right_links_do_not_count_as_guesses(client, db, guess_limit):
+    ticket = ticket_escalated()
+
+    for _ in range(5):
+        assert client.get(status_path(ticket), REMOTE_ADDR=SAM).status_code == 200
+    client.get(status_path(ticket, token="0" * 40), REMOTE_ADDR=SAM)
+    client.get(status_path(ticket, token="1" * 40), REMOTE_ADDR=SAM)
+
+    assert client.get(status_path(ticket), REMOTE_ADDR=SAM).status_code == 200
+
+
+def test_the_penalty_ends_with_the_window(client, db, guess_limit):
+    ticket = ticket_escalated()
+    for n in range(3):
+        client.get(status_path(ticket, token=f"{n:040d}"), REMOTE_ADDR=MALLORY)
+    assert client.get(status_path(ticket), REMOTE_ADDR=MALLORY).status_code == 429
+
+    guess_limit.reset(MALLORY)  # what the cache does when the window's keys expire
+
+    assert client.get(status_path(ticket), REMOTE_ADDR=MALLORY).status_code == 200
