@@ -4,11 +4,13 @@ from rest_framework.routers import DefaultRouter
 from guides.api import attempts
 from guides.api.views import CompanyViewSet, GuideViewSet
 from helpdesk.views import api_not_found
+from tickets.api.views import CustomerTicketReplyView, CustomerTicketView, TicketViewSet
 
 router = DefaultRouter()
 router.include_root_view = False
 router.register("companies", CompanyViewSet, basename="company")
 router.register("guides", GuideViewSet, basename="guide")
+router.register("tickets", TicketViewSet, basename="ticket")
 
 app_name = "api"
 urlpatterns = [
@@ -25,6 +27,16 @@ urlpatterns = [
     path("attempt/feedback/", attempts.AttemptFeedbackView.as_view(), name="attempt-feedback"),
     path("attempt/contact/", attempts.AttemptContactView.as_view(), name="attempt-contact"),
     path("attempt/abandon/", attempts.AttemptAbandonView.as_view(), name="attempt-abandon"),
+    path(
+        "customer/tickets/<str:reference>/",
+        CustomerTicketView.as_view(),
+        name="customer-ticket",
+    ),
+    path(
+        "customer/tickets/<str:reference>/replies/",
+        CustomerTicketReplyView.as_view(),
+        name="customer-ticket-replies",
+    ),
     path("", include(router.urls)),
     # Anything else under the API answers in the API's error shape, even with DEBUG on.
     re_path(r"^.*$", api_not_found),

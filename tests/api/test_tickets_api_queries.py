@@ -1,0 +1,88 @@
+"""The ticket API reads cost a fixed number of SQL queries, whatever the rows or the thread."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from tests.api.test_tickets_api import token_for
+from tests.factories import CompanyFactory, QueueFactory, TicketFactory, agent_in, staff_user
+from tickets import roles, services
+
+
+def agent_client(agent) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(agent.user)}")
+    return client
+
+
+def fill(queue, count: int, agents) -> None:
+    """Tickets of different companies, half of them assigned, spread over the agents."""
+    for number in range(count):
+        TicketFactory(
+            queue=queue,
+            company=CompanyFactory(),
+            assignee=agents[number % len(agents)] if number % 2 else None,
+        )
+
+
+def count_queries(client: APIClient, path: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(path)
+    assert response.status_code == 200, response.content
+    return len(queries)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/tickets/", "/api/v1/tickets/?ordering=work&status=new"])
+def test_it_lists_3_or_30_tickets_in_the_same_queries(db, path):
+    queue = QueueFactory(slug="billing")
+    agents = [agent_in(queue, username=f"agent{n}") for n in range(3)]
+    client = agent_client(agents[0])
+    fill(queue, 3, agents)
+    # The first request also records the token's last use; count from the second.
+    client.get(path)
+    small = count_queries(client, path)
+    fill(queue, 27, agents)
+
+    assert count_queries(client, path + ("&" if "?" in path else "?") + "page_size=100") == small
+    # token (with its user), the user's and the groups' permissions, the page with its joins
+    assert small == 4
+
+
+def test_it_shows_a_ticket_with_2_or_20_events_in_the_same_queries(db):
+    queue = QueueFactory(slug="billing")
+    alice = agent_in(queue, username="alice")
+    sue = staff_user("sue", roles.SUPERVISOR)
+    ticket = TicketFactory(queue=queue, assignee=alice)
+    client = agent_client(alice)
+    path = f"/api/v1/tickets/{ticket.reference}/"
+    services.ticket_reply(ticket=ticket, author=alice.user, body="Hello")  # + status change
+    client.get(path)
+    small = count_queries(client, path)
+    for number in range(9):
+        author = (alice.user, sue)[number % 2]
+        services.ticket_note(ticket=ticket, author=author, body=f"Note {number}")
+        services.ticket_priority_change(ticket=ticket, priority=1 + number % 4, actor=sue)
+
+    assert ticket.events.count() >= 19
+    # token, the two permission reads, the ticket with its joins, the thread with its authors
+    assert count_queries(client, path) == small == 5
+
+
+def test_the_customer_reads_2_or_20_messages_in_the_same_queries(db):
+    queue = QueueFactory(slug="billing")
+    alice = agent_in(queue, username="alice")
+    ticket = TicketFactory(queue=queue)
+    client = APIClient()
+    client.credentials(HTTP_X_TICKET_SECRET=ticket.status_token())
+    path = f"/api/v1/customer/tickets/{ticket.reference}/"
+    services.ticket_reply(ticket=ticket, author=alice.user, body="Hello")
+    services.ticket_customer_reply(ticket=ticket, body="Hi")
+    small = count_queries(client, path)
+    for number in range(9):
+        services.ticket_reply(ticket=ticket, author=alice.user, body=f"Reply {number}")
+        services.ticket_customer_reply(ticket=ticket, body=f"Answer {number}")
+
+    assert count_queries(client, path) == small == 2  # ticket, public thread

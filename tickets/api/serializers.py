@@ -1,0 +1,265 @@
+"""Input and output of the ticket API, each with explicit fields.
+
+Outputs read only what the selectors joined in (queue, company, guide, assignee and its user,
+each event's author), so a page or a thread costs the same number of queries at any length.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from guides.models import StepKind, StepOutcomeKind
+from helpdesk.api.fields import StrictCharField, StrictChoiceField, StrictIntegerField
+from tickets.models import AgentProfile, Priority, Ticket, TicketEvent
+
+BODY_MAX_LENGTH = 10_000
+
+# --- output: the staff's view ----------------------------------------------------------------
+
+
+class TicketQueueSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    slug = serializers.CharField()
+    name = serializers.CharField()
+
+
+class TicketCompanySerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+
+
+class TicketGuideSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+
+
+class TicketAgentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.SerializerMethodField()
+
+    def get_name(self, agent: AgentProfile) -> str:
+        return str(agent)
+
+
+def sla_state(ticket: Ticket) -> str:
+    if ticket.sla_breached:
+        return "breached"
+    return "at_risk" if ticket.sla_at_risk_at is not None else "on_track"
+
+
+class TicketListOutputSerializer(serializers.ModelSerializer):
+    direction = serializers.CharField(source="text_direction")
+    queue = TicketQueueSerializer()
+    company = TicketCompanySerializer(allow_null=True)
+    assignee = TicketAgentSerializer(allow_null=True)
+    sla = serializers.SerializerMethodField(
+        help_text="breached (a target was missed), at_risk (one is close) or on_track."
+    )
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "reference", "subject", "status", "priority", "language", "direction", "queue",
+            "company", "assignee", "requester_name", "requester_email", "sla",
+            "first_response_due_at", "resolution_due_at", "created_at", "updated_at",
+        ]  # fmt: skip
+
+    @extend_schema_field(serializers.ChoiceField(choices=["breached", "at_risk", "on_track"]))
+    def get_sla(self, ticket: Ticket) -> str:
+        return sla_state(ticket)
+
+
+class TriedStepSerializer(serializers.Serializer):
+    """One item of the tried-steps snapshot, as it was when the ticket was created."""
+
+    position = serializers.IntegerField(allow_null=True)
+    title = serializers.CharField(allow_blank=True)
+    kind = serializers.CharField(help_text=f"Usually one of: {', '.join(StepKind.values)}.")
+    outcome = serializers.CharField(
+        help_text=f"Usually one of: {', '.join(StepOutcomeKind.values)}."
+    )
+    note = serializers.CharField(allow_blank=True)
+    recorded_at = serializers.CharField(allow_null=True, help_text="ISO 8601, as recorded.")
+
+
+def _whole_number(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def tried_steps(ticket: Ticket) -> list[dict[str, Any]]:
+    """The snapshot with every key present: it is history, written by older code too."""
+    return [
+        {
+            "position": _whole_number(step.get("position")),
+            "title": str(step.get("title") or ""),
+            "kind": str(step.get("kind") or ""),
+            "outcome": str(step.get("outcome") or ""),
+            "note": str(step.get("note") or ""),
+            "recorded_at": step.get("recorded_at"),
+        }
+        for step in ticket.tried_steps
+        if isinstance(step, dict)
+    ]
+
+
+class TicketChangeSerializer(serializers.Serializer):
+    # Status and queue moves carry text or ids, assignments ids or null.
+    from_ = serializers.JSONField(allow_null=True)
+    to = serializers.JSONField(allow_null=True)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")
+        return fields
+
+
+class TicketEventOutputSerializer(serializers.ModelSerializer):
+    author = serializers.SerializerMethodField(help_text="Who wrote it; null for the system.")
+    change = serializers.SerializerMethodField(help_text="What changed, for changes.")
+
+    class Meta:
+        model = TicketEvent
+        fields = ["kind", "author", "body", "created_at", "change"]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_author(self, event: TicketEvent) -> str | None:
+        if event.author is None:
+            return None
+        return event.author.get_full_name() or event.author.get_username()
+
+    @extend_schema_field(TicketChangeSerializer(allow_null=True))
+    def get_change(self, event: TicketEvent) -> dict | None:
+        change = event.change
+        if not isinstance(change, dict) or not change:
+            return None
+        return {"from": change.get("from"), "to": change.get("to")}
+
+
+class TicketDetailOutputSerializer(TicketListOutputSerializer):
+    guide = TicketGuideSerializer(allow_null=True)
+    tried_steps = serializers.SerializerMethodField()
+    messages = serializers.SerializerMethodField(help_text="The whole thread, oldest first.")
+
+    class Meta(TicketListOutputSerializer.Meta):
+        fields = [
+            *TicketListOutputSerializer.Meta.fields,
+            "description", "guide", "routing_reason", "first_responded_at", "solved_at",
+            "closed_at", "first_response_breached", "resolution_breached", "sla_at_risk_at",
+            "tried_steps", "messages",
+        ]  # fmt: skip
+
+    @extend_schema_field(TriedStepSerializer(many=True))
+    def get_tried_steps(self, ticket: Ticket) -> list:
+        return list(TriedStepSerializer(tried_steps(ticket), many=True).data)
+
+    @extend_schema_field(TicketEventOutputSerializer(many=True))
+    def get_messages(self, ticket: Ticket) -> list:
+        return list(TicketEventOutputSerializer(self.context["thread"], many=True).data)
+
+
+# --- output: the customer's view -------------------------------------------------------------
+
+
+class CustomerTriedStepSerializer(serializers.Serializer):
+    position = serializers.IntegerField(allow_null=True)
+    title = serializers.CharField(allow_blank=True)
+    outcome = serializers.CharField()
+    note = serializers.CharField(allow_blank=True)
+
+
+class CustomerMessageSerializer(serializers.ModelSerializer):
+    # No names or addresses of the staff: "support" is who answers.
+    sender = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TicketEvent
+        fields = ["sender", "body", "created_at"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=["customer", "support"]))
+    def get_sender(self, event: TicketEvent) -> str:
+        return "customer" if event.kind == TicketEvent.Kind.CUSTOMER_MESSAGE else "support"
+
+
+class CustomerTicketOutputSerializer(serializers.ModelSerializer):
+    direction = serializers.CharField(source="text_direction")
+    can_reply = serializers.SerializerMethodField(
+        help_text="False once the request is closed: a new problem needs a new request."
+    )
+    tried_steps = serializers.SerializerMethodField()
+    messages = serializers.SerializerMethodField(help_text="The public thread, oldest first.")
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "reference", "status", "subject", "language", "direction", "created_at",
+            "updated_at", "can_reply", "tried_steps", "messages",
+        ]  # fmt: skip
+
+    def get_can_reply(self, ticket: Ticket) -> bool:
+        return bool(self.context["can_reply"])
+
+    @extend_schema_field(CustomerTriedStepSerializer(many=True))
+    def get_tried_steps(self, ticket: Ticket) -> list:
+        return list(CustomerTriedStepSerializer(tried_steps(ticket), many=True).data)
+
+    @extend_schema_field(CustomerMessageSerializer(many=True))
+    def get_messages(self, ticket: Ticket) -> list:
+        return list(CustomerMessageSerializer(self.context["thread"], many=True).data)
+
+
+# --- input ---------------------------------------------------------------------------------------
+
+
+class StrictIntegerChoiceField(serializers.ChoiceField):
+    """A choice among integers that must arrive as a JSON integer (not "3", not true)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid_choice", input=data)
+        return super().to_internal_value(data)
+
+
+def _body(**kwargs) -> StrictCharField:
+    return StrictCharField(max_length=BODY_MAX_LENGTH, **kwargs)
+
+
+class ReplyInputSerializer(serializers.Serializer):
+    body = _body(help_text="E-mailed to the customer and shown on their status page.")
+    status_after = StrictChoiceField(
+        choices=Ticket.Status.choices, required=False,
+        help_text="Move the ticket on in the same step, e.g. to pending when you ask something.",
+    )  # fmt: skip
+
+
+class NoteInputSerializer(serializers.Serializer):
+    body = _body(help_text="Seen by the staff only.")
+
+
+class TransitionInputSerializer(serializers.Serializer):
+    status = StrictChoiceField(choices=Ticket.Status.choices)
+    note = StrictCharField(
+        required=False, allow_blank=True, default="", max_length=2000,
+        help_text="Why, kept with the status change.",
+    )  # fmt: skip
+
+
+class ReassignInputSerializer(serializers.Serializer):
+    agent = StrictIntegerField(
+        allow_null=True, min_value=1, max_value=2**31 - 1,
+        help_text="Id of an agent of the ticket's queue, or null to hand it back to the queue.",
+    )  # fmt: skip
+
+
+class PriorityInputSerializer(serializers.Serializer):
+    priority = StrictIntegerChoiceField(choices=Priority.choices)
+
+
+class MoveInputSerializer(serializers.Serializer):
+    queue = StrictCharField(max_length=100, help_text="Slug of the queue to move the ticket to.")
+
+
+class CustomerReplyInputSerializer(serializers.Serializer):
+    body = _body()

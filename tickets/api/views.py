@@ -1,0 +1,422 @@
+"""The ticket API: agents, supervisors and integrations work tickets (token or session), and
+customers read and answer their own ticket with its secret.
+
+Views are thin: scoping comes from tickets.selectors, every change from tickets.services, and
+every refusal leaves in the one error shape (helpdesk.api.errors).
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import permissions, serializers, status, viewsets
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle, UserRateThrottle
+from rest_framework.views import APIView
+
+from guides.models import Language
+from helpdesk.api.errors import ErrorSerializer, error_body
+from helpdesk.api.schema import ERROR_RESPONSES
+from tickets import selectors, services
+from tickets.api import serializers as io
+from tickets.api.authentication import ApiTokenAuthentication
+from tickets.api.filters import (
+    ASSIGNEE_PATTERN,
+    SEARCH_PATTERN,
+    SLA_STATES,
+    SLUG_OR_ID_PATTERN,
+    TicketFilter,
+)
+from tickets.api.pagination import ORDERINGS, TicketCursorPagination
+from tickets.models import AgentProfile, Priority, Queue, Ticket
+
+REFERENCE_PATTERN = r"^[2-9A-HJKMNP-Z]{10}$"
+REFERENCE = OpenApiParameter(
+    "reference", str, location=OpenApiParameter.PATH, pattern=REFERENCE_PATTERN,
+    description="The ticket's reference, e.g. 7KQ2M9XRTB.",
+)  # fmt: skip
+
+STAFF_ERRORS = {
+    **ERROR_RESPONSES,
+    401: OpenApiResponse(ErrorSerializer, description="No token, or a wrong or revoked one."),
+    403: OpenApiResponse(ErrorSerializer, description="Your role may not do this."),
+}
+CONFLICT = {
+    409: OpenApiResponse(
+        ErrorSerializer,
+        description="Refused in the ticket's state: not an allowed transition, the agent is "
+        "at capacity, or the ticket is closed. `detail` says why.",
+    )
+}
+
+# TicketError subclasses and the status they answer with; any other TicketError is about the
+# input (a blank body, an agent outside the queue) and is a 400 on the field it names.
+TICKET_ERROR_STATUS = {
+    services.TicketNotPermitted: status.HTTP_403_FORBIDDEN,
+    services.TransitionNotAllowed: status.HTTP_409_CONFLICT,
+    services.AgentAtCapacity: status.HTTP_409_CONFLICT,
+    services.TicketClosedForReplies: status.HTTP_409_CONFLICT,
+}
+
+
+def ticket_error_response(exc: services.TicketError, *, field: str) -> Response:
+    for error_class, code in TICKET_ERROR_STATUS.items():
+        if isinstance(exc, error_class):
+            return Response(error_body(code, exc.code, exc.message), status=code)
+    code = status.HTTP_400_BAD_REQUEST
+    return Response(error_body(code, "invalid", "Invalid input.", {field: [exc.message]}), code)
+
+
+def _valid(serializer_class: type[serializers.Serializer], request: Request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+# --- the staff's side --------------------------------------------------------------------------
+
+
+class CanWorkTickets(permissions.BasePermission):
+    """Reading needs tickets.view_ticket, changing tickets.change_ticket; an action may ask for
+    more (``required_permissions`` on the view). Which tickets is the selectors' business."""
+
+    def has_permission(self, request: Request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated and user.is_active):
+            return False
+        needed = ["tickets.view_ticket"]
+        if request.method not in permissions.SAFE_METHODS:
+            needed.append("tickets.change_ticket")
+        needed.extend(getattr(view, "required_permissions", ()))
+        return user.has_perms(needed)
+
+
+def _ticket_related(queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    return queryset.select_related("queue", "company", "assignee__user")
+
+
+LIST_PARAMETERS = [
+    OpenApiParameter(
+        "queue", str, pattern=SLUG_OR_ID_PATTERN, description="Queue slug or id."
+    ),
+    OpenApiParameter(
+        "status", {"type": "array", "items": {"type": "string", "enum": Ticket.Status.values}},
+        explode=True, description="One or more statuses (repeat the parameter).",
+    ),
+    OpenApiParameter(
+        "priority",
+        {"type": "array", "items": {"type": "string", "enum": [str(p) for p in Priority.values]}},
+        explode=True, description="One or more priorities: 1 low, 2 normal, 3 high, 4 urgent.",
+    ),
+    OpenApiParameter(
+        "assignee", str, pattern=ASSIGNEE_PATTERN,
+        description="`me`, `none` (unassigned) or an agent id.",
+    ),
+    OpenApiParameter("sla", str, enum=["", *(value for value, _label in SLA_STATES)]),
+    OpenApiParameter("language", str, enum=["", *Language.values]),
+    OpenApiParameter(
+        "company", str, pattern=r"^[-a-zA-Z0-9_]*$", description="Company slug."
+    ),
+    OpenApiParameter(
+        "q", str, pattern=SEARCH_PATTERN,
+        description="A reference or an e-mail address (exactly), or part of the subject.",
+    ),
+    OpenApiParameter(
+        "ordering", str, enum=list(ORDERINGS), default="newest",
+        description="`newest` first, or `work`: breached first, then priority, then oldest.",
+    ),
+]  # fmt: skip
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Tickets of your queues (supervisors: all), filtered",
+        parameters=LIST_PARAMETERS,
+        responses={200: io.TicketListOutputSerializer(many=True), **STAFF_ERRORS},
+    ),
+    retrieve=extend_schema(
+        summary="A ticket with what the customer tried and the whole thread",
+        parameters=[REFERENCE],
+        responses={200: io.TicketDetailOutputSerializer, **STAFF_ERRORS},
+    ),
+)
+class TicketViewSet(viewsets.GenericViewSet):
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
+    permission_classes = [CanWorkTickets]
+    throttle_classes = [UserRateThrottle]
+    pagination_class = TicketCursorPagination
+    filterset_class = TicketFilter
+    serializer_class = io.TicketListOutputSerializer
+    lookup_field = "reference"
+    lookup_value_regex = "[^/]+"
+    # Set per request from ?ordering=; read by the pagination.
+    ordering_name = "newest"
+    # More permissions an action needs (set by @action(required_permissions=…)).
+    required_permissions: tuple[str, ...] | list[str] = ()
+    # Which field a plain TicketError (bad input found by a service) is reported on.
+    error_field = "non_field_errors"
+
+    def get_queryset(self) -> QuerySet[Ticket]:
+        return _ticket_related(selectors.tickets_visible_to(user=self.request.user))
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, services.TicketError):
+            return ticket_error_response(exc, field=self.error_field)
+        return super().handle_exception(exc)
+
+    def ticket(self) -> Ticket:
+        """The ticket named in the URL, if the user may see it: one outside their queues is a
+        404, as if it did not exist (a 403 would confirm the reference)."""
+        reference = self.kwargs["reference"]
+        ticket = self.get_queryset().filter(reference=reference).first()
+        if ticket is None:
+            raise Http404
+        return ticket
+
+    def detail_response(self, ticket: Ticket, *, code: int = status.HTTP_200_OK) -> Response:
+        ticket = _ticket_related(Ticket.objects.select_related("guide")).get(pk=ticket.pk)
+        thread = selectors.ticket_thread(ticket=ticket)
+        data = io.TicketDetailOutputSerializer(ticket, context={"thread": thread}).data
+        return Response(data, status=code)
+
+    def list(self, request: Request) -> Response:
+        ordering = request.query_params.get("ordering", "newest")
+        if ordering not in ORDERINGS:
+            choices = ", ".join(ORDERINGS)
+            raise ValidationError({"ordering": [f"Choose one of: {choices}."]})
+        self.ordering_name = ordering
+        tickets = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(tickets)
+        data = io.TicketListOutputSerializer(page, many=True).data
+        return self.get_paginated_response(data)
+
+    def retrieve(self, request: Request, reference: str) -> Response:
+        ticket = self.get_queryset().select_related("guide").filter(reference=reference).first()
+        if ticket is None:
+            raise Http404
+        thread = selectors.ticket_thread(ticket=ticket)
+        return Response(io.TicketDetailOutputSerializer(ticket, context={"thread": thread}).data)
+
+    @extend_schema(
+        summary="Reply to the customer (e-mailed), optionally moving the status on",
+        parameters=[REFERENCE],
+        request=io.ReplyInputSerializer,
+        responses={201: io.TicketDetailOutputSerializer, **STAFF_ERRORS, **CONFLICT},
+    )
+    @action(detail=True, methods=["post"])
+    def reply(self, request: Request, reference: str) -> Response:
+        ticket = self.ticket()
+        data = _valid(io.ReplyInputSerializer, request)
+        self.error_field = "body"
+        services.ticket_reply(
+            ticket=ticket, author=request.user, body=data["body"],
+            status_after=data.get("status_after"),
+        )  # fmt: skip
+        return self.detail_response(ticket, code=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Add an internal note (the customer never sees it)",
+        parameters=[REFERENCE],
+        request=io.NoteInputSerializer,
+        responses={201: io.TicketDetailOutputSerializer, **STAFF_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def notes(self, request: Request, reference: str) -> Response:
+        ticket = self.ticket()
+        data = _valid(io.NoteInputSerializer, request)
+        self.error_field = "body"
+        services.ticket_note(ticket=ticket, author=request.user, body=data["body"])
+        return self.detail_response(ticket, code=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Change the status along the workflow",
+        description="new → open, pending or solved; open ⇄ pending; open or pending → solved; "
+        "solved → open (reopen) or closed. Anything else is a 409 saying what is allowed.",
+        parameters=[REFERENCE],
+        request=io.TransitionInputSerializer,
+        responses={200: io.TicketDetailOutputSerializer, **STAFF_ERRORS, **CONFLICT},
+    )
+    @action(detail=True, methods=["post"])
+    def transition(self, request: Request, reference: str) -> Response:
+        ticket = self.ticket()
+        data = _valid(io.TransitionInputSerializer, request)
+        self.error_field = "status"
+        services.ticket_transition(
+            ticket=ticket, to_status=data["status"], actor=request.user, note=data["note"]
+        )
+        return self.detail_response(ticket)
+
+    @extend_schema(
+        summary="Assign to an agent of the ticket's queue, or back to the queue",
+        description="Agents may take a ticket themselves; giving it to someone else or back to "
+        "the queue needs the supervisor's reassign permission.",
+        parameters=[REFERENCE],
+        request=io.ReassignInputSerializer,
+        responses={200: io.TicketDetailOutputSerializer, **STAFF_ERRORS, **CONFLICT},
+    )
+    @action(detail=True, methods=["post"])
+    def reassign(self, request: Request, reference: str) -> Response:
+        ticket = self.ticket()
+        data = _valid(io.ReassignInputSerializer, request)
+        agent = None
+        if data["agent"] is not None:
+            agent = AgentProfile.objects.select_related("user").filter(pk=data["agent"]).first()
+            if agent is None:
+                raise ValidationError({"agent": ["No agent has this id."]})
+        self.error_field = "agent"
+        services.ticket_assign_to(ticket=ticket, agent=agent, actor=request.user)
+        return self.detail_response(ticket)
+
+    @extend_schema(
+        summary="Change the priority",
+        parameters=[REFERENCE],
+        request=io.PriorityInputSerializer,
+        responses={200: io.TicketDetailOutputSerializer, **STAFF_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def priority(self, request: Request, reference: str) -> Response:
+        ticket = self.ticket()
+        data = _valid(io.PriorityInputSerializer, request)
+        self.error_field = "priority"
+        services.ticket_priority_change(
+            ticket=ticket, priority=data["priority"], actor=request.user
+        )
+        return self.detail_response(ticket)
+
+    @extend_schema(
+        summary="Move to another queue (supervisors)",
+        parameters=[REFERENCE],
+        request=io.MoveInputSerializer,
+        responses={200: io.TicketDetailOutputSerializer, **STAFF_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def move(self, request: Request, reference: str) -> Response:
+        ticket = self.ticket()
+        data = _valid(io.MoveInputSerializer, request)
+        queue = Queue.objects.filter(slug=data["queue"]).first()
+        if queue is None:
+            raise ValidationError({"queue": ["No queue has this slug."]})
+        self.error_field = "queue"
+        services.ticket_move_queue(ticket=ticket, queue=queue, actor=request.user)
+        return self.detail_response(ticket)
+
+    @extend_schema(
+        summary="Claim the most urgent unassigned ticket of your queues, in your languages",
+        request=None,
+        responses={
+            200: OpenApiResponse(io.TicketDetailOutputSerializer, description="Now yours."),
+            204: OpenApiResponse(description="Nothing to claim right now."),
+            **STAFF_ERRORS,
+            409: OpenApiResponse(ErrorSerializer, description="You are at your capacity."),
+        },
+    )
+    @action(
+        detail=False, methods=["post"], url_path="claim-next",
+        required_permissions=["tickets.claim_ticket"],
+    )  # fmt: skip
+    def claim_next(self, request: Request) -> Response:
+        agent = getattr(request.user, "agent_profile", None)
+        if agent is None:
+            raise PermissionDenied("You have no agent profile: only agents claim tickets.")
+        ticket = services.ticket_claim_next(agent=agent)
+        if ticket is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return self.detail_response(ticket)
+
+
+# --- the customer's side -----------------------------------------------------------------------
+
+SECRET_HEADER_NAME = "X-Ticket-Secret"  # noqa: S105 - a header name, not a secret
+SECRET_HEADER = OpenApiParameter(
+    SECRET_HEADER_NAME, str, location=OpenApiParameter.HEADER, required=True,
+    description="The secret of the status link e-mailed to the customer (its last part).",
+)  # fmt: skip
+
+
+class CustomerTicketThrottle(ScopedRateThrottle):
+    """Every request with a secret, reads included, counts per address: reads are what a
+    guesser would send (see API_CUSTOMER_TICKET_RATE)."""
+
+
+class _CustomerTicketView(APIView):
+    authentication_classes: list = []
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = [AnonRateThrottle, CustomerTicketThrottle]
+    throttle_scope = "customer_ticket"
+
+    def ticket(self, request: Request, reference: str) -> Ticket:
+        secret = request.headers.get(SECRET_HEADER_NAME, "").strip()
+        if not secret:
+            raise ValidationError({SECRET_HEADER_NAME: ["This header is required."]})
+        ticket = Ticket.objects.filter(reference=reference).first()
+        # An unknown reference and a wrong secret look the same: a bare 404.
+        if ticket is None or not constant_time_compare(secret, ticket.status_token()):
+            raise NotFound()
+        return ticket
+
+    def state(self, ticket: Ticket, *, code: int = status.HTTP_200_OK) -> Response:
+        thread = selectors.ticket_thread(ticket=ticket, public_only=True)
+        can_reply = ticket.status != Ticket.Status.CLOSED and not (
+            ticket.status == Ticket.Status.SOLVED
+            and (
+                ticket.solved_at is None
+                or timezone.now() - ticket.solved_at > services.REOPEN_WINDOW
+            )
+        )
+        context = {"thread": thread, "can_reply": can_reply}
+        return Response(io.CustomerTicketOutputSerializer(ticket, context=context).data, code)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, services.TicketError):
+            return ticket_error_response(exc, field="body")
+        return super().handle_exception(exc)
+
+
+CUSTOMER_ERRORS = {
+    400: ERROR_RESPONSES[400],
+    404: OpenApiResponse(ErrorSerializer, description="No such ticket, or a wrong secret."),
+    429: ERROR_RESPONSES[429],
+}
+
+
+class CustomerTicketView(_CustomerTicketView):
+    @extend_schema(
+        summary="The customer's ticket: status, what they tried, the public thread",
+        parameters=[REFERENCE, SECRET_HEADER],
+        responses={200: io.CustomerTicketOutputSerializer, **CUSTOMER_ERRORS},
+    )
+    def get(self, request: Request, reference: str) -> Response:
+        return self.state(self.ticket(request, reference))
+
+
+class CustomerTicketReplyView(_CustomerTicketView):
+    @extend_schema(
+        summary="The customer writes on their ticket (reopens a pending or recently solved one)",
+        parameters=[REFERENCE, SECRET_HEADER],
+        request=io.CustomerReplyInputSerializer,
+        responses={
+            201: io.CustomerTicketOutputSerializer,
+            **CUSTOMER_ERRORS,
+            409: OpenApiResponse(
+                ErrorSerializer, description="Closed: a new problem needs a new request."
+            ),
+        },
+    )
+    def post(self, request: Request, reference: str) -> Response:
+        ticket = self.ticket(request, reference)
+        data = _valid(io.CustomerReplyInputSerializer, request)
+        services.ticket_customer_reply(ticket=ticket, body=data["body"])
+        ticket.refresh_from_db(fields=["status", "updated_at", "solved_at", "closed_at"])
+        return self.state(ticket, code=status.HTTP_201_CREATED)
