@@ -757,8 +757,11 @@ def ticket_assign_to(*, ticket: Ticket, agent: AgentProfile | None, actor=None) 
     ticket = _ticket_locked(ticket)
     _actor_check(actor, ticket)
     if actor is not None and not actor.has_perm("tickets.reassign_ticket"):
-        own = getattr(actor, "agent_profile", None)
-        if agent is None or own is None or agent.pk != own.pk:
+        # An agent may take a ticket, or hand their own back to the queue; nothing else.
+        own = AgentProfile.objects.filter(user=actor).first()
+        taking = agent is not None and own is not None and agent.pk == own.pk
+        handing_back = agent is None and own is not None and ticket.assignee_id == own.pk
+        if not (taking or handing_back):
             raise TicketNotPermitted("Only a supervisor may assign tickets to someone else.")
     if ticket.assignee_id == (agent.pk if agent else None):
         return ticket
@@ -818,6 +821,8 @@ def ticket_claim_next(*, agent: AgentProfile, now: datetime | None = None) -> Ti
     conditional UPDATE as automatic assignment, and given back if nothing was claimed.
     """
     now = now or timezone.now()
+    if not agent.user.is_active or not agent.user.has_perm("tickets.claim_ticket"):
+        raise TicketNotPermitted("Only agents may claim tickets.")
     if not agent_claim_slot(agent_id=agent.pk, now=now):
         raise AgentAtCapacity(
             f"You have {agent.capacity} open tickets, your capacity: solve one first."

@@ -252,17 +252,27 @@ def test_a_reply_on_a_closed_ticket_is_409(alice, ticket):
     assert response.json()["code"] == "ticket_closed"
 
 
-def test_the_agent_takes_a_ticket_and_the_supervisor_hands_it_back(alice, sue, ticket):
+def test_the_agent_takes_a_ticket_and_hands_it_back_and_the_supervisor_takes_it_away(
+    alice, sue, billing, ticket
+):
     response = client_for(alice.user).post(url(ticket, "reassign"), {"agent": alice.pk})
     assert response.status_code == 200
     assert response.json()["assignee"] == {"id": alice.pk, "name": "Alice"}
-    # Giving it back to the queue is a supervisor's call (tickets.services.ticket_assign_to).
+    # An agent may hand their own ticket back to the queue, not someone else's.
+    response = client_for(alice.user).post(url(ticket, "reassign"), {"agent": None})
+    assert response.status_code == 200
+    assert response.json()["assignee"] is None
+    carol = agent_in(billing, username="carol")
+    client_for(carol.user).post(url(ticket, "reassign"), {"agent": carol.pk})
     response = client_for(alice.user).post(url(ticket, "reassign"), {"agent": None})
     assert response.status_code == 403
     response = client_for(sue).post(url(ticket, "reassign"), {"agent": None})
     assert response.json()["assignee"] is None
     kinds = list(ticket.events.values_list("kind", flat=True))
-    assert kinds == [TicketEvent.Kind.ASSIGNED, TicketEvent.Kind.UNASSIGNED]
+    assert kinds == [
+        TicketEvent.Kind.ASSIGNED, TicketEvent.Kind.UNASSIGNED,
+        TicketEvent.Kind.ASSIGNED, TicketEvent.Kind.UNASSIGNED,
+    ]  # fmt: skip
 
 
 def test_only_the_supervisor_gives_a_ticket_to_someone_else(alice, sue, billing, ticket):

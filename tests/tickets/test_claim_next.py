@@ -72,6 +72,14 @@ def test_it_writes_an_event_and_counts_the_ticket_against_my_capacity(billing):
     assert alice.open_tickets == 1
 
 
+def test_only_agents_claim(billing):
+    TicketFactory(queue=billing)
+    no_role = agent_in(billing, username="carl", role=None)
+    with pytest.raises(services.TicketNotPermitted):
+        services.ticket_claim_next(agent=no_role)
+    assert not Ticket.objects.filter(assignee__isnull=False).exists()
+
+
 def test_nothing_to_claim_gives_the_capacity_back(billing):
     alice = agent_in(billing, username="alice", capacity=3)
     assert services.ticket_claim_next(agent=alice) is None

@@ -226,13 +226,22 @@ def test_only_a_supervisor_gives_tickets_to_someone_else(billing, alice):
     with pytest.raises(services.TicketNotPermitted):
         services.ticket_assign_to(ticket=ticket, agent=bob, actor=alice.user)
     services.ticket_assign_to(ticket=ticket, agent=alice, actor=alice.user)  # to me: fine
+    with pytest.raises(services.TicketNotPermitted):
+        services.ticket_assign_to(ticket=ticket, agent=None, actor=bob.user)  # not his
+    services.ticket_assign_to(ticket=ticket, agent=None, actor=alice.user)  # hands it back
+    services.ticket_assign_to(ticket=ticket, agent=alice, actor=alice.user)
     services.ticket_assign_to(ticket=ticket, agent=bob, actor=sue)
 
     alice.refresh_from_db()
     bob.refresh_from_db()
     assert (alice.open_tickets, bob.open_tickets) == (0, 1)
-    changes = list(ticket.events.filter(kind="assigned").values_list("change", flat=True))
-    assert changes == [{"from": None, "to": alice.pk}, {"from": alice.pk, "to": bob.pk}]
+    changes = list(ticket.events.values_list("kind", "change"))
+    assert changes == [
+        ("assigned", {"from": None, "to": alice.pk}),
+        ("unassigned", {"from": alice.pk, "to": None}),
+        ("assigned", {"from": None, "to": alice.pk}),
+        ("assigned", {"from": alice.pk, "to": bob.pk}),
+    ]
 
 
 def test_assigning_respects_capacity_and_queue_membership(billing):
