@@ -1,33 +1,69 @@
-"""The supervisor's tools: queues, agents, routing rules, SLA policies, and a read-only view of
-the tickets the escalation path creates."""
+"""The staff's tools: the agents' ticket workspace (work list, claim next, the work page, bulk
+actions), and the supervisor's queues, agents, routing rules, SLA policies and API tokens."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import cast
 
 from django import forms
-from django.contrib import admin
-from django.db import models
-from django.db.models import Count, QuerySet
-from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest
-from django.template.defaultfilters import linebreaksbr
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.options import IS_FACETS_VAR, IS_POPUP_VAR, TO_FIELD_VAR
+from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ALL_VAR, ORDER_VAR, PAGE_VAR, SEARCH_VAR, ChangeList
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import EmptyPage, Paginator
+from django.db import connections, models
+from django.db.models import Count, Q, QuerySet
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
+from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from guides.models import Language, StepKind, StepOutcomeKind
+from guides.models import Company, Language, StepKind, StepOutcomeKind
+from tickets import services
 from tickets.models import (
     OPEN_TICKET_STATUSES,
+    REFERENCE_ALPHABET,
+    REFERENCE_LENGTH,
+    TICKET_TRANSITIONS,
     AgentProfile,
+    ApiToken,
+    Priority,
     Queue,
     RoutingRule,
     SLAPolicy,
     Ticket,
     TicketEvent,
+    TicketStatus,
+    api_token_key_hash,
+)
+from tickets.selectors import (
+    WORK_ORDER,
+    agent_queue_ids,
+    ticket_thread,
+    ticket_visible_to,
+    tickets_visible_to,
+    user_sees_all_queues,
+    work_list,
 )
 
 # --- languages as choices, not free JSON --------------------------------------------------------
@@ -184,7 +220,7 @@ class RoutingRuleAdmin(admin.ModelAdmin):
     ]
 
 
-# --- tickets -------------------------------------------------------------------------------------
+# --- tickets: shared pieces ----------------------------------------------------------------------
 
 
 def _when(value: datetime | None, fmt: str = "SHORT_DATETIME_FORMAT") -> str:
@@ -214,6 +250,7 @@ def tried_steps_html(steps: list[dict]) -> SafeString:
         recorded_at = parse_datetime(raw_time)
         note = str(step.get("note") or "")
         return (
+            outcome,
             _("Step %(position)s") % {"position": step.get("position", "?")},
             str(step.get("title") or ""),
             _choice_label(StepKind, kind),
@@ -225,146 +262,430 @@ def tried_steps_html(steps: list[dict]) -> SafeString:
 
     rows = format_html_join(
         "",
-        '<li class="tried-step">{} · <bdi dir="auto">{}</bdi> · {} · <strong>{}</strong>'
+        '<li class="tried-step outcome-{}">{} · <bdi dir="auto">{}</bdi> · {} · <strong>{}</strong>'
         ' · <time datetime="{}">{}</time>{}</li>',
         (item(step) for step in steps),
     )
     return format_html('<ol class="tried-steps">{}</ol>', rows)
 
 
-def sla_state(ticket: Ticket) -> str:
-    """What the supervisor needs from the clocks in one phrase: which target broke, or the
-    next one due."""
+def _duration(delta: timedelta) -> str:
+    """A clock in the unit an agent thinks in: "2d 4h", "3h 05m", "12m"."""
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m"
+
+
+@dataclass(frozen=True)
+class SLAClock:
+    """One SLA target of a ticket as the workspace shows it. ``state`` is a CSS class:
+    ok, at-risk, breached, met or none."""
+
+    label: str
+    state: str
+    text: str
+    due_at: datetime | None
+
+
+def sla_clocks(ticket: Ticket, *, now: datetime) -> list[SLAClock]:
+    """Both targets: first response, then resolution."""
     is_open = ticket.status in OPEN_TICKET_STATUSES
-    # The sweep watches open tickets only: one solved late between two sweeps has no flag.
-    solved_late = (
-        not is_open
-        and ticket.solved_at is not None
-        and ticket.resolution_due_at is not None
-        and ticket.solved_at > ticket.resolution_due_at
-    )
-    breached = [
-        label
-        for label, missed in [
-            (_("first response"), ticket.first_response_breached),
-            (_("resolution"), ticket.resolution_breached or solved_late),
+
+    def clock(label, due, done_at, breached_flag) -> SLAClock:
+        if due is None:
+            return SLAClock(label, "none", str(_("no target")), None)
+        if done_at is not None:
+            late = breached_flag or done_at > due
+            state, text = ("breached", _("missed")) if late else ("met", _("met"))
+            return SLAClock(label, state, f"{text} · {_when(done_at)}", due)
+        if breached_flag or due <= now:
+            return SLAClock(label, "breached", str(_("breached")), due)
+        if not is_open:
+            return SLAClock(label, "met", str(_("stopped")), due)
+        state = "at-risk" if ticket.sla_at_risk_at else "ok"
+        return SLAClock(label, state, str(_("%(left)s left")) % {"left": _duration(due - now)}, due)
+
+    return [
+        clock(
+            _("First response"), ticket.first_response_due_at, ticket.first_responded_at,
+            ticket.first_response_breached,
+        ),
+        clock(
+            _("Resolution"), ticket.resolution_due_at, ticket.solved_at,
+            ticket.resolution_breached,
+        ),
+    ]  # fmt: skip
+
+
+def sla_summary(ticket: Ticket, *, now: datetime) -> SLAClock:
+    """The one clock that matters in a list: a breach, else the next running target."""
+    first, resolution = sla_clocks(ticket, now=now)
+    if ticket.sla_breached or "breached" in (first.state, resolution.state):
+        return SLAClock(str(_("SLA")), "breached", str(_("breached")), None)
+    for clock in (first, resolution):
+        if clock.state in ("ok", "at-risk"):
+            return clock
+    return resolution
+
+
+# --- tickets: the changelist filters -------------------------------------------------------------
+
+# Query-string keys that are not a choice of tickets: the work view stays on with them.
+_NOT_A_FILTER = {ORDER_VAR, PAGE_VAR, ALL_VAR, IS_POPUP_VAR, TO_FIELD_VAR, IS_FACETS_VAR, "e"}
+
+
+def _other_filters_chosen(request: HttpRequest) -> bool:
+    """Whether the agent asked for something (a filter or a search) beyond the default view."""
+    keys = set(request.GET) - _NOT_A_FILTER - {WorkViewFilter.parameter_name, SEARCH_VAR}
+    return bool(keys) or bool(request.GET.get(SEARCH_VAR, "").strip())
+
+
+def _agent_profiles_of(user) -> QuerySet[AgentProfile]:
+    """The user's agent profile (none or one), as a queryset: usable as a subquery."""
+    return AgentProfile.objects.filter(user_id=user.pk)
+
+
+class WorkViewFilter(admin.SimpleListFilter):
+    """ "My work" (the default): my open tickets, then my queues' unassigned ones, in work order
+    (tickets.selectors.work_list). Any other filter or a search looks at every visible ticket,
+    so a solved ticket found by reference is not hidden by the default."""
+
+    title = _("view")
+    parameter_name = "view"
+    ALL = "all"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return [(self.ALL, _("All visible tickets"))]
+
+    def is_work_view(self, request: HttpRequest) -> bool:
+        return self.value() != self.ALL and not _other_filters_chosen(request)
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
+        if self.value() == self.ALL or _other_filters_chosen(request):
+            return queryset
+        # work_list scopes to the visible tickets itself and brings its own order ("mine"
+        # first), which TicketChangeList keeps.
+        return work_list(user=request.user)
+
+    def choices(self, changelist):
+        request = changelist.model_admin._changelist_request
+        yield {
+            "selected": self.is_work_view(request),
+            "query_string": "?",
+            "display": _("My work"),
+        }
+        yield {
+            "selected": not self.is_work_view(request),
+            "query_string": changelist.get_query_string({self.parameter_name: self.ALL}),
+            "display": _("All visible tickets"),
+        }
+
+
+class QueueFilter(admin.SimpleListFilter):
+    """Only the queues the user can see: an agent is not told which other queues exist."""
+
+    title = _("queue")
+    parameter_name = "queue"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        queues = Queue.objects.only("pk", "name").order_by("name")
+        if not user_sees_all_queues(request.user):
+            queues = queues.filter(pk__in=agent_queue_ids(request.user))
+        return [(str(queue.pk), queue.name) for queue in queues]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
+        value = self.value()
+        if value is None:
+            return queryset
+        return queryset.filter(queue_id=int(value)) if value.isdigit() else queryset.none()
+
+
+class AssigneeFilter(admin.SimpleListFilter):
+    """Me, nobody, or one of the agents of the user's queues (their users joined in)."""
+
+    title = _("assignee")
+    parameter_name = "assignee"
+    ME, NOBODY = "me", "nobody"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        agents = AgentProfile.objects.select_related("user")
+        if not user_sees_all_queues(request.user):
+            # The members of my queues, without a DISTINCT over the join.
+            memberships = Queue.members.through.objects.filter(
+                queue_id__in=agent_queue_ids(request.user)
+            )
+            agents = agents.filter(pk__in=memberships.values("agentprofile_id"))
+        return [
+            (self.ME, _("Me")),
+            (self.NOBODY, _("Unassigned")),
+            *((str(agent.pk), str(agent)) for agent in agents),
         ]
-        if missed
-    ]
-    if breached:
-        return str(_("Breached: %(targets)s")) % {"targets": ", ".join(str(b) for b in breached)}
-    if not is_open:
-        return str(_("Met")) if ticket.resolution_due_at else "—"
-    if ticket.first_responded_at is None and ticket.first_response_due_at is not None:
-        label, due = _("First response due"), ticket.first_response_due_at
-    elif ticket.resolution_due_at is not None:
-        label, due = _("Resolution due"), ticket.resolution_due_at
-    else:
-        return str(_("No SLA policy"))
-    at_risk = format_html(" <strong>{}</strong>", _("at risk")) if ticket.sla_at_risk_at else ""
-    return format_html(
-        '{}{}<br><time datetime="{}">{}</time>', label, at_risk, due.isoformat(), _when(due)
-    )
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
+        value = self.value()
+        if value is None:
+            return queryset
+        if value == self.ME:
+            return queryset.filter(assignee__in=_agent_profiles_of(request.user))
+        if value == self.NOBODY:
+            return queryset.filter(assignee__isnull=True)
+        return queryset.filter(assignee_id=int(value)) if value.isdigit() else queryset.none()
 
 
-class AssigneeListFilter(admin.RelatedFieldListFilter):
-    """The assignee filter, naming agents with their users joined in (the default reads one
-    user per agent)."""
+class SLAStateFilter(admin.SimpleListFilter):
+    """The SLA sweep's flags, not a computation per row: each choice is an indexed column test."""
+
+    title = _("SLA")
+    parameter_name = "sla"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return [("breached", _("Breached")), ("at_risk", _("At risk")), ("on_track", _("On track"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
+        value = self.value()
+        running = Q(status__in=OPEN_TICKET_STATUSES, sla_breached=False)
+        if value == "breached":
+            return queryset.filter(sla_breached=True)
+        if value == "at_risk":
+            return queryset.filter(running, sla_at_risk_at__isnull=False)
+        if value == "on_track":
+            return queryset.filter(running, sla_at_risk_at__isnull=True)
+        return queryset if value is None else queryset.none()
+
+
+class CompanyFilter(admin.RelatedFieldListFilter):
+    """Companies by name, one small query; never a DISTINCT over the tickets table."""
 
     def field_choices(self, field, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
-        return [(agent.pk, str(agent)) for agent in AgentProfile.objects.select_related("user")]
+        return [(company.pk, company.name) for company in Company.objects.only("pk", "name")]
 
 
-class TicketEventFormSet(BaseInlineFormSet):
-    def _construct_form(self, i: int, **kwargs):
-        form = super()._construct_form(i, **kwargs)  # type: ignore[misc]  # not in the stubs
-        # Each row is titled with str(event), which reads event.ticket: hand it the ticket
-        # already loaded instead of one query per event.
-        form.instance.ticket = self.instance
-        return form
+# --- tickets: the changelist's paging and order ---------------------------------------------------
 
 
-class TicketEventInline(admin.TabularInline):
-    """The thread, as it happened: written only by the ticket services."""
+class EstimatedCountPaginator(Paginator):
+    """Pages without a COUNT(*) over the whole tickets table.
 
-    model = TicketEvent
-    formset = TicketEventFormSet
-    extra = 0
-    can_delete = False
-    ordering = ["created_at", "pk"]
-    readonly_fields = ("created_at", "kind", "author", "message")
-    fields = readonly_fields
+    A supervisor's unfiltered list is the one query that reads every row just to print "page 1
+    of 20,000": on PostgreSQL we take the planner's row estimate (pg_class.reltuples, kept
+    current by autovacuum's ANALYZE) instead. The trade-off: the number of pages can be off by
+    the rows written since the last ANALYZE, so the last page link may show a short or empty
+    page, or the newest rows may sit one page past the last link. Filtered lists (an agent's
+    queues, any filter, a search) and small tables are counted exactly: their counts run on
+    the partial indexes or are cheap, and there an exact page count matters more.
+    """
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[TicketEvent]:
-        return super().get_queryset(request).select_related("author")
+    # Below this many rows a real COUNT(*) costs nothing worth saving.
+    estimate_from = 50_000
 
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+    @cached_property
+    def count(self) -> int:
+        rows = self.object_list
+        if isinstance(rows, QuerySet) and not rows.query.where:
+            estimate = _table_row_estimate(rows)
+            if estimate is not None and estimate >= self.estimate_from:
+                return estimate
+        return super().count
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+    def validate_number(self, number) -> int:
+        # With an estimate, a page past the real end is empty rather than an error page.
+        try:
+            return super().validate_number(number)
+        except EmptyPage:
+            if (isinstance(number, int) or str(number).isdigit()) and int(number) >= 1:
+                return int(number)
+            raise
 
-    @admin.display(description=_("Body"))
-    def message(self, event: TicketEvent) -> str:
-        return format_html('<div dir="auto">{}</div>', linebreaksbr(event.body, autoescape=True))
+
+def _table_row_estimate(rows: QuerySet) -> int | None:
+    connection = connections[rows.db]
+    if connection.vendor != "postgresql":
+        return None
+    table = connection.ops.quote_name(rows.model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)", [table]
+        )
+        found = cursor.fetchone()
+    # -1: never analysed yet (PostgreSQL 14+); count instead.
+    return int(found[0]) if found and found[0] >= 0 else None
 
 
-_HEADER = ("reference", "subject_display", "status", "priority", "queue", "assignee")
-_CUSTOMER = (
-    "company", "guide", "language", "attempt", "requester_name", "requester_email",
-    "description_display",
-)  # fmt: skip
-_SLA = (
-    "sla", "first_response_due_at", "first_responded_at", "resolution_due_at", "solved_at",
-    "sla_at_risk_at", "first_response_breached", "resolution_breached",
-)  # fmt: skip
+class TicketChangeList(ChangeList):
+    def get_ordering(self, request: HttpRequest, queryset: QuerySet) -> list:
+        # Unless a column header was clicked, keep the order the view brought: the work list's
+        # "mine first" then WORK_ORDER, or WORK_ORDER for every visible ticket. The default
+        # would put the model's "-created_at" in front of it.
+        if not self.params.get(ORDER_VAR) and queryset.query.order_by:
+            return list(queryset.query.order_by)
+        return super().get_ordering(request, queryset)
+
+
+# --- tickets: forms of the workspace --------------------------------------------------------------
+
+MESSAGE_MAX_LENGTH = 20_000
+
+
+class ReplyForm(forms.Form):
+    body = forms.CharField(
+        label=_("Reply to the customer"),
+        max_length=MESSAGE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 6, "dir": "auto"}),
+    )
+    status_after = forms.ChoiceField(label=_("and set status"), required=False)
+
+    def __init__(self, *args, ticket: Ticket, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        allowed = TICKET_TRANSITIONS[ticket.status]
+        cast(forms.ChoiceField, self.fields["status_after"]).choices = [
+            ("", _("(leave as it is)")),
+            *((status, Ticket.Status(status).label) for status in allowed),
+        ]
+
+
+class NoteForm(forms.Form):
+    body = forms.CharField(
+        label=_("Internal note (staff only)"),
+        max_length=MESSAGE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3, "dir": "auto"}),
+    )
+
+
+class TransitionForm(forms.Form):
+    # Every status, not only the allowed ones: the service says why a move is refused.
+    to_status = forms.ChoiceField(choices=TicketStatus.choices)
+
+
+class PriorityForm(forms.Form):
+    priority = forms.TypedChoiceField(label=_("Priority"), choices=Priority.choices, coerce=int)
+
+
+class AssigneeForm(forms.Form):
+    """ "me", "nobody" (back to the queue) or an agent's id; the service checks who may."""
+
+    assignee = forms.CharField(label=_("Assignee"), max_length=20)
+
+    def __init__(self, *args, user, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_assignee(self) -> AgentProfile | None:
+        value = self.cleaned_data["assignee"].strip()
+        if value == AssigneeFilter.NOBODY:
+            return None
+        if value == AssigneeFilter.ME:
+            own = _agent_profiles_of(self.user).select_related("user").first()
+            if own is None:
+                raise forms.ValidationError(_("You have no agent profile to take tickets with."))
+            return own
+        agent = (
+            AgentProfile.objects.filter(pk=int(value)).select_related("user").first()
+            if value.isdigit()
+            else None
+        )
+        if agent is None:
+            raise forms.ValidationError(_("Choose an agent from the list."))
+        return agent
+
+
+class QueueMoveForm(forms.Form):
+    queue = forms.ModelChoiceField(label=_("Queue"), queryset=Queue.objects.all())
+
+
+def _form_errors_text(form: forms.Form) -> str:
+    parts = []
+    for name, errors in form.errors.items():
+        label = form.fields[name].label if name in form.fields else None
+        text = " ".join(str(e) for e in errors)
+        parts.append(f"{label}: {text}" if label else text)
+    return " ".join(parts)
+
+
+def _valid(form: forms.Form) -> dict:
+    if not form.is_valid():
+        raise forms.ValidationError(_form_errors_text(form))
+    return form.cleaned_data
+
+
+# --- tickets: the admin ---------------------------------------------------------------------------
+
+_THREAD_CLASSES = {
+    TicketEvent.Kind.CUSTOMER_MESSAGE: "event-customer",
+    TicketEvent.Kind.AGENT_REPLY: "event-reply",
+    TicketEvent.Kind.INTERNAL_NOTE: "event-note",
+}
+
+
+WORK_ACTIONS = ("reply", "note", "status", "priority", "assign", "queue")
+
+
+def _draft_key(ticket: Ticket, kind: str) -> str:
+    return f"tickets.draft.{ticket.pk}.{kind}"
 
 
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
-    """Tickets are created only by the escalation path and change only through the ticket
-    services, which write the event, move the agent's capacity and the SLA clocks together.
+    """The agent's workspace. Tickets are created only by the escalation path and change only
+    through the ticket services (which write the event and move the agent's capacity and the
+    SLA clocks together), so there is no add, edit or delete form: the change page is a work
+    page whose buttons post to small views calling one service each.
 
-    So this page is read-only for now: re-routing, re-prioritising and re-assigning (each with
-    its event) come with their services in a later change, as admin actions calling them.
+    Every read goes through tickets_visible_to: an agent's list, change page, actions and the
+    autocomplete see the tickets of their queues and nothing else.
     """
 
+    # What an agent scans for first (the clock, urgency, state, owner) before what they read;
+    # on a narrow screen the last columns are the ones scrolled away.
     list_display = [
-        "reference", "subject_display", "company", "language", "queue", "assignee", "status",
-        "priority", "sla", "created_at",
+        "reference", "subject_display", "sla", "priority_display", "status_display", "assignee",
+        "company", "language",
     ]  # fmt: skip
+    list_display_links = ["reference"]
     # Every related name the list prints, joined in one query whatever the page size.
     list_select_related = ["company", "queue", "assignee__user"]
+    # Fixed choices (or one small query each): none of them runs a DISTINCT over tickets.
     list_filter = [
-        "queue", "status", "priority", "language", ("assignee", AssigneeListFilter),
+        WorkViewFilter, QueueFilter, "status", "priority", AssigneeFilter, SLAStateFilter,
+        "language", ("company", CompanyFilter),
     ]  # fmt: skip
-    # The reference exactly (case-insensitive: it is read out over the phone); the rest in part.
-    search_fields = ["=reference", "requester_email", "subject"]
-    # A full COUNT(*) on every page load is the slow part of a big changelist.
+    # Shown in the search box's help and required by the autocomplete; the matching itself is
+    # get_search_results below.
+    search_fields = ["=reference", "=requester_email", "subject"]
+    search_help_text = _("A reference, a customer's e-mail address, or words of the subject.")
+    ordering = WORK_ORDER  # type: ignore[assignment]  # expressions: the stubs say names only
+    # A full COUNT(*) on every page load is the slow part of a big changelist; facets are one
+    # more count per filter choice.
     show_full_result_count = False
-    # Listed even though the page is view-only: when edits arrive as actions, the fields stay
-    # read-only, and tried_steps (the customer's record) is never a form field at all.
-    readonly_fields = (
-        *_HEADER, *_CUSTOMER, "routing_rule", "routing_reason", "tried_steps_timeline", *_SLA,
-        "created_at", "updated_at",
-    )  # fmt: skip
-    fieldsets = [
-        (None, {"fields": _HEADER}),
-        (_("Customer"), {"fields": _CUSTOMER}),
-        (_("Routing"), {"fields": ["routing_rule", "routing_reason"]}),
-        (_("What the customer tried"), {"fields": ["tried_steps_timeline"]}),
-        (_("SLA"), {"fields": _SLA}),
-        (_("Dates"), {"fields": ["created_at", "updated_at"]}),
-    ]
-    inlines = [TicketEventInline]
+    show_facets = admin.ShowFacets.NEVER
+    list_per_page = 50
+    paginator = EstimatedCountPaginator
+    change_list_template = "admin/tickets/ticket/change_list.html"
+    actions = [
+        "assign_to_me", "assign_to_agent", "change_priority", "move_to_queue", "solve",
+    ]  # fmt: skip
 
     class Media:
         css = {"all": ["tickets/admin.css"]}
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    # --- who sees what ---
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Ticket]:
+        return tickets_visible_to(user=request.user, queryset=super().get_queryset(request))
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        allowed = super().has_view_permission(request, obj)
+        return allowed and (obj is None or ticket_visible_to(user=request.user, ticket=obj))
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or ticket_visible_to(user=request.user, ticket=obj))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
@@ -372,20 +693,481 @@ class TicketAdmin(admin.ModelAdmin):
         # sweeper would create it again from its attempt. Tickets end solved or closed.
         return False
 
+    def has_reassign_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("tickets.reassign_ticket")
+
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        return TicketChangeList
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        """One kind of match per search, each on an index: a reference exactly (it is read out
+        over the phone, so any case), an e-mail address exactly in any case (the
+        UPPER(requester_email) index), otherwise words of the subject."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if "@" in term:
+            return queryset.filter(requester_email__iexact=term), False
+        if len(term) == REFERENCE_LENGTH and all(c in REFERENCE_ALPHABET for c in term.upper()):
+            return queryset.filter(reference=term.upper()), False
+        return queryset.filter(subject__icontains=term), False
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        # The "View" filter's choices() gets the changelist only; it needs the request.
+        self._changelist_request = request
+        context = {
+            "can_claim_next": request.user.has_perm("tickets.claim_ticket"),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra_context=context)
+
+    # --- columns ---
+
     @admin.display(description=_("Subject"), ordering="subject")
     def subject_display(self, ticket: Ticket) -> str:
         return format_html('<span dir="auto">{}</span>', ticket.subject)
 
-    @admin.display(description=_("Description"))
-    def description_display(self, ticket: Ticket) -> str:
+    @admin.display(description=_("Priority"), ordering="priority")
+    def priority_display(self, ticket: Ticket) -> str:
         return format_html(
-            '<div dir="auto">{}</div>', linebreaksbr(ticket.description, autoescape=True)
+            '<span class="priority priority-{}">{}</span>',
+            ticket.priority,
+            ticket.get_priority_display(),
         )
 
-    @admin.display(description=_("SLA"), ordering="resolution_due_at")
-    def sla(self, ticket: Ticket) -> str:
-        return sla_state(ticket)
+    @admin.display(description=_("Status"), ordering="status")
+    def status_display(self, ticket: Ticket) -> str:
+        return format_html(
+            '<span class="status status-{}">{}</span>', ticket.status, ticket.get_status_display()
+        )
 
-    @admin.display(description=_("Tried steps"))
-    def tried_steps_timeline(self, ticket: Ticket) -> str:
-        return tried_steps_html(ticket.tried_steps)
+    @admin.display(description=_("SLA"), ordering="sla_breached")
+    def sla(self, ticket: Ticket) -> str:
+        clock = sla_summary(ticket, now=timezone.now())
+        if clock.due_at is None:
+            return format_html('<span class="sla sla-{}">{}</span>', clock.state, clock.text)
+        return format_html(
+            '<span class="sla sla-{}" title="{}">{}</span>',
+            clock.state,
+            f"{clock.label}: {_when(clock.due_at)}",
+            clock.text,
+        )
+
+    # --- the work page ---
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        own = [
+            path(
+                "claim-next/",
+                self.admin_site.admin_view(self.claim_next_view),
+                name="{}_{}_claim_next".format(*info),
+            ),
+            path(
+                "<path:object_id>/work/<slug:action>/",
+                self.admin_site.admin_view(self.work_view),
+                name="{}_{}_work".format(*info),
+            ),
+        ]
+        return own + super().get_urls()
+
+    def _ticket_for(self, request: HttpRequest, object_id: str) -> Ticket | None:
+        """The ticket if the user may see it; None for a foreign, missing or malformed id."""
+        tickets = self.get_queryset(request).select_related(
+            "queue", "assignee__user", "company", "guide__company"
+        )
+        try:
+            return tickets.get(pk=int(unquote(object_id)))
+        except (Ticket.DoesNotExist, ValueError):
+            return None
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url="", extra_context=None):
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
+        ticket = self._ticket_for(request, object_id)
+        if ticket is None:
+            return self._get_obj_does_not_exist_redirect(  # type: ignore[attr-defined]
+                request, self.opts, object_id
+            )
+        if not self.has_view_permission(request, ticket):
+            raise PermissionDenied
+        return TemplateResponse(
+            request,
+            "admin/tickets/ticket/workspace.html",
+            {**self.admin_site.each_context(request), **self._workspace_context(request, ticket)},
+        )
+
+    def _workspace_context(self, request: HttpRequest, ticket: Ticket) -> dict:
+        user = request.user
+        can_work = self.has_change_permission(request, ticket)
+        can_reassign = user.has_perm("tickets.reassign_ticket")
+        session = request.session
+        thread = [
+            (event, _THREAD_CLASSES.get(event.kind, "event-system"))  # type: ignore[call-overload]
+            for event in ticket_thread(ticket=ticket)
+        ]
+        guide = ticket.guide
+        guide_url = None
+        if guide is not None and guide.company is not None:
+            guide_url = reverse(
+                "guides:guide-detail",
+                kwargs={
+                    "company": guide.company.slug,
+                    "language": guide.language,
+                    "slug": guide.slug,
+                },
+            )
+        return {
+            "title": f"{ticket.reference}: {ticket.subject}",
+            "subtitle": None,
+            "opts": self.opts,
+            "has_view_permission": True,
+            "ticket": ticket,
+            "tried_steps": tried_steps_html(ticket.tried_steps),
+            "thread": thread,
+            "thread_has_request": any(
+                event.kind == TicketEvent.Kind.CUSTOMER_MESSAGE for event, _css in thread
+            ),
+            "clocks": sla_clocks(ticket, now=timezone.now()),
+            "guide_url": guide_url,
+            "guide_admin_url": (
+                reverse("admin:guides_guide_change", args=[guide.pk])
+                if guide is not None and user.has_perm("guides.view_guide")
+                else None
+            ),
+            "can_work": can_work,
+            "can_reassign": can_reassign,
+            "is_mine": ticket.assignee is not None and ticket.assignee.user_id == user.pk,
+            "reply_form": ReplyForm(
+                ticket=ticket, initial={"body": session.pop(_draft_key(ticket, "reply"), "")}
+            ),
+            "note_form": NoteForm(initial={"body": session.pop(_draft_key(ticket, "note"), "")}),
+            "priority_form": PriorityForm(initial={"priority": ticket.priority}),
+            "transitions": [
+                (status, Ticket.Status(status).label)
+                for status in TICKET_TRANSITIONS[ticket.status]
+            ],
+            "members": (
+                list(ticket.queue.members.select_related("user"))
+                if can_work and can_reassign
+                else []
+            ),
+            "queues": list(Queue.objects.only("pk", "name")) if can_work and can_reassign else [],
+            "urls": {
+                action: reverse("admin:tickets_ticket_work", args=[ticket.pk, action])
+                for action in WORK_ACTIONS
+            },
+            "note_max_length": MESSAGE_MAX_LENGTH,
+        }
+
+    def work_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
+        """One button of the work page: validate, call the service, report, back to the page
+        (post/redirect/get). A refusal is the service's own message, never an error page."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        handler = {  # the keys are WORK_ACTIONS
+            "reply": self._work_reply,
+            "note": self._work_note,
+            "status": self._work_status,
+            "priority": self._work_priority,
+            "assign": self._work_assign,
+            "queue": self._work_queue,
+        }.get(action)
+        ticket = self._ticket_for(request, object_id)
+        if handler is None or ticket is None:
+            raise Http404(_("No such ticket or action."))
+        if not self.has_change_permission(request, ticket):
+            raise PermissionDenied
+        try:
+            done = handler(request, ticket)
+        except services.TicketError as error:
+            self._draft_keep(request, ticket, action)
+            messages.error(request, error.message)
+        except forms.ValidationError as error:
+            self._draft_keep(request, ticket, action)
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, done)
+        return redirect("admin:tickets_ticket_change", ticket.pk)
+
+    def _draft_keep(self, request: HttpRequest, ticket: Ticket, action: str) -> None:
+        # A refused reply must not cost the agent what they typed: it comes back in the form.
+        if action in ("reply", "note"):
+            request.session[_draft_key(ticket, action)] = request.POST.get("body", "")[
+                :MESSAGE_MAX_LENGTH
+            ]
+
+    def _work_reply(self, request: HttpRequest, ticket: Ticket) -> str:
+        data = _valid(ReplyForm(request.POST, ticket=ticket))
+        services.ticket_reply(
+            ticket=ticket, author=request.user, body=data["body"], public=True,
+            status_after=data["status_after"] or None,
+        )  # fmt: skip
+        return str(_("Reply sent to the customer."))
+
+    def _work_note(self, request: HttpRequest, ticket: Ticket) -> str:
+        data = _valid(NoteForm(request.POST))
+        services.ticket_note(ticket=ticket, author=request.user, body=data["body"])
+        return str(_("Internal note added."))
+
+    def _work_status(self, request: HttpRequest, ticket: Ticket) -> str:
+        data = _valid(TransitionForm(request.POST))
+        ticket = services.ticket_transition(
+            ticket=ticket, to_status=data["to_status"], actor=request.user
+        )
+        return str(_("Status is now %(status)s.")) % {"status": ticket.get_status_display()}
+
+    def _work_priority(self, request: HttpRequest, ticket: Ticket) -> str:
+        data = _valid(PriorityForm(request.POST))
+        ticket = services.ticket_priority_change(
+            ticket=ticket, priority=data["priority"], actor=request.user
+        )
+        return str(_("Priority is now %(priority)s.")) % {"priority": ticket.get_priority_display()}
+
+    def _work_assign(self, request: HttpRequest, ticket: Ticket) -> str:
+        agent = _valid(AssigneeForm(request.POST, user=request.user))["assignee"]
+        services.ticket_assign_to(ticket=ticket, agent=agent, actor=request.user)
+        if agent is None:
+            return str(_("The ticket is back in its queue, unassigned."))
+        return str(_("Assigned to %(agent)s.")) % {"agent": agent}
+
+    def _work_queue(self, request: HttpRequest, ticket: Ticket) -> str:
+        queue = _valid(QueueMoveForm(request.POST))["queue"]
+        services.ticket_move_queue(ticket=ticket, queue=queue, actor=request.user)
+        return str(_("Moved to the queue %(queue)s.")) % {"queue": queue}
+
+    # --- claim next ---
+
+    def claim_next_view(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.has_perm("tickets.claim_ticket"):
+            raise PermissionDenied
+        changelist = redirect("admin:tickets_ticket_changelist")
+        agent = _agent_profiles_of(request.user).first()
+        if agent is None:
+            messages.error(request, _("Only agents claim tickets: you have no agent profile."))
+            return changelist
+        if not agent.is_available:
+            messages.error(
+                request, _("You are marked as unavailable; ask a supervisor to change it.")
+            )
+            return changelist
+        try:
+            ticket = services.ticket_claim_next(agent=agent)
+        except services.TicketError as error:
+            messages.error(request, error.message)
+            return changelist
+        if ticket is None:
+            messages.info(
+                request,
+                _("Nothing to claim: your queues have no waiting ticket in your languages."),
+            )
+            return changelist
+        claimed = f"{ticket.reference}: {ticket.subject}"
+        messages.success(request, _("You claimed %(ticket)s.") % {"ticket": claimed})
+        return redirect("admin:tickets_ticket_change", ticket.pk)
+
+    # --- bulk actions ---
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet):
+        # Django filters pk__in=<the posted ids> as given: a non-number would be a 500.
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        if any(not value.isdigit() for value in selected):
+            self.message_user(request, _("Tickets are selected by number."), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_action(request, queryset)
+
+    def _bulk(
+        self, request: HttpRequest, queryset: QuerySet[Ticket], work: Callable[[Ticket], object]
+    ) -> None:
+        """Run ``work`` (a service call) for each ticket, each in its own transaction, and
+        report what was done and what was refused, with the services' reasons."""
+        tickets = list(queryset.select_related(None).only("pk", "reference"))
+        done, refused = 0, []
+        for ticket in tickets:
+            try:
+                work(ticket)
+            except services.TicketError as error:
+                refused.append(f"{ticket.reference}: {error.message}")
+            else:
+                done += 1
+        if request.POST.get("select_across") not in ("1", "True", "true"):
+            # Ids posted for tickets outside the user's queues were dropped by get_queryset.
+            unseen = len(set(request.POST.getlist(helpers.ACTION_CHECKBOX_NAME))) - len(tickets)
+            refused += [str(_("not found among your tickets"))] * unseen
+        text = ngettext("%(done)d ticket done", "%(done)d tickets done", done) % {"done": done}
+        if refused:
+            text += ngettext(
+                ", %(count)d refused: %(reasons)s", ", %(count)d refused: %(reasons)s", len(refused)
+            ) % {"count": len(refused), "reasons": "; ".join(refused)}
+        self.message_user(request, text, messages.WARNING if refused else messages.SUCCESS)
+
+    def _bulk_choice(
+        self, request: HttpRequest, queryset: QuerySet[Ticket], *, action: str, title: str,
+        form_class: type[forms.Form], form_kwargs: dict | None = None,
+        work: Callable[[Ticket, dict], object],
+    ) -> TemplateResponse | None:  # fmt: skip
+        """A bulk action that needs one choice (an agent, a priority, a queue): the first post
+        shows a page asking for it, the second applies it."""
+        form_kwargs = form_kwargs or {}
+        if "apply" in request.POST:
+            form = form_class(request.POST, **form_kwargs)
+            if form.is_valid():
+                self._bulk(request, queryset, lambda ticket: work(ticket, form.cleaned_data))
+                return None
+        else:
+            form = form_class(**form_kwargs)
+        return TemplateResponse(
+            request,
+            "admin/tickets/ticket/bulk_choice.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "opts": self.opts,
+                "action": action,
+                "form": form,
+                "tickets": list(queryset.select_related(None).only("pk", "reference", "subject")),
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "select_across": request.POST.get("select_across", "0"),
+            },
+        )
+
+    @admin.action(description=_("Assign to me"), permissions=["change"])
+    def assign_to_me(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
+        agent = _agent_profiles_of(request.user).select_related("user").first()
+        if agent is None:
+            self.message_user(
+                request, _("You have no agent profile to take tickets with."), messages.ERROR
+            )
+            return
+        self._bulk(
+            request,
+            queryset,
+            lambda ticket: services.ticket_assign_to(
+                ticket=ticket, agent=agent, actor=request.user
+            ),
+        )
+
+    @admin.action(description=_("Assign to an agent…"), permissions=["reassign"])
+    def assign_to_agent(self, request: HttpRequest, queryset: QuerySet[Ticket]):
+        return self._bulk_choice(
+            request, queryset, action="assign_to_agent", title=str(_("Assign tickets to an agent")),
+            form_class=BulkAgentForm,
+            work=lambda ticket, data: services.ticket_assign_to(
+                ticket=ticket, agent=data["agent"], actor=request.user
+            ),
+        )  # fmt: skip
+
+    @admin.action(description=_("Change priority…"), permissions=["change"])
+    def change_priority(self, request: HttpRequest, queryset: QuerySet[Ticket]):
+        return self._bulk_choice(
+            request, queryset, action="change_priority",
+            title=str(_("Change the priority of tickets")),
+            form_class=PriorityForm,
+            work=lambda ticket, data: services.ticket_priority_change(
+                ticket=ticket, priority=data["priority"], actor=request.user
+            ),
+        )  # fmt: skip
+
+    @admin.action(description=_("Move to a queue…"), permissions=["reassign"])
+    def move_to_queue(self, request: HttpRequest, queryset: QuerySet[Ticket]):
+        return self._bulk_choice(
+            request, queryset, action="move_to_queue", title=str(_("Move tickets to a queue")),
+            form_class=QueueMoveForm,
+            work=lambda ticket, data: services.ticket_move_queue(
+                ticket=ticket, queue=data["queue"], actor=request.user
+            ),
+        )  # fmt: skip
+
+    @admin.action(description=_("Solve"), permissions=["change"])
+    def solve(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
+        self._bulk(
+            request, queryset,
+            lambda ticket: services.ticket_transition(
+                ticket=ticket, to_status=Ticket.Status.SOLVED, actor=request.user
+            ),
+        )  # fmt: skip
+
+
+class BulkAgentForm(forms.Form):
+    agent = forms.ModelChoiceField(
+        label=_("Agent"), queryset=AgentProfile.objects.select_related("user")
+    )
+
+
+# --- API tokens ----------------------------------------------------------------------------------
+
+
+class ApiTokenForm(forms.ModelForm):
+    class Meta:
+        model = ApiToken
+        fields = ["user", "name"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens for the ticket API. The key is made here, shown once in the message after saving,
+    and only its SHA-256 and first characters are kept; a token is revoked, never deleted, so
+    an audit can still follow what used it."""
+
+    form = ApiTokenForm
+    list_display = [
+        "name", "user", "prefix", "created_at", "created_by", "last_used_at", "revoked_at",
+    ]  # fmt: skip
+    list_select_related = ["user", "created_by"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix", "user__username"]
+    actions = ["revoke"]
+
+    def get_fields(self, request: HttpRequest, obj=None) -> tuple[str, ...]:
+        if obj is None:
+            return ("user", "name")
+        return ("user", "name", "prefix", "created_at", "created_by", "last_used_at", "revoked_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> tuple[str, ...]:
+        if obj is None:
+            return ()
+        # The user is fixed once the key exists: moving a key to someone else would hand them
+        # whatever already holds it.
+        return ("user", "prefix", "created_at", "created_by", "last_used_at", "revoked_at")
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name == "user":
+            users = get_user_model().objects.filter(is_active=True).order_by("username")
+            if not request.user.is_superuser:
+                # A token acts as its user: a supervisor must not mint one for a superuser.
+                users = users.filter(is_superuser=False)
+            kwargs["queryset"] = users
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: ApiToken, form, change: bool) -> None:
+        if change:
+            obj.save(update_fields=["name"])
+            return
+        key = ApiToken.key_new()
+        obj.key_hash = api_token_key_hash(key)
+        obj.prefix = key[:8]
+        obj.created_by = request.user  # type: ignore[assignment]
+        obj.save()
+        # The only time the key exists outside the client that will use it.
+        messages.success(
+            request,
+            format_html(
+                str(_("The key of “{}”, shown only this once — copy it now: {}")),
+                obj.name,
+                format_html('<code class="api-token-key">{}</code>', key),
+            ),
+        )
+
+    @admin.action(description=_("Revoke"), permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(
+            request,
+            ngettext("%(count)d token revoked.", "%(count)d tokens revoked.", revoked)
+            % {"count": revoked},
+        )

@@ -4,12 +4,16 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from guides.models import Tag
-from tickets.models import AgentProfile, Priority, Queue, RoutingRule, SLAPolicy
+from guides import services as guide_services
+from guides.models import Guide, Tag
+from tickets import roles
+from tickets import services as ticket_services
+from tickets.models import AgentProfile, Priority, Queue, RoutingRule, SLAPolicy, Ticket
 
 DEMO_GUIDES = Path(__file__).resolve().parents[2] / "demo_guides"
 
@@ -22,7 +26,8 @@ DEMO_USERS = [
         "last_name": "Haddad",
         "email": "supervisor@helpdesk.example",
         "is_superuser": True,
-        "note": "supervisor (all of the admin)",
+        "role": roles.SUPERVISOR,
+        "note": "supervisor (superuser; all of the admin)",
     },
     {
         "username": "agent.ar",
@@ -31,6 +36,7 @@ DEMO_USERS = [
         "last_name": "Nassar",
         "email": "karim@helpdesk.example",
         "is_superuser": False,
+        "role": roles.AGENT,
         "note": "agent, speaks Arabic",
     },
     {
@@ -40,7 +46,18 @@ DEMO_USERS = [
         "last_name": "Clarke",
         "email": "emma@helpdesk.example",
         "is_superuser": False,
+        "role": roles.AGENT,
         "note": "agent, speaks English",
+    },
+    {
+        "username": "author",
+        "password": "demo-author-2026",
+        "first_name": "Amira",
+        "last_name": "Saleh",
+        "email": "author@helpdesk.example",
+        "is_superuser": False,
+        "role": roles.AUTHOR,
+        "note": "author (guides only, no tickets)",
     },
 ]
 
@@ -96,8 +113,13 @@ class Command(BaseCommand):
             action="store_true",
             help="load even with DEBUG off (the demo passwords are public: never in production)",
         )
+        parser.add_argument(
+            "--tickets",
+            action="store_true",
+            help="also escalate a few demo guides into tickets, for the agents' workspace",
+        )
 
-    def handle(self, *args, force: bool, verbosity: int, **options) -> None:
+    def handle(self, *args, force: bool, tickets: bool, verbosity: int, **options) -> None:
         if not settings.DEBUG and not force:
             raise CommandError(
                 "refusing to load demo users with public passwords while DEBUG is off"
@@ -113,6 +135,9 @@ class Command(BaseCommand):
             f" {len(DEMO_AGENTS)} agents, {len(DEMO_RULES)} routing rules,"
             f" {len(DEMO_QUEUES) * len(DEMO_SLA_MINUTES)} SLA policies; supervisor supervises all."
         )
+        if tickets:
+            made = self._tickets_escalate()
+            self.stdout.write(f"Demo tickets: {made} escalated through the real services.")
         self.stdout.write("Demo accounts (demo only, passwords are public):")
         for spec in DEMO_USERS:
             self.stdout.write(f"  {spec['username']:<11} {spec['password']:<22} {spec['note']}")
@@ -127,6 +152,11 @@ class Command(BaseCommand):
         user.is_superuser = spec["is_superuser"]
         user.set_password(spec["password"])
         user.save()
+        group = Group.objects.filter(name=spec["role"]).first()
+        if group is None:  # the groups come with migrate; a half-migrated install gets them now
+            roles.roles_sync()
+            group = Group.objects.get(name=spec["role"])
+        user.groups.set([group])
 
     def _routing_upsert(self) -> None:
         """Create or reset the demo routing; running it again changes nothing else.
@@ -181,3 +211,47 @@ class Command(BaseCommand):
                     "priority": priority,
                 },
             )
+
+    def _tickets_escalate(self) -> int:
+        """Customers walk a few demo guides, fail a step and ask for a person: the same
+        services as the web pages, so routing, assignment and SLA clocks are the real ones.
+        Runs once: a second load finds the demo tickets and adds none."""
+        if Ticket.objects.filter(requester_email__endswith="@customer.example").exists():
+            return 0
+        made = 0
+        for number, (company, language, slug, note, description) in enumerate(DEMO_ESCALATIONS):
+            guide = Guide.objects.filter(
+                company__slug=company, language=language, slug=slug
+            ).first()
+            if guide is None:
+                continue
+            attempt, _token = guide_services.attempt_start(guide=guide)
+            for step in guide.steps.order_by("position")[:2]:
+                guide_services.step_outcome_record(
+                    attempt=attempt, step_id=step.pk, outcome="did_not_work", note=note
+                )
+            guide_services.attempt_contact_submit(
+                attempt=attempt, description=description, name=f"Demo customer {number + 1}",
+                email=f"customer{number + 1}@customer.example",
+            )  # fmt: skip
+            ticket = ticket_services.ticket_create_from_attempt(attempt_id=attempt.pk)
+            if ticket is not None:
+                made += 1
+                if number == 0:
+                    ticket_services.ticket_customer_reply(
+                        ticket=ticket, body="I tried again this morning, same error."
+                    )
+        return made
+
+
+# (company, language, guide slug, the customer's note on the failed steps, their request)
+DEMO_ESCALATIONS = [
+    ("spotify", "en", "cant-change-payment-card", "It says the card was declined.",
+     "My card keeps getting declined\nI updated the card twice and it still fails."),
+    ("spotify", "ar", "cant-change-payment-card", "تظهر رسالة أن البطاقة مرفوضة.",
+     "لا أستطيع تغيير بطاقة الدفع\nجربت بطاقتين مختلفتين ولم تنجح أي منهما."),
+    ("netflix", "en", "password-reset-email-not-arriving", "Nothing in spam either.",
+     "The reset e-mail never arrives\nI asked for it four times today."),
+    ("whatsapp", "ar", "verification-code-not-arriving", "لم يصل أي رمز.",
+     "رمز التحقق لا يصل\nانتظرت ساعة كاملة."),
+]  # fmt: skip
