@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install translations messages run demo test lint format typecheck schemathesis compose-check lock clean
+.PHONY: install translations messages run demo test lint format typecheck schemathesis compose-check lock clean bench-data bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,23 @@ format: install
 
 typecheck: install
 	DEBUG=true $(BIN)/mypy helpdesk guides tickets
+
+# The scale benchmark (docs/performance.md, bench/README.md) on a throw-away PostgreSQL
+# database: create it first (createdb helpdesk_bench). bench-data adds BENCH_TICKETS generated
+# tickets (run it once); bench measures the agent workspace against them.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/helpdesk_bench
+BENCH_TICKETS ?= 1000000
+
+bench-data: export DEBUG ?= true
+bench-data: export DATABASE_URL = $(BENCH_DATABASE_URL)
+bench-data: install
+	$(MANAGE) migrate --noinput
+	$(MANAGE) load_demo
+	$(MANAGE) generate_tickets --tickets $(BENCH_TICKETS)
+
+bench: export DATABASE_URL = $(BENCH_DATABASE_URL)
+bench: install
+	$(BIN)/python bench/workspace.py $(BENCH_ARGS)
 
 # Re-extract the strings to translate into locale/*/LC_MESSAGES/django.po (needs GNU gettext).
 messages: install
