@@ -225,11 +225,12 @@ class Ticket(models.Model):
             ),
         ]
         indexes = [
-            # Claim next (tickets.services.ticket_claim_next) and the assignment of waiting
-            # tickets: unassigned open tickets of some queues, breached first, then priority,
-            # then oldest. The same order as the work list, so the first row is the answer.
+            # Claim next (tickets.selectors.claim_next_candidate): unassigned open tickets of
+            # one queue in one language, breached first, then priority, then oldest. Each
+            # (queue, language) pair of the agent is one short index scan in work order.
             models.Index(
                 "queue",
+                "language",
                 models.F("sla_breached").desc(),
                 models.F("priority").desc(),
                 "created_at",

@@ -62,7 +62,7 @@ def work_list(*, user) -> QuerySet[Ticket]:
 
 def claimable_tickets(*, agent: AgentProfile) -> QuerySet[Ticket]:
     """Unassigned open tickets of the agent's queues in the agent's languages, most urgent
-    first. Served by the partial index ticket_claim_next_idx."""
+    first."""
     tickets = Ticket.objects.filter(
         assignee__isnull=True,
         status__in=OPEN_TICKET_STATUSES,
@@ -80,3 +80,61 @@ def ticket_thread(*, ticket: Ticket, public_only: bool = False) -> QuerySet[Tick
     if public_only:
         events = events.filter(kind__in=PUBLIC_EVENT_KINDS)
     return events
+
+
+# How many of the most urgent tickets of each (queue, language) pair claim next considers.
+# More than the agents who can race for the same pair at once, so a claimer nearly always
+# finds one that nobody else holds; when not, the caller falls back to claimable_tickets.
+CLAIM_CANDIDATES_PER_PAIR = 32
+
+_CLAIM_NEXT_SQL = """
+SELECT t.id FROM {ticket} t
+WHERE t.id IN (
+    SELECT c.id
+    FROM {members} m
+    CROSS JOIN unnest(%(languages)s::varchar[]) AS l(language)
+    CROSS JOIN LATERAL (
+        SELECT id FROM {ticket}
+        WHERE queue_id = m.queue_id AND language = l.language
+          AND assignee_id IS NULL AND status IN ('new', 'open', 'pending')
+        ORDER BY sla_breached DESC, priority DESC, created_at, id
+        LIMIT %(per_pair)s
+    ) c
+    WHERE m.agentprofile_id = %(agent)s
+)
+AND t.assignee_id IS NULL AND t.status IN ('new', 'open', 'pending')
+ORDER BY t.sla_breached DESC, t.priority DESC, t.created_at, t.id
+LIMIT 1
+FOR UPDATE OF t SKIP LOCKED
+"""
+
+
+def claim_next_candidate(*, agent: AgentProfile) -> int | None:
+    """PostgreSQL: the id of the most urgent claimable ticket nobody else is claiming, locked
+    until the caller's transaction ends (call it inside one).
+
+    One query. A plain ``queue_id IN (…) AND language IN (…) ORDER BY …`` makes PostgreSQL
+    collect and sort every unassigned ticket of the agent's queues (thousands at a million
+    tickets). Here each (queue, language) pair is instead a LIMITed scan of
+    ticket_claim_next_idx in work order, and only those few rows are sorted and locked.
+    SKIP LOCKED passes over rows another claim holds instead of queueing behind it. None
+    means nothing was free among the candidates; the caller then checks claimable_tickets.
+    """
+    from django.db import connection
+
+    from guides.models import Language
+
+    sql = _CLAIM_NEXT_SQL.format(
+        ticket=Ticket._meta.db_table, members=Queue.members.through._meta.db_table
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                "languages": list(agent.languages or Language.values),
+                "per_pair": CLAIM_CANDIDATES_PER_PAIR,
+                "agent": agent.pk,
+            },
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None

@@ -9,7 +9,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -827,28 +827,33 @@ def ticket_claim_next(*, agent: AgentProfile, now: datetime | None = None) -> Ti
         raise AgentAtCapacity(
             f"You have {agent.capacity} open tickets, your capacity: solve one first."
         )
-    from tickets.selectors import claimable_tickets
+    from tickets.selectors import claim_next_candidate, claimable_tickets
 
     claimed: Ticket | None = None
     skipped: list[int] = []
+    fast = connection.vendor == "postgresql"
     for _try in range(5):
         with transaction.atomic():
-            candidate = (
-                claimable_tickets(agent=agent)
-                .exclude(pk__in=skipped)
-                .select_for_update(skip_locked=True, of=("self",))
-                .only("pk")
-                .first()
-            )
-            if candidate is None:
-                break
+            candidate_id = claim_next_candidate(agent=agent) if fast else None
+            if candidate_id is None:
+                fast = False  # the candidates were all taken: the full query decides
+                candidate = (
+                    claimable_tickets(agent=agent)
+                    .exclude(pk__in=skipped)
+                    .select_for_update(skip_locked=True, of=("self",))
+                    .only("pk")
+                    .first()
+                )
+                if candidate is None:
+                    break
+                candidate_id = candidate.pk
             won = Ticket.objects.filter(
-                pk=candidate.pk, assignee__isnull=True, status__in=OPEN_TICKET_STATUSES
+                pk=candidate_id, assignee__isnull=True, status__in=OPEN_TICKET_STATUSES
             ).update(assignee=agent, updated_at=now)
             if not won:
-                skipped.append(candidate.pk)
+                skipped.append(candidate_id)
                 continue
-            claimed = Ticket.objects.select_related("queue").get(pk=candidate.pk)
+            claimed = Ticket.objects.select_related("queue").get(pk=candidate_id)
             _event(
                 claimed, TicketEvent.Kind.ASSIGNED, actor=agent.user, now=now,
                 body=f"Claimed by {agent}.", change={"from": None, "to": agent.pk},

@@ -11,7 +11,7 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from tests.factories import QueueFactory, TicketFactory, agent_in
-from tickets import services
+from tickets import selectors, services
 from tickets.models import AgentProfile, Priority, Ticket, TicketEvent
 
 
@@ -88,13 +88,25 @@ def test_nothing_to_claim_gives_the_capacity_back(billing):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize(("capacity", "expected_claims"), [(6, 100), (3, 60)])
-def test_twenty_agents_claiming_at_once_each_get_different_tickets(capacity, expected_claims):
+@pytest.mark.parametrize(
+    ("capacity", "expected_claims", "candidates_per_pair"),
+    [
+        (6, 100, selectors.CLAIM_CANDIDATES_PER_PAIR),
+        (3, 60, selectors.CLAIM_CANDIDATES_PER_PAIR),
+        # One candidate per queue and language: most claims find it held by another agent
+        # and go through the fallback query; still exactly once each.
+        (6, 100, 1),
+    ],
+)
+def test_twenty_agents_claiming_at_once_each_get_different_tickets(
+    capacity, expected_claims, candidates_per_pair, monkeypatch
+):
     if connection.vendor != "postgresql":
         pytest.skip(
             "claim races are a PostgreSQL property (FOR UPDATE SKIP LOCKED); SQLite runs one "
             "writer at a time, so threads prove nothing there"
         )
+    monkeypatch.setattr(selectors, "CLAIM_CANDIDATES_PER_PAIR", candidates_per_pair)
     queue = QueueFactory(name="Billing", slug="billing")
     agents = [agent_in(queue, username=f"agent{n}", capacity=capacity) for n in range(20)]
     tickets = TicketFactory.create_batch(100, queue=queue)
