@@ -87,14 +87,27 @@ def ticket_thread(*, ticket: Ticket, public_only: bool = False) -> QuerySet[Tick
 # finds one that nobody else holds; when not, the caller falls back to claimable_tickets.
 CLAIM_CANDIDATES_PER_PAIR = 32
 
-_CLAIM_NEXT_SQL = """
-SELECT t.id FROM {ticket} t
+
+def claim_next_candidate_sql() -> str:
+    """PostgreSQL: the most urgent claimable ticket of an agent that nobody else is claiming,
+    locked FOR UPDATE SKIP LOCKED (parameters: languages, per_pair, agent).
+
+    A plain ``queue_id IN (…) AND language IN (…) ORDER BY …`` makes PostgreSQL collect and
+    sort every unassigned ticket of the agent's queues (thousands at a million tickets, about
+    20 ms). Here each (queue, language) pair is a LIMITed scan of ticket_claim_next_idx in
+    work order, and only those few rows are sorted (under 1 ms). SKIP LOCKED passes over rows
+    another claim holds instead of queueing behind it; when every candidate is held, the
+    caller falls back to claimable_tickets.
+    """
+    # Table names come from the models; every value is a query parameter.
+    return f"""
+SELECT t.id FROM {Ticket._meta.db_table} t
 WHERE t.id IN (
     SELECT c.id
-    FROM {members} m
+    FROM {Queue.members.through._meta.db_table} m
     CROSS JOIN unnest(%(languages)s::varchar[]) AS l(language)
     CROSS JOIN LATERAL (
-        SELECT id FROM {ticket}
+        SELECT id FROM {Ticket._meta.db_table}
         WHERE queue_id = m.queue_id AND language = l.language
           AND assignee_id IS NULL AND status IN ('new', 'open', 'pending')
         ORDER BY sla_breached DESC, priority DESC, created_at, id
@@ -106,35 +119,14 @@ AND t.assignee_id IS NULL AND t.status IN ('new', 'open', 'pending')
 ORDER BY t.sla_breached DESC, t.priority DESC, t.created_at, t.id
 LIMIT 1
 FOR UPDATE OF t SKIP LOCKED
-"""
+"""  # noqa: S608
 
 
-def claim_next_candidate(*, agent: AgentProfile) -> int | None:
-    """PostgreSQL: the id of the most urgent claimable ticket nobody else is claiming, locked
-    until the caller's transaction ends (call it inside one).
-
-    One query. A plain ``queue_id IN (…) AND language IN (…) ORDER BY …`` makes PostgreSQL
-    collect and sort every unassigned ticket of the agent's queues (thousands at a million
-    tickets). Here each (queue, language) pair is instead a LIMITed scan of
-    ticket_claim_next_idx in work order, and only those few rows are sorted and locked.
-    SKIP LOCKED passes over rows another claim holds instead of queueing behind it. None
-    means nothing was free among the candidates; the caller then checks claimable_tickets.
-    """
-    from django.db import connection
-
+def claim_next_candidate_params(*, agent: AgentProfile) -> dict:
     from guides.models import Language
 
-    sql = _CLAIM_NEXT_SQL.format(
-        ticket=Ticket._meta.db_table, members=Queue.members.through._meta.db_table
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            {
-                "languages": list(agent.languages or Language.values),
-                "per_pair": CLAIM_CANDIDATES_PER_PAIR,
-                "agent": agent.pk,
-            },
-        )
-        row = cursor.fetchone()
-    return row[0] if row else None
+    return {
+        "languages": list(agent.languages or Language.values),
+        "per_pair": CLAIM_CANDIDATES_PER_PAIR,
+        "agent": agent.pk,
+    }
