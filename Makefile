@@ -29,14 +29,14 @@ run: export DEBUG ?= true
 run: export PATH := $(abspath $(BIN)):$(PATH)
 run: install
 	$(MANAGE) migrate --noinput
-	$(MANAGE) load_demo
+	$(MANAGE) load_demo --tickets
 	@echo "Web: http://127.0.0.1:8000/   Admin: /admin/   API: /api/v1/guides/   Docs: /api/docs/"
 	$(BIN)/honcho -f Procfile start
 
 demo: export DEBUG ?= true
 demo: install
 	$(MANAGE) migrate --noinput
-	$(MANAGE) load_demo
+	$(MANAGE) load_demo --tickets
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
