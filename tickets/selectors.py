@@ -130,3 +130,21 @@ def claim_next_candidate_params(*, agent: AgentProfile) -> dict:
         "per_pair": CLAIM_CANDIDATES_PER_PAIR,
         "agent": agent.pk,
     }
+
+
+def tickets_listed_for(*, user, queryset: QuerySet[Ticket] | None = None) -> QuerySet[Ticket]:
+    """tickets_visible_to for lists over the whole table (the admin changelist, the ticket
+    API): the same tickets, but an agent's queue ids are read first (one small query) and
+    compared as values instead of an IN (subquery).
+
+    With the subquery PostgreSQL cannot tell how many tickets the agent's queues hold: it
+    guessed one queue and few rows, and at a million tickets read every ticket of the agent's
+    queues through the queue index for a filtered page (0.2–0.9 s, docs/performance.md). With
+    the ids it estimates the filter and takes the index of the list's order instead."""
+    visible = tickets_visible_to(user=user, queryset=queryset)
+    if visible.query.is_empty() or user_sees_all_queues(user):
+        return visible
+    tickets = queryset if queryset is not None else Ticket.objects.all()
+    return tickets.filter(
+        queue_id__in=list(agent_queue_ids(user).values_list("queue_id", flat=True))
+    )

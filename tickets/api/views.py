@@ -197,7 +197,11 @@ class TicketViewSet(viewsets.GenericViewSet):
             choices = ", ".join(ORDERINGS)
             raise ValidationError({"ordering": [f"Choose one of: {choices}."]})
         self.ordering_name = ordering
-        tickets = self.filter_queryset(self.get_queryset())
+        # The agent's queue ids as values, so the filters' indexes serve a page (see the
+        # selector); a single ticket is found by its reference either way.
+        tickets = self.filter_queryset(
+            _ticket_related(selectors.tickets_listed_for(user=request.user))
+        )
         page = self.paginate_queryset(tickets)
         data = io.TicketListOutputSerializer(page, many=True).data
         return self.get_paginated_response(data)
