@@ -6,8 +6,9 @@ Measures, in this process and with the project's own settings (DEBUG off, as in 
 
 - the admin ticket changelist (the default work list and some filters), as an agent and as a
   supervisor, through Django's test Client;
-- claim next under concurrent agents: N threads, each with its own database connection, each
-  calling tickets.services.ticket_claim_next for its own agent, committing like production;
+- claim next under concurrent agents: N processes (or threads), each with its own database
+  connection, each calling tickets.services.ticket_claim_next for its own agent, all at once
+  each round ("burst") or as fast as each can ("loop"), committing like production;
   then every claimed ticket, its event and the agents' counters are put back as they were;
 - the ticket list API page, with an API token.
 
@@ -232,8 +233,17 @@ def bench_api(agent: AgentProfile, supervisor, *, repeat: int, warmup: int, plan
 # --- b) claim next under concurrent agents -------------------------------------------------------
 
 
-def bench_claim_next(*, agents: int, claims: int) -> list[Result]:
-    """Every thread is one agent pressing "claim next" ``claims`` times as fast as it can."""
+def bench_claim_next(
+    *, agents: int, claims: int, claimers: str = "processes", pattern: str = "burst"
+) -> list[Result]:
+    """``agents`` agents press "claim next" ``claims`` times each.
+
+    ``pattern`` "burst": every round, all agents press at the same instant (a barrier), which
+    is the moment the target is about; "loop": each presses again as soon as it has its
+    ticket, which measures throughput (latency is then just the queue of 20 on 2 CPUs).
+    ``claimers`` "processes": one OS process per agent, like web workers in production;
+    "threads": threads of this process, which share one interpreter lock.
+    """
     profiles = _claimers(agents)
     if len(profiles) < agents:
         raise SystemExit(f"only {len(profiles)} agents have tickets to claim; generate more data")
@@ -256,38 +266,13 @@ def bench_claim_next(*, agents: int, claims: int) -> list[Result]:
     started_at = time.time()
     timings: list[list[float]] = [[] for _ in profiles]
     claimed: list[list[int]] = [[] for _ in profiles]
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(len(profiles))
-
-    def work(index: int, agent: AgentProfile) -> None:
-        try:
-            Ticket.objects.exists()  # open this thread's connection before the start line
-            barrier.wait()
-            for _ in range(claims):
-                began = time.perf_counter()
-                ticket = services.ticket_claim_next(agent=agent)
-                timings[index].append(time.perf_counter() - began)
-                if ticket is None:
-                    break
-                claimed[index].append(ticket.pk)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [
-        threading.Thread(target=work, args=(i, profile), name=f"claimer-{i}")
-        for i, profile in enumerate(profiles)
-    ]
     try:
         wall = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        if claimers == "processes":
+            _claim_in_processes(profiles, claims, pattern, timings, claimed)
+        else:
+            _claim_in_threads(profiles, claims, pattern, timings, claimed)
         wall = time.perf_counter() - wall
-        if errors:
-            raise errors[0]
         all_claimed = [pk for mine in claimed for pk in mine]
         doubles = [pk for pk, n in Counter(all_claimed).items() if n > 1]
         assert not doubles, f"tickets claimed twice: {doubles[:10]}"
@@ -303,7 +288,7 @@ def bench_claim_next(*, agents: int, claims: int) -> list[Result]:
         queries = _claim_queries(profiles[0])
         return [
             Result(
-                f"claim next, {len(profiles)} agents at once",
+                f"claim next, {len(profiles)} agents, {pattern}, {claimers}",
                 flat,
                 queries=queries,
                 note=(
@@ -314,6 +299,92 @@ def bench_claim_next(*, agents: int, claims: int) -> list[Result]:
         ]
     finally:
         _claims_undo(claimed, waiting_before, saved, since=started_at)
+
+
+def _claim_rounds(agent: AgentProfile, claims: int, wait_for_all) -> tuple[list[float], list[int]]:
+    """One agent's claims; ``wait_for_all`` (a barrier's wait, or None) before each one."""
+    agent = AgentProfile.objects.select_related("user").get(pk=agent.pk)
+    # A request checks the permission once (the admin and API views do before calling the
+    # service); load the user's permissions before the clock starts, as that request would.
+    agent.user.has_perm("tickets.claim_ticket")
+    timings: list[float] = []
+    mine: list[int] = []
+    for _ in range(claims):
+        if wait_for_all is not None:
+            wait_for_all()
+        began = time.perf_counter()
+        ticket = services.ticket_claim_next(agent=agent)
+        timings.append(time.perf_counter() - began)
+        if ticket is None:
+            break
+        mine.append(ticket.pk)
+    return timings, mine
+
+
+def _claim_in_processes(profiles, claims, pattern, timings, claimed) -> None:
+    import multiprocessing
+
+    from django.db import connections
+
+    context = multiprocessing.get_context("fork")
+    start = context.Barrier(len(profiles))
+    results = context.Queue()
+    connections.close_all()  # each child opens its own connection; none is shared by fork
+
+    def child(index: int, agent: AgentProfile) -> None:
+        try:
+            Ticket.objects.exists()  # connect before the start line
+            start.wait(timeout=60)
+            wait = (lambda: start.wait(timeout=60)) if pattern == "burst" else None
+            results.put((index, *_claim_rounds(agent, claims, wait), None))
+        except BaseException as exc:  # reported by the parent
+            results.put((index, [], [], repr(exc)))
+        finally:
+            connections.close_all()
+
+    processes = [
+        context.Process(target=child, args=(i, profile), name=f"claimer-{i}")
+        for i, profile in enumerate(profiles)
+    ]
+    for process in processes:
+        process.start()
+    failures = []
+    for _ in processes:
+        index, mine_timings, mine, error = results.get(timeout=600)
+        timings[index], claimed[index] = mine_timings, mine
+        if error:
+            failures.append(error)
+    for process in processes:
+        process.join(timeout=60)
+    if failures:
+        raise RuntimeError(f"claimers failed: {failures[:3]}")
+
+
+def _claim_in_threads(profiles, claims, pattern, timings, claimed) -> None:
+    start = threading.Barrier(len(profiles))
+    errors: list[BaseException] = []
+
+    def work(index: int, agent: AgentProfile) -> None:
+        try:
+            Ticket.objects.exists()  # open this thread's connection before the start line
+            start.wait()
+            wait = start.wait if pattern == "burst" else None
+            timings[index], claimed[index] = _claim_rounds(agent, claims, wait)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=work, args=(i, profile), name=f"claimer-{i}")
+        for i, profile in enumerate(profiles)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 def _claimers(count: int) -> list[AgentProfile]:
@@ -381,6 +452,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agents", type=int, default=20, help="concurrent claimers")
     parser.add_argument("--claims", type=int, default=50, help="claims per agent")
     parser.add_argument(
+        "--claimers", choices=["processes", "threads"], default="processes",
+        help="one process per agent (like web workers) or threads of this process",
+    )  # fmt: skip
+    parser.add_argument(
+        "--claim-pattern", choices=["burst", "loop"], action="append",
+        help="burst: all agents press at once each round; loop: as fast as each can",
+    )  # fmt: skip
+    parser.add_argument(
         "--only", choices=["changelist", "claim", "api"], action="append", help="run only these"
     )
     parser.add_argument(
@@ -412,7 +491,10 @@ def main(argv: list[str] | None = None) -> int:
             agent, supervisor, repeat=args.repeat, warmup=args.warmup, plans=plans
         )
     if "claim" in parts:
-        results += bench_claim_next(agents=args.agents, claims=args.claims)
+        for pattern in args.claim_pattern or ["burst", "loop"]:
+            results += bench_claim_next(
+                agents=args.agents, claims=args.claims, claimers=args.claimers, pattern=pattern
+            )
     if "api" in parts:
         results += bench_api(agent, supervisor, repeat=args.repeat, warmup=args.warmup, plans=plans)
     print(HEADER)

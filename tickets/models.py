@@ -248,6 +248,18 @@ class Ticket(models.Model):
                 condition=Q(status__in=["new", "open", "pending"]),
                 name="ticket_assignee_open_idx",
             ),
+            # An agent's list of open tickets by status (the admin's status filter, the API's
+            # ?status=): open tickets of a few queues, in work order.
+            models.Index(
+                "queue",
+                "status",
+                models.F("sla_breached").desc(),
+                models.F("priority").desc(),
+                "created_at",
+                "id",
+                condition=Q(status__in=["new", "open", "pending"]),
+                name="ticket_queue_open_idx",
+            ),
             # The supervisor's work list over every queue (tickets.selectors.WORK_ORDER).
             models.Index(
                 models.F("sla_breached").desc(),

@@ -49,7 +49,7 @@ def work_list(*, user) -> QuerySet[Ticket]:
     """The agent's default view: their own open tickets, then their queues' unassigned ones,
     each part in work order."""
     profile = AgentProfile.objects.filter(user=user).first()
-    visible = tickets_visible_to(user=user).filter(status__in=OPEN_TICKET_STATUSES)
+    visible = tickets_listed_for(user=user).filter(status__in=OPEN_TICKET_STATUSES)
     if profile is None:
         return visible.filter(assignee__isnull=True).order_by(*WORK_ORDER)
     mine = Q(assignee=profile)

@@ -816,28 +816,30 @@ def ticket_claim_next(*, agent: AgentProfile, now: datetime | None = None) -> Ti
     Twenty agents pressing the button at once must get twenty different tickets. On
     PostgreSQL the candidate is read FOR UPDATE SKIP LOCKED: a row another claim holds is
     passed over instead of waited on (plain FOR UPDATE queues every claimer behind the first;
-    select-then-update without a lock hands one ticket to several agents). SQLite ignores
-    select_for_update, so the UPDATE itself is the compare-and-set there ("still unassigned"),
-    and a lost race moves on to the next candidate. Capacity is taken first with the same
-    conditional UPDATE as automatic assignment, and given back if nothing was claimed.
+    select-then-update without a lock hands one ticket to several agents), and the whole claim
+    is one statement (_claim_on_postgresql). SQLite ignores select_for_update, so there the
+    UPDATE itself is the compare-and-set ("still unassigned"), and a lost race moves on to the
+    next candidate. Capacity is a conditional UPDATE of the agent's open_tickets, as for
+    automatic assignment.
     """
     now = now or timezone.now()
     if not agent.user.is_active or not agent.user.has_perm("tickets.claim_ticket"):
         raise TicketNotPermitted("Only agents may claim tickets.")
+    if connection.vendor == "postgresql":
+        claimed = _claim_on_postgresql(agent=agent, now=now)
+        if claimed is not None:
+            return claimed
+        # Nothing claimed: the agent is at capacity, nothing is waiting, or every candidate
+        # was held by another claim. The general path below tells which.
     if not agent_claim_slot(agent_id=agent.pk, now=now):
         raise AgentAtCapacity(
             f"You have {agent.capacity} open tickets, your capacity: solve one first."
         )
     from tickets.selectors import claimable_tickets
 
-    claimed: Ticket | None = None
-    claimed_id = (
-        _claim_on_postgresql(agent=agent, now=now) if connection.vendor == "postgresql" else None
-    )
-    if claimed_id is not None:
-        claimed = Ticket.objects.select_related("queue").get(pk=claimed_id)
+    claimed = None
     skipped: list[int] = []
-    for _try in range(5 if claimed is None else 0):
+    for _try in range(5):
         with transaction.atomic():
             candidate = (
                 claimable_tickets(agent=agent)
@@ -865,30 +867,40 @@ def ticket_claim_next(*, agent: AgentProfile, now: datetime | None = None) -> Ti
     return claimed
 
 
-def _claim_on_postgresql(*, agent: AgentProfile, now: datetime) -> int | None:
-    """Claim and record it in one statement: lock the candidate (SKIP LOCKED), assign it and
-    write the ASSIGNED event, in a single round trip and transaction.
+def _claim_on_postgresql(*, agent: AgentProfile, now: datetime) -> Ticket | None:
+    """The whole claim in one statement and one round trip: lock the most urgent free
+    candidate (SKIP LOCKED), take a unit of the agent's capacity, assign the ticket, write the
+    ASSIGNED event, and return the ticket's row.
 
-    Written as SQL because claim next is the hottest write of the desk: the ORM version is six
-    statements and ~4 ms of an agent's click, this is one and ~1 ms, which is what keeps 20
-    agents clicking at once under the 10 ms target (docs/performance.md). The event columns
-    are spelled out here, so tests/tickets/test_claim_next.py checks the event it writes.
+    Written as SQL because claim next is the desk's hottest write, done by many agents at
+    the same moment: the ORM version is six statements and ~4 ms of Python and round trips
+    per click, this is one (docs/performance.md has the figures). Each step runs only if the
+    one before produced a row (candidate → slot → claimed → recorded), so an agent at
+    capacity or with nothing to claim changes nothing. The event's columns are spelled out
+    here; tests/tickets/test_claim_next.py checks the event it writes.
     """
     from tickets.selectors import claim_next_candidate_params, claim_next_candidate_sql
 
     # Table names come from the models; every value is a query parameter.
     sql = f"""
 WITH candidate AS ({claim_next_candidate_sql()}),
+slot AS (
+    UPDATE {AgentProfile._meta.db_table} a
+    SET open_tickets = a.open_tickets + 1, last_assigned_at = %(now)s
+    FROM candidate
+    WHERE a.id = %(agent)s AND a.is_available AND a.open_tickets < a.capacity
+    RETURNING a.id
+),
 claimed AS (
     UPDATE {Ticket._meta.db_table} t SET assignee_id = %(agent)s, updated_at = %(now)s
-    FROM candidate WHERE t.id = candidate.id
-    RETURNING t.id
+    FROM candidate, slot WHERE t.id = candidate.id
+    RETURNING t.*
 ),
 recorded AS (
     INSERT INTO {TicketEvent._meta.db_table} (ticket_id, kind, author_id, body, change, created_at)
     SELECT id, %(kind)s, %(author)s, %(body)s, %(change)s::jsonb, %(now)s FROM claimed
 )
-SELECT id FROM claimed
+SELECT * FROM claimed
 """  # noqa: S608
     params = {
         **claim_next_candidate_params(agent=agent),
@@ -898,10 +910,9 @@ SELECT id FROM claimed
         "body": f"Claimed by {agent}.",
         "change": json.dumps({"from": None, "to": agent.pk}),
     }
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    return row[0] if row else None
+    with transaction.atomic():
+        rows = list(Ticket.objects.raw(sql, params))
+    return rows[0] if rows else None
 
 
 def tickets_close_solved(*, now: datetime | None = None, limit: int = 1000) -> int:
