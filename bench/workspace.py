@@ -435,9 +435,15 @@ def _claims_undo(claimed, waiting_before: dict, saved: dict, *, since: float) ->
 
 
 def claim_next_plan(agent: AgentProfile) -> str:
-    query = claimable_tickets(agent=agent).select_for_update(skip_locked=True, of=("self",))
-    with transaction.atomic():
-        plan = query.only("pk")[:1].explain(analyze=True, buffers=True)
+    """The plan of claim next's candidate query, as ticket_claim_next runs it on PostgreSQL."""
+    from tickets.selectors import claim_next_candidate_params, claim_next_candidate_sql
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "EXPLAIN (ANALYZE, BUFFERS) " + claim_next_candidate_sql(),
+            claim_next_candidate_params(agent=agent),
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
         transaction.set_rollback(True)
     return plan
 
