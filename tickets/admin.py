@@ -307,7 +307,13 @@ def sla_clocks(ticket: Ticket, *, now: datetime) -> list[SLAClock]:
             return SLAClock(label, "breached", str(_("breached")), due)
         if not is_open:
             return SLAClock(label, "met", str(_("stopped")), due)
-        state = "at-risk" if ticket.sla_at_risk_at else "ok"
+        # The beat check marks "at risk" once a minute; the page knows the rule and the time
+        # itself, so a target 1 minute away is never shown as fine in between.
+        window = (due - ticket.created_at).total_seconds()
+        late_in_window = window > 0 and (
+            (now - ticket.created_at).total_seconds() >= services.SLA_AT_RISK_SHARE * window
+        )
+        state = "at-risk" if ticket.sla_at_risk_at or late_in_window else "ok"
         return SLAClock(label, state, str(_("%(left)s left")) % {"left": _duration(due - now)}, due)
 
     return [
