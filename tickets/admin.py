@@ -374,6 +374,12 @@ class WorkViewFilter(admin.SimpleListFilter):
     parameter_name = "view"
     ALL = "all"
 
+    def __init__(self, request: HttpRequest, params, model, model_admin) -> None:
+        # choices() is handed the changelist only and needs the request; a filter is built
+        # per request, so it keeps its own (never on the ModelAdmin, which all requests share).
+        self.request = request
+        super().__init__(request, params, model, model_admin)
+
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
         return [(self.ALL, _("All visible tickets"))]
 
@@ -388,7 +394,7 @@ class WorkViewFilter(admin.SimpleListFilter):
         return work_list(user=request.user)
 
     def choices(self, changelist):
-        request = changelist.model_admin._changelist_request
+        request = self.request
         yield {
             "selected": self.is_work_view(request),
             "query_string": "?",
@@ -771,8 +777,6 @@ class TicketAdmin(admin.ModelAdmin):
         return queryset.filter(subject__icontains=term), False
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
-        # The "View" filter's choices() gets the changelist only; it needs the request.
-        self._changelist_request = request
         context = {
             "can_claim_next": request.user.has_perm("tickets.claim_ticket"),
             **(extra_context or {}),
