@@ -24,11 +24,15 @@ def agent_queue_ids(user) -> QuerySet:
     return Queue.members.through.objects.filter(agentprofile__user=user).values("queue_id")
 
 
+def _sees_tickets(user) -> bool:
+    return bool(user.is_authenticated and user.is_active and user.has_perm("tickets.view_ticket"))
+
+
 def tickets_visible_to(*, user, queryset: QuerySet[Ticket] | None = None) -> QuerySet[Ticket]:
     """The tickets ``user`` may see and work: every queue for supervisors, the queues they are
     a member of for agents, none for anyone else (authors, inactive or anonymous users)."""
     tickets = queryset if queryset is not None else Ticket.objects.all()
-    if not user.is_authenticated or not user.is_active or not user.has_perm("tickets.view_ticket"):
+    if not _sees_tickets(user):
         return tickets.none()
     if user_sees_all_queues(user):
         return tickets
@@ -36,7 +40,7 @@ def tickets_visible_to(*, user, queryset: QuerySet[Ticket] | None = None) -> Que
 
 
 def ticket_visible_to(*, user, ticket: Ticket) -> bool:
-    if not user.is_authenticated or not user.is_active or not user.has_perm("tickets.view_ticket"):
+    if not _sees_tickets(user):
         return False
     if user_sees_all_queues(user):
         return True

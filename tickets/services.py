@@ -168,6 +168,13 @@ def sla_due_times(
 # --- assignment ------------------------------------------------------------------------------
 
 
+def _event(ticket: Ticket, kind: str, *, actor=None, body: str = "", change=None, now=None):
+    return TicketEvent.objects.create(
+        ticket=ticket, kind=kind, author=actor, body=body, change=change or {},
+        created_at=now or timezone.now(),
+    )  # fmt: skip
+
+
 def agent_claim_slot(*, agent_id: int, now: datetime) -> bool:
     """Take one unit of the agent's capacity, or fail if it is used up.
 
@@ -209,9 +216,9 @@ def ticket_assign(*, ticket: Ticket, now: datetime | None = None) -> AgentProfil
             AgentProfile.objects.filter(pk=agent.pk).update(open_tickets=F("open_tickets") - 1)
             return None
         ticket.assignee = agent
-        TicketEvent.objects.create(
-            ticket=ticket, kind=TicketEvent.Kind.ASSIGNED, body=f"Assigned to {agent}.",
-            created_at=now,
+        _event(
+            ticket, TicketEvent.Kind.ASSIGNED, body=f"Assigned to {agent}.", now=now,
+            change={"from": None, "to": agent.pk},
         )  # fmt: skip
         return agent
     return None
@@ -264,16 +271,19 @@ def _created_note(attempt: Attempt, ticket: Ticket) -> str:
     return "Sent from the contact form; no suggested guide was opened."
 
 
-def _notify_after_commit(task_name: str, ticket_id: int) -> None:
+def _notify_after_commit(task_name: str, object_id: int) -> None:
+    """Queue notification task ``task_name`` for a ticket (or event) id once the transaction
+    commits; a broker failure is logged, never raised into the committed request."""
+
     def send() -> None:
         from tickets import tasks
 
         try:
             getattr(tasks, task_name).apply_async(
-                args=[ticket_id], retry=True, retry_policy={"max_retries": 1}
+                args=[object_id], retry=True, retry_policy={"max_retries": 1}
             )
         except Exception:
-            logger.exception("Notification %s for ticket %s not sent", task_name, ticket_id)
+            logger.exception("Notification %s for %s not sent", task_name, object_id)
 
     transaction.on_commit(send)
 
@@ -466,25 +476,30 @@ def tickets_sla_check(*, now: datetime | None = None) -> dict[str, int]:
                 sla_at_risk_at=now, updated_at=now
             )
             if marked:
-                TicketEvent.objects.create(
-                    ticket_id=ticket.pk, kind=TicketEvent.Kind.SLA_AT_RISK, created_at=now,
+                _event(
+                    ticket, TicketEvent.Kind.SLA_AT_RISK, now=now,
                     body="Over 75% of the SLA target has passed.",
                 )  # fmt: skip
                 counts["at_risk"] += 1
     return counts
 
 
+def sla_target_at_risk(*, created_at: datetime, due_at: datetime, now: datetime) -> bool:
+    """Whether SLA_AT_RISK_SHARE of the time between creation and a due time has passed: the
+    one rule for "at risk", used by the SLA check and by the pages that colour the clocks."""
+    total = (due_at - created_at).total_seconds()
+    return total > 0 and (now - created_at).total_seconds() >= SLA_AT_RISK_SHARE * total
+
+
 def _sla_at_risk(ticket: Ticket, now: datetime) -> bool:
     targets = [ticket.resolution_due_at]
-    if ticket.first_responded_at is None and ticket.first_response_due_at is not None:
+    if ticket.first_responded_at is None:
         targets.append(ticket.first_response_due_at)
-    for due in targets:
-        if due is None:
-            continue
-        total = (due - ticket.created_at).total_seconds()
-        if total > 0 and (now - ticket.created_at).total_seconds() >= SLA_AT_RISK_SHARE * total:
-            return True
-    return False
+    return any(
+        sla_target_at_risk(created_at=ticket.created_at, due_at=due, now=now)
+        for due in targets
+        if due is not None
+    )
 
 
 def _sla_breach(ticket_id: int, flag: str, now: datetime) -> int:
@@ -497,17 +512,17 @@ def _sla_breach(ticket_id: int, flag: str, now: datetime) -> int:
             return 0
         ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
         what = "first response" if flag == "first_response_breached" else "resolution"
-        TicketEvent.objects.create(
-            ticket=ticket, kind=TicketEvent.Kind.SLA_BREACHED, created_at=now,
-            body=f"The {what} target was missed.",
-        )  # fmt: skip
+        _event(
+            ticket, TicketEvent.Kind.SLA_BREACHED, now=now, body=f"The {what} target was missed."
+        )
         if ticket.priority < Priority.URGENT:
             raised = Ticket.objects.filter(pk=ticket_id).update(priority=F("priority") + 1)
             if raised:
                 raised_to = Priority(ticket.priority + 1).label
-                TicketEvent.objects.create(
-                    ticket=ticket, kind=TicketEvent.Kind.PRIORITY_CHANGED, created_at=now,
+                _event(
+                    ticket, TicketEvent.Kind.PRIORITY_CHANGED, now=now,
                     body=f"Priority raised to {raised_to} after the breach.",
+                    change={"from": ticket.priority, "to": ticket.priority + 1},
                 )  # fmt: skip
         _notify_after_commit("notify_supervisors_breach", ticket_id)
     return 1
@@ -570,13 +585,6 @@ def _actor_check(actor, ticket: Ticket, *, permission: str = "tickets.change_tic
 
     if not actor.has_perm(permission) or not ticket_visible_to(user=actor, ticket=ticket):
         raise TicketNotPermitted("You may not work on this ticket.")
-
-
-def _event(ticket: Ticket, kind: str, *, actor=None, body: str = "", change=None, now=None):
-    return TicketEvent.objects.create(
-        ticket=ticket, kind=kind, author=actor, body=body, change=change or {},
-        created_at=now or timezone.now(),
-    )  # fmt: skip
 
 
 def _capacity_release(agent_id: int | None) -> None:
@@ -678,8 +686,7 @@ def ticket_reply(
         ticket.save(update_fields=fields)
         if ticket.status == Ticket.Status.NEW and status_after is None:
             status_after = Ticket.Status.OPEN
-        event_id = event.pk
-        transaction.on_commit(lambda: _notify_event_after_commit(event_id))
+        _notify_after_commit("notify_customer_reply", event.pk)
     if status_after is not None and status_after != ticket.status:
         ticket_transition(ticket=ticket, to_status=status_after, actor=author)
     return event
@@ -689,15 +696,16 @@ def ticket_note(*, ticket: Ticket, author, body: str) -> TicketEvent:
     return ticket_reply(ticket=ticket, author=author, body=body, public=False)
 
 
-def _notify_event_after_commit(event_id: int) -> None:
-    from tickets import tasks
-
-    try:
-        tasks.notify_customer_reply.apply_async(
-            args=[event_id], retry=True, retry_policy={"max_retries": 1}
-        )
-    except Exception:
-        logger.exception("Reply e-mail for event %s not queued", event_id)
+def ticket_accepts_customer_replies(ticket: Ticket, *, now: datetime | None = None) -> bool:
+    """Whether the customer may still write on the ticket: not closed, and if solved, solved
+    within REOPEN_WINDOW. The status page and the API offer the reply form by this rule;
+    ticket_customer_reply enforces it on the locked row."""
+    if ticket.status == Ticket.Status.CLOSED:
+        return False
+    if ticket.status == Ticket.Status.SOLVED:
+        now = now or timezone.now()
+        return ticket.solved_at is not None and now - ticket.solved_at <= REOPEN_WINDOW
+    return True
 
 
 @transaction.atomic
@@ -712,10 +720,7 @@ def ticket_customer_reply(*, ticket: Ticket, body: str, now: datetime | None = N
         raise TicketError("Write something first.")
     now = now or timezone.now()
     ticket = _ticket_locked(ticket)
-    if ticket.status == Ticket.Status.CLOSED or (
-        ticket.status == Ticket.Status.SOLVED
-        and (ticket.solved_at is None or now - ticket.solved_at > REOPEN_WINDOW)
-    ):
+    if not ticket_accepts_customer_replies(ticket, now=now):
         raise TicketClosedForReplies(
             "This request is closed. If the problem is back, please send a new request."
         )

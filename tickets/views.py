@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -108,19 +108,6 @@ def _too_many_requests(request: HttpRequest, retry_after: int) -> HttpResponse:
 # --- the customer's status page ------------------------------------------------------------------
 
 
-def _accepts_customer_replies(ticket: Ticket) -> bool:
-    """Whether the page offers the reply form: what services.ticket_customer_reply accepts
-    (it has the last word, for a ticket closed while the page was open)."""
-    if ticket.status == Ticket.Status.CLOSED:
-        return False
-    if ticket.status == Ticket.Status.SOLVED:
-        return (
-            ticket.solved_at is not None
-            and timezone.now() - ticket.solved_at <= services.REOPEN_WINDOW
-        )
-    return True
-
-
 def _new_request_url(ticket: Ticket) -> str:
     """Where a customer whose request is closed starts again: the guide they came from, if it
     is still published (its last step leads to a person), else the contact form."""
@@ -173,7 +160,7 @@ def ticket_status(request: HttpRequest, reference: str, token: str) -> HttpRespo
             if retry_after is not None:
                 refusal = _("You sent many messages in a short time. Please try again later.")
                 status = 429
-            elif not _accepts_customer_replies(ticket):
+            elif not services.ticket_accepts_customer_replies(ticket):
                 refusal, status = _closed_refusal(), 409
             elif form.is_valid():
                 replies.count(address)
@@ -198,7 +185,7 @@ def ticket_status(request: HttpRequest, reference: str, token: str) -> HttpRespo
                 "thread": ticket_thread(ticket=ticket, public_only=True),
                 "form": form,
                 "refusal": refusal,
-                "accepts_replies": _accepts_customer_replies(ticket),
+                "accepts_replies": services.ticket_accepts_customer_replies(ticket),
                 "new_request_url": _new_request_url(ticket),
             },
             status=status,
