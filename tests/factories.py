@@ -1,11 +1,9 @@
-import hashlib
-
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from guides.models import Attempt, Company, Guide, Step, Tag
+from guides.models import Attempt, Company, Guide, Step, Tag, attempt_token_hash
 from tickets import roles
 from tickets.models import AgentProfile, Queue, Ticket
 
@@ -108,7 +106,7 @@ class AttemptFactory(factory.django.DjangoModelFactory):
 
     guide = factory.SubFactory(GuideFactory)
     company = factory.LazyAttribute(lambda attempt: attempt.guide.company)
-    token_hash = factory.Sequence(lambda n: hashlib.sha256(f"attempt-{n}".encode()).hexdigest())
+    token_hash = factory.Sequence(lambda n: attempt_token_hash(f"attempt-{n}"))
     language = factory.LazyAttribute(lambda attempt: attempt.guide.language)
     status = Attempt.Status.ESCALATED
     description = "Still stuck, please help."

@@ -19,6 +19,11 @@ def user_sees_all_queues(user) -> bool:
     return bool(user.is_active and user.has_perm("tickets.view_all_queues"))
 
 
+def agent_profile_for(user) -> AgentProfile | None:
+    """The user's agent profile, or None (supervisors and integrations may have none)."""
+    return AgentProfile.objects.filter(user_id=user.pk).first()
+
+
 def agent_queue_ids(user) -> QuerySet:
     """The ids of the queues ``user`` is a member of, as a subquery (no query of its own)."""
     return Queue.members.through.objects.filter(agentprofile__user=user).values("queue_id")
@@ -52,7 +57,7 @@ def ticket_visible_to(*, user, ticket: Ticket) -> bool:
 def work_list(*, user) -> QuerySet[Ticket]:
     """The agent's default view: their own open tickets, then their queues' unassigned ones,
     each part in work order."""
-    profile = AgentProfile.objects.filter(user=user).first()
+    profile = agent_profile_for(user)
     visible = tickets_listed_for(user=user).filter(status__in=OPEN_TICKET_STATUSES)
     if profile is None:
         return visible.filter(assignee__isnull=True).order_by(*WORK_ORDER)

@@ -27,6 +27,13 @@ from tickets.models import (
     Ticket,
     TicketEvent,
 )
+from tickets.selectors import (
+    agent_profile_for,
+    claim_next_candidate_params,
+    claim_next_candidate_sql,
+    claimable_tickets,
+    ticket_visible_to,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -581,8 +588,6 @@ def _actor_check(actor, ticket: Ticket, *, permission: str = "tickets.change_tic
     """Refuse an actor who may not work this ticket. ``actor`` None is the system itself."""
     if actor is None:
         return
-    from tickets.selectors import ticket_visible_to
-
     if not actor.has_perm(permission) or not ticket_visible_to(user=actor, ticket=ticket):
         raise TicketNotPermitted("You may not work on this ticket.")
 
@@ -764,7 +769,7 @@ def ticket_assign_to(*, ticket: Ticket, agent: AgentProfile | None, actor=None) 
     _actor_check(actor, ticket)
     if actor is not None and not actor.has_perm("tickets.reassign_ticket"):
         # An agent may take a ticket, or hand their own back to the queue; nothing else.
-        own = AgentProfile.objects.filter(user=actor).first()
+        own = agent_profile_for(actor)
         taking = agent is not None and own is not None and agent.pk == own.pk
         handing_back = agent is None and own is not None and ticket.assignee_id == own.pk
         if not (taking or handing_back):
@@ -840,8 +845,6 @@ def ticket_claim_next(*, agent: AgentProfile, now: datetime | None = None) -> Ti
         raise AgentAtCapacity(
             f"You have {agent.capacity} open tickets, your capacity: solve one first."
         )
-    from tickets.selectors import claimable_tickets
-
     claimed = None
     skipped: list[int] = []
     for _try in range(5):
@@ -884,8 +887,6 @@ def _claim_on_postgresql(*, agent: AgentProfile, now: datetime) -> Ticket | None
     capacity or with nothing to claim changes nothing. The event's columns are spelled out
     here; tests/tickets/test_claim_next.py checks the event it writes.
     """
-    from tickets.selectors import claim_next_candidate_params, claim_next_candidate_sql
-
     # Table names come from the models; every value is a query parameter.
     sql = f"""
 WITH candidate AS ({claim_next_candidate_sql()}),
