@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.db.models import Prefetch, QuerySet
 
 from guides.models import Guide, GuideSearchDocument, Language, Step
+from guides.selectors import published_guides
 
 # A search box holds a question, not a document: longer input is cut before it is normalised
 # and only the first words count, so odd input cannot make a query expensive.
@@ -121,14 +122,12 @@ QUERY_STOPWORDS = frozenset(
 
 def _guides_to_index() -> QuerySet[Guide]:
     return (
-        Guide.objects.filter(status=Guide.Status.PUBLISHED)
-        .select_related("company")
+        published_guides()
         .prefetch_related(
             Prefetch(
                 "steps",
                 queryset=Step.objects.only("guide_id", "title", "body").order_by("position"),
-            ),
-            "tags",
+            )
         )
         .only("id", "company_id", "language", "title", "summary", "company__name")
         .order_by("pk")
@@ -342,10 +341,5 @@ def search_guides(
     ids = search_guide_ids(query=query, company=company, language=language, limit=limit)
     if not ids:
         return []
-    guides = (
-        Guide.objects.filter(pk__in=ids, status=Guide.Status.PUBLISHED)
-        .select_related("company")
-        .prefetch_related("tags")
-        .in_bulk()
-    )
+    guides = published_guides().filter(pk__in=ids).in_bulk()
     return [guides[pk] for pk in ids if pk in guides]
