@@ -265,18 +265,25 @@ def _attempt_lock(attempt: Attempt) -> Attempt:
     return Attempt.objects.select_for_update().get(pk=attempt.pk)
 
 
+def _attempt_create(
+    *, guide: Guide | None, company: Company | None = None, language: str, user_agent: str
+) -> tuple[Attempt, str]:
+    token = attempt_token_new()
+    attempt = Attempt.objects.create(
+        guide=guide,
+        company=company,
+        token_hash=attempt_token_hash(token),
+        language=language,
+        user_agent=user_agent[:300],
+    )
+    return attempt, token
+
+
 def attempt_start(*, guide: Guide, user_agent: str = "") -> tuple[Attempt, str]:
     """Open an attempt at a published guide; returns it with its secret token (shown once)."""
     if guide.status != Guide.Status.PUBLISHED:
         raise SelfHelpError(_("This guide is not published."), field="guide")
-    token = attempt_token_new()
-    attempt = Attempt.objects.create(
-        guide=guide,
-        token_hash=attempt_token_hash(token),
-        language=guide.language,
-        user_agent=user_agent[:300],
-    )
-    return attempt, token
+    return _attempt_create(guide=guide, language=guide.language, user_agent=user_agent)
 
 
 @transaction.atomic
@@ -291,13 +298,8 @@ def attempt_start_without_guide(
     suggested guides they opened, so the agent knows what they already read."""
     if language not in Language.values:
         raise SelfHelpError(_("Unknown language."), field="language")
-    token = attempt_token_new()
-    attempt = Attempt.objects.create(
-        guide=None,
-        company=company,
-        token_hash=attempt_token_hash(token),
-        language=language,
-        user_agent=user_agent[:300],
+    attempt, token = _attempt_create(
+        guide=None, company=company, language=language, user_agent=user_agent
     )
     opened = Guide.objects.filter(pk__in=opened_guide_ids, status=Guide.Status.PUBLISHED)
     attempt.opened_guides.set(opened)
@@ -405,14 +407,12 @@ def feedback_give(
     if attempt is not None:
         previous = Feedback.objects.select_for_update().filter(attempt=attempt).first()
     if previous is not None:
-        changed = previous.helpful != helpful
         was_helpful = previous.helpful
         previous.helpful, previous.comment, previous.updated_at = helpful, comment.strip(), now
         previous.save(update_fields=["helpful", "comment", "updated_at"])
-        feedback = previous
-        if changed:
+        if was_helpful != helpful:
             _feedback_counters_move(guide_id=guide.pk, helpful=helpful, was_helpful=was_helpful)
-        return feedback
+        return previous
     feedback = Feedback.objects.create(
         guide=guide, attempt=attempt, helpful=helpful, comment=comment.strip(), created_at=now,
         updated_at=now,
