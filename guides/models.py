@@ -7,6 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -135,6 +136,14 @@ class Guide(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.language})"
+
+    def public_path(self) -> str:
+        """The guide's page for customers. (Not get_absolute_url: that would add a "View on
+        site" link to the admin of a guide that may be a draft.)"""
+        return reverse(
+            "guides:guide-detail",
+            kwargs={"company": self.company.slug, "language": self.language, "slug": self.slug},
+        )
 
     @property
     def text_direction(self) -> str:

@@ -4,7 +4,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -45,13 +44,6 @@ def _remember_attempt(response: HttpResponse, guide: Guide, token: str) -> None:
 def _published_guide(company: str, language: str, slug: str) -> Guide:
     return get_object_or_404(
         selectors.published_guide_detail(), company__slug=company, language=language, slug=slug
-    )
-
-
-def guide_url(guide: Guide) -> str:
-    return reverse(
-        "guides:guide-detail",
-        kwargs={"company": guide.company.slug, "language": guide.language, "slug": guide.slug},
     )
 
 
@@ -131,7 +123,7 @@ def step_outcome(
     step = next((s for s in guide.steps.all() if s.pk == step_id), None)
     if step is None:
         raise Http404("No such step in this guide.")
-    response = HttpResponseRedirect(f"{guide_url(guide)}#step-{step.position}")
+    response = HttpResponseRedirect(f"{guide.public_path()}#step-{step.position}")
     if not form.is_valid():
         messages.error(request, _("Choose what happened at this step."))
         return response
@@ -159,7 +151,7 @@ def attempt_restart(request: HttpRequest, company: str, language: str, slug: str
     _attempt, token = services.attempt_start(
         guide=guide, user_agent=request.headers.get("User-Agent", "")
     )
-    response = redirect(guide_url(guide))
+    response = redirect(guide.public_path())
     _remember_attempt(response, guide, token)
     return response
 
@@ -178,7 +170,7 @@ def feedback(request: HttpRequest, company: str, language: str, slug: str) -> Ht
         messages.success(request, _("Thank you for telling us."))
     else:
         messages.error(request, _("Choose Yes or Needs work."))
-    return HttpResponseRedirect(f"{guide_url(guide)}#feedback")
+    return HttpResponseRedirect(f"{guide.public_path()}#feedback")
 
 
 def contact(request: HttpRequest, company: str, language: str, slug: str) -> HttpResponse:

@@ -113,10 +113,7 @@ def _new_request_url(ticket: Ticket) -> str:
     is still published (its last step leads to a person), else the contact form."""
     guide = ticket.guide
     if guide is not None and guide.status == Guide.Status.PUBLISHED:
-        return reverse(
-            "guides:guide-detail",
-            kwargs={"company": guide.company.slug, "language": guide.language, "slug": guide.slug},
-        )
+        return guide.public_path()
     return reverse("tickets:contact")
 
 
@@ -245,9 +242,4 @@ def contact_guide_open(request: HttpRequest, guide_id: int) -> HttpResponse:
     opened = request.session.get(OPENED_GUIDES_SESSION_KEY, [])
     if guide.pk not in opened:
         request.session[OPENED_GUIDES_SESSION_KEY] = [*opened, guide.pk][-20:]
-    return redirect(
-        "guides:guide-detail",
-        company=guide.company.slug,
-        language=guide.language,
-        slug=guide.slug,
-    )
+    return redirect(guide.public_path())

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -54,10 +53,7 @@ class GuideListOutputSerializer(serializers.ModelSerializer):
         ]
 
     def get_web_url(self, guide: Guide) -> str:
-        path = reverse(
-            "guides:guide-detail",
-            kwargs={"company": guide.company.slug, "language": guide.language, "slug": guide.slug},
-        )
+        path = guide.public_path()
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
 
