@@ -307,13 +307,12 @@ def sla_clocks(ticket: Ticket, *, now: datetime) -> list[SLAClock]:
             return SLAClock(label, "breached", str(_("breached")), due)
         if not is_open:
             return SLAClock(label, "met", str(_("stopped")), due)
-        # The beat check marks "at risk" once a minute; the page knows the rule and the time
-        # itself, so a target 1 minute away is never shown as fine in between.
-        window = (due - ticket.created_at).total_seconds()
-        late_in_window = window > 0 and (
-            (now - ticket.created_at).total_seconds() >= services.SLA_AT_RISK_SHARE * window
+        # The beat check marks "at risk" once a minute; the page applies the same rule itself,
+        # so a target 1 minute away is never shown as fine in between.
+        at_risk = ticket.sla_at_risk_at is not None or services.sla_target_at_risk(
+            created_at=ticket.created_at, due_at=due, now=now
         )
-        state = "at-risk" if ticket.sla_at_risk_at or late_in_window else "ok"
+        state = "at-risk" if at_risk else "ok"
         return SLAClock(label, state, str(_("%(left)s left")) % {"left": _duration(due - now)}, due)
 
     return [
@@ -351,9 +350,10 @@ def _other_filters_chosen(request: HttpRequest) -> bool:
     return bool(keys) or bool(request.GET.get(SEARCH_VAR, "").strip())
 
 
-def _agent_profiles_of(user) -> QuerySet[AgentProfile]:
-    """The user's agent profile (none or one), as a queryset: usable as a subquery."""
-    return AgentProfile.objects.filter(user_id=user.pk)
+def _agent_profile_of(user) -> AgentProfile | None:
+    """The user's agent profile, or None (supervisors and authors have none). Read through the
+    one-to-one accessor, as the API does: cached on the user, and its ``user`` is this one."""
+    return getattr(user, "agent_profile", None)
 
 
 def _agent_profile_id_of(user) -> int | None:
@@ -594,6 +594,11 @@ class TicketChangeList(ChangeList):
 MESSAGE_MAX_LENGTH = 20_000
 
 
+def _transition_choices(ticket: Ticket) -> list[tuple[str, str]]:
+    """The statuses the workflow allows from the ticket's, with their labels."""
+    return [(s, str(Ticket.Status(s).label)) for s in TICKET_TRANSITIONS[ticket.status]]
+
+
 class ReplyForm(forms.Form):
     body = forms.CharField(
         label=_("Reply to the customer"),
@@ -604,10 +609,9 @@ class ReplyForm(forms.Form):
 
     def __init__(self, *args, ticket: Ticket, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        allowed = TICKET_TRANSITIONS[ticket.status]
         cast(forms.ChoiceField, self.fields["status_after"]).choices = [
             ("", _("(leave as it is)")),
-            *((status, Ticket.Status(status).label) for status in allowed),
+            *_transition_choices(ticket),
         ]
 
 
@@ -642,7 +646,7 @@ class AssigneeForm(forms.Form):
         if value == AssigneeFilter.NOBODY:
             return None
         if value == AssigneeFilter.ME:
-            own = _agent_profiles_of(self.user).select_related("user").first()
+            own = _agent_profile_of(self.user)
             if own is None:
                 raise forms.ValidationError(_("You have no agent profile to take tickets with."))
             return own
@@ -834,7 +838,10 @@ class TicketAdmin(admin.ModelAdmin):
         return own + super().get_urls()
 
     def _ticket_for(self, request: HttpRequest, object_id: str) -> Ticket | None:
-        """The ticket if the user may see it; None for a foreign, missing or malformed id."""
+        """The ticket if the user may see it; None for a foreign, missing or malformed id.
+
+        It comes through get_queryset, so it is visible already: the callers then ask for the
+        model permissions only (obj=None), not for ticket_visible_to's query once more."""
         tickets = self.get_queryset(request).select_related(
             "queue", "assignee__user", "company", "guide__company"
         )
@@ -851,7 +858,7 @@ class TicketAdmin(admin.ModelAdmin):
             return self._get_obj_does_not_exist_redirect(  # type: ignore[attr-defined]
                 request, self.opts, object_id
             )
-        if not self.has_view_permission(request, ticket):
+        if not self.has_view_permission(request):
             raise PermissionDenied
         return TemplateResponse(
             request,
@@ -861,7 +868,7 @@ class TicketAdmin(admin.ModelAdmin):
 
     def _workspace_context(self, request: HttpRequest, ticket: Ticket) -> dict:
         user = request.user
-        can_work = self.has_change_permission(request, ticket)
+        can_work = self.has_change_permission(request)  # visible: it came from _ticket_for
         can_reassign = user.has_perm("tickets.reassign_ticket")
         session = request.session
         thread = [
@@ -905,10 +912,7 @@ class TicketAdmin(admin.ModelAdmin):
             ),
             "note_form": NoteForm(initial={"body": session.pop(_draft_key(ticket, "note"), "")}),
             "priority_form": PriorityForm(initial={"priority": ticket.priority}),
-            "transitions": [
-                (status, Ticket.Status(status).label)
-                for status in TICKET_TRANSITIONS[ticket.status]
-            ],
+            "transitions": _transition_choices(ticket),
             "members": (
                 list(ticket.queue.members.select_related("user"))
                 if can_work and can_reassign
@@ -938,7 +942,7 @@ class TicketAdmin(admin.ModelAdmin):
         ticket = self._ticket_for(request, object_id)
         if handler is None or ticket is None:
             raise Http404(_("No such ticket or action."))
-        if not self.has_change_permission(request, ticket):
+        if not self.has_change_permission(request):
             raise PermissionDenied
         try:
             done = handler(request, ticket)
@@ -1006,7 +1010,7 @@ class TicketAdmin(admin.ModelAdmin):
         if not request.user.has_perm("tickets.claim_ticket"):
             raise PermissionDenied
         changelist = redirect("admin:tickets_ticket_changelist")
-        agent = _agent_profiles_of(request.user).first()
+        agent = _agent_profile_of(request.user)
         if agent is None:
             messages.error(request, _("Only agents claim tickets: you have no agent profile."))
             return changelist
@@ -1097,7 +1101,7 @@ class TicketAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Assign to me"), permissions=["change"])
     def assign_to_me(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
-        agent = _agent_profiles_of(request.user).select_related("user").first()
+        agent = _agent_profile_of(request.user)
         if agent is None:
             self.message_user(
                 request, _("You have no agent profile to take tickets with."), messages.ERROR

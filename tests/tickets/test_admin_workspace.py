@@ -214,8 +214,9 @@ def test_it_reads_a_ticket_in_the_same_number_of_queries_however_long_its_thread
     with CaptureQueriesContext(connection) as queries:
         assert client.get(page_of(ticket)).status_code == 200
     short_thread = [q["sql"] for q in queries.captured_queries]
-    # Session, user, permissions, the ticket with its queue, assignee, company and guide, the
-    # visibility check, the thread with its authors, the queue's members and the queues.
+    # Session, user, permissions, the ticket with its queue, assignee, company and guide (its
+    # visibility in the same query), the thread with its authors, the queue's members and the
+    # queues.
     assert 6 < len(short_thread) < 15, short_thread
     for number in range(18):
         services.ticket_note(ticket=ticket, author=desk.salma, body=f"Note {number}")

@@ -12,7 +12,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from guides.models import StepKind, StepOutcomeKind
-from helpdesk.api.fields import StrictCharField, StrictChoiceField, StrictIntegerField
+from helpdesk.api.fields import (
+    StrictCharField,
+    StrictChoiceField,
+    StrictIntegerChoiceField,
+    StrictIntegerField,
+)
+from tickets.api.filters import SLA_STATES
 from tickets.models import AgentProfile, Priority, Ticket, TicketEvent
 
 BODY_MAX_LENGTH = 10_000
@@ -67,7 +73,7 @@ class TicketListOutputSerializer(serializers.ModelSerializer):
             "first_response_due_at", "resolution_due_at", "created_at", "updated_at",
         ]  # fmt: skip
 
-    @extend_schema_field(serializers.ChoiceField(choices=["breached", "at_risk", "on_track"]))
+    @extend_schema_field(serializers.ChoiceField(choices=[value for value, _label in SLA_STATES]))
     def get_sla(self, ticket: Ticket) -> str:
         return sla_state(ticket)
 
@@ -211,15 +217,6 @@ class CustomerTicketOutputSerializer(serializers.ModelSerializer):
 
 
 # --- input ---------------------------------------------------------------------------------------
-
-
-class StrictIntegerChoiceField(serializers.ChoiceField):
-    """A choice among integers that must arrive as a JSON integer (not "3", not true)."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid_choice", input=data)
-        return super().to_internal_value(data)
 
 
 def _body(**kwargs) -> StrictCharField:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from django.http import Http404
-from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -40,9 +39,16 @@ from tickets.api.filters import (
     TicketFilter,
 )
 from tickets.api.pagination import ORDERINGS, TicketCursorPagination
-from tickets.models import AgentProfile, Priority, Queue, Ticket
+from tickets.models import (
+    REFERENCE_ALPHABET,
+    REFERENCE_LENGTH,
+    AgentProfile,
+    Priority,
+    Queue,
+    Ticket,
+)
 
-REFERENCE_PATTERN = r"^[2-9A-HJKMNP-Z]{10}$"
+REFERENCE_PATTERN = f"^[{REFERENCE_ALPHABET}]{{{REFERENCE_LENGTH}}}$"
 REFERENCE = OpenApiParameter(
     "reference", str, location=OpenApiParameter.PATH, pattern=REFERENCE_PATTERN,
     description="The ticket's reference, e.g. 7KQ2M9XRTB.",
@@ -372,13 +378,7 @@ class _CustomerTicketView(APIView):
 
     def state(self, ticket: Ticket, *, code: int = status.HTTP_200_OK) -> Response:
         thread = selectors.ticket_thread(ticket=ticket, public_only=True)
-        can_reply = ticket.status != Ticket.Status.CLOSED and not (
-            ticket.status == Ticket.Status.SOLVED
-            and (
-                ticket.solved_at is None
-                or timezone.now() - ticket.solved_at > services.REOPEN_WINDOW
-            )
-        )
+        can_reply = services.ticket_accepts_customer_replies(ticket)
         context = {"thread": thread, "can_reply": can_reply}
         return Response(io.CustomerTicketOutputSerializer(ticket, context=context).data, code)
 
