@@ -1014,11 +1014,6 @@ class TicketAdmin(admin.ModelAdmin):
         if agent is None:
             messages.error(request, _("Only agents claim tickets: you have no agent profile."))
             return changelist
-        if not agent.is_available:
-            messages.error(
-                request, _("You are marked as unavailable; ask a supervisor to change it.")
-            )
-            return changelist
         try:
             ticket = services.ticket_claim_next(agent=agent)
         except services.TicketError as error:

@@ -565,6 +565,10 @@ class AgentAtCapacity(TicketError):
     code = "agent_at_capacity"
 
 
+class AgentUnavailable(TicketError):
+    code = "agent_unavailable"
+
+
 class TicketClosedForReplies(TicketError):
     code = "ticket_closed"
 
@@ -835,6 +839,8 @@ def ticket_claim_next(*, agent: AgentProfile, now: datetime | None = None) -> Ti
     now = now or timezone.now()
     if not agent.user.is_active or not agent.user.has_perm("tickets.claim_ticket"):
         raise TicketNotPermitted("Only agents may claim tickets.")
+    if not agent.is_available:
+        raise AgentUnavailable("You are marked as unavailable; ask a supervisor to change it.")
     if connection.vendor == "postgresql":
         claimed = _claim_on_postgresql(agent=agent, now=now)
         if claimed is not None:

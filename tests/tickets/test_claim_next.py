@@ -80,6 +80,20 @@ def test_only_agents_claim(billing):
     assert not Ticket.objects.filter(assignee__isnull=False).exists()
 
 
+def test_an_unavailable_agent_is_told_so_and_claims_nothing(billing):
+    TicketFactory(queue=billing)
+    away = agent_in(billing, username="away")
+    away.is_available = False
+    away.save(update_fields=["is_available"])
+
+    with pytest.raises(services.AgentUnavailable, match="unavailable"):
+        services.ticket_claim_next(agent=away)
+
+    away.refresh_from_db()
+    assert away.open_tickets == 0
+    assert not Ticket.objects.filter(assignee__isnull=False).exists()
+
+
 def test_nothing_to_claim_gives_the_capacity_back(billing):
     alice = agent_in(billing, username="alice", capacity=3)
     assert services.ticket_claim_next(agent=alice) is None

@@ -73,6 +73,7 @@ TICKET_ERROR_STATUS = {
     services.TicketNotPermitted: status.HTTP_403_FORBIDDEN,
     services.TransitionNotAllowed: status.HTTP_409_CONFLICT,
     services.AgentAtCapacity: status.HTTP_409_CONFLICT,
+    services.AgentUnavailable: status.HTTP_409_CONFLICT,
     services.TicketClosedForReplies: status.HTTP_409_CONFLICT,
 }
 
