@@ -876,16 +876,7 @@ class TicketAdmin(admin.ModelAdmin):
             for event in ticket_thread(ticket=ticket)
         ]
         guide = ticket.guide
-        guide_url = None
-        if guide is not None and guide.company is not None:
-            guide_url = reverse(
-                "guides:guide-detail",
-                kwargs={
-                    "company": guide.company.slug,
-                    "language": guide.language,
-                    "slug": guide.slug,
-                },
-            )
+        guide_url = guide.public_path() if guide is not None else None
         return {
             "title": f"{ticket.reference}: {ticket.subject}",
             "subtitle": None,
