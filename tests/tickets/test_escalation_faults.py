@@ -228,6 +228,18 @@ def unacked_attempt_ids(broker: PrivateRedis) -> list[int]:
     )
 
 
+def wait_for_escalations_done(broker: PrivateRedis, *, log: Path, timeout: float = 30) -> None:
+    """Wait, before stopping the workers, until no escalation is queued or running.
+
+    The last ticket is committed before its task is acknowledged (acks_late); stopping the
+    worker in between kills that task, and reject_on_worker_lost puts its message back, so a
+    queue checked after the stop would hold a message the worker had in fact finished."""
+    wait_for(
+        lambda: broker.queue_length(ESCALATIONS_QUEUE) == 0 and not unacked_attempt_ids(broker),
+        timeout=timeout, what="no escalation queued or in flight", log=log,
+    )  # fmt: skip
+
+
 # --- 1. the broker is out while customers escalate -------------------------------------------
 
 
@@ -362,6 +374,7 @@ def test_it_makes_exactly_one_ticket_per_escalation_when_the_worker_is_killed(
                     f" surviving worker made the rest in {took:.1f}s"
                 )
                 assert lost >= 1
+                wait_for_escalations_done(broker, log=log)
 
         if crash == "worker-group":
             sweep_env = fault_env(tmp_path, broker.url, sweeping=True)
@@ -387,11 +400,10 @@ def test_it_makes_exactly_one_ticket_per_escalation_when_the_worker_is_killed(
                     what="the dead worker's messages to be re-delivered", log=log,
                 )  # fmt: skip
                 print(f"[{crash}] unacked empty {time.monotonic() - restored:.1f}s later")
+                wait_for_escalations_done(broker, log=log)
 
-        wait_for(
-            lambda: broker.queue_length(ESCALATIONS_QUEUE) == 0, timeout=10,
-            what="an empty escalations queue", log=log,
-        )  # fmt: skip
+        # The workers are stopped: nothing they finished may have come back to the queue.
+        assert broker.queue_length(ESCALATIONS_QUEUE) == 0
         left_unacked = unacked_attempt_ids(broker)
         print(
             f"[{crash}] at the end: LLEN {ESCALATIONS_QUEUE}=0, unacked messages "
@@ -443,7 +455,7 @@ def test_it_never_puts_an_agent_over_capacity_under_concurrent_escalations(
         publish_escalations(env, list(histories))
         wait_for_tickets(200, log=logs[0], timeout=120)
         took = time.monotonic() - started
-        time.sleep(1)
+        wait_for_escalations_done(broker, log=logs[0])
         workers.close()
         left = broker.queue_length(ESCALATIONS_QUEUE)
 
