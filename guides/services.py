@@ -396,15 +396,22 @@ def attempt_contact_submit(
 
 @transaction.atomic
 def feedback_give(
-    *, guide: Guide, helpful: bool, comment: str = "", attempt: Attempt | None = None
+    *, guide: Guide | None, helpful: bool, comment: str = "", attempt: Attempt | None = None
 ) -> Feedback:
     """'Was this helpful?'. An attempt answers once; answering again changes its answer, and
     the guide's counters move with it (F expressions: concurrent answers never lose a count)."""
+    if guide is None:
+        # A contact-form request has no guide: there is nothing to rate.
+        raise SelfHelpError(_("This request has no guide to rate."))
     if attempt is not None and attempt.guide_id != guide.pk:
         raise SelfHelpError(_("This attempt belongs to another guide."), field="attempt")
     now = timezone.now()
     previous = None
     if attempt is not None:
+        # Lock the attempt, not only its feedback: two first answers sent at once would both
+        # find no feedback row to lock, and the second insert would break the one-per-attempt
+        # constraint. Locked, the second waits and then changes the first's answer.
+        _attempt_lock(attempt)
         previous = Feedback.objects.select_for_update().filter(attempt=attempt).first()
     if previous is not None:
         was_helpful = previous.helpful

@@ -243,8 +243,6 @@ class AttemptFeedbackView(_AttemptView):
     def post(self, request: Request) -> Response:
         attempt = self.attempt(request)
         data = _valid(FeedbackInputSerializer, request)
-        if attempt.guide is None:
-            raise ValidationError({"non_field_errors": ["This request has no guide to rate."]})
         services.feedback_give(
             guide=attempt.guide, attempt=attempt, helpful=data["helpful"], comment=data["comment"]
         )

@@ -6,6 +6,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from guides import services
 from guides.api.attempts import _AnonymousWriteThrottle
 from guides.models import Attempt, Guide, StepOutcome
 from tests.factories import GuideFactory, StepFactory
@@ -216,3 +217,11 @@ def test_asking_twice_for_a_person_makes_one_request_and_one_ticket(api, started
     ticket = ticket_create_from_attempt(attempt_id=attempt.pk)
     assert ticket_create_from_attempt(attempt_id=attempt.pk) == ticket
     assert api.get("/api/v1/attempt/").json()["ticket"] == ticket.reference
+
+
+def test_a_request_without_a_guide_has_nothing_to_rate(api, db):
+    _attempt, token = services.attempt_start_without_guide(language="en")
+    api.credentials(HTTP_X_ATTEMPT_TOKEN=token)
+    response = api.post("/api/v1/attempt/feedback/", {"helpful": True}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"non_field_errors": ["This request has no guide to rate."]}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
+from django.db import connection
 
 from guides import selectors, services
 from guides.models import Attempt, Feedback, Guide, StepOutcome, attempt_token_hash
@@ -162,3 +165,52 @@ def test_the_history_survives_a_guide_edit(attempt_and_token):
     outcome = StepOutcome.objects.get()
     assert outcome.step_id is None
     assert outcome.step_title == title
+
+
+def test_a_contact_form_request_has_no_guide_to_rate(db):
+    attempt, _ = services.attempt_start_without_guide(language="en")
+    with pytest.raises(services.SelfHelpError, match="no guide to rate"):
+        services.feedback_give(guide=attempt.guide, attempt=attempt, helpful=True)
+    assert not Feedback.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_first_answers_at_once_leave_one_answer_and_exact_counters(guide_with_steps):
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "a row-lock race is a PostgreSQL property; SQLite's IMMEDIATE transactions run "
+            "one writer at a time, so threads prove nothing there"
+        )
+    rounds = 10
+    attempts = [services.attempt_start(guide=guide_with_steps)[0] for _ in range(rounds)]
+    errors: list[BaseException] = []
+
+    def answer(attempt: Attempt, helpful: bool, start: threading.Barrier) -> None:
+        try:
+            start.wait(timeout=30)
+            services.feedback_give(guide=guide_with_steps, attempt=attempt, helpful=helpful)
+        except BaseException as error:  # surfaced below, not lost in the thread
+            errors.append(error)
+        finally:
+            connection.close()
+
+    for attempt in attempts:
+        start = threading.Barrier(2)
+        threads = [
+            threading.Thread(target=answer, args=(attempt, helpful, start))
+            for helpful in (True, False)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+
+    assert not errors, errors
+    assert Feedback.objects.count() == rounds
+    guide_with_steps.refresh_from_db()
+    helpful = Feedback.objects.filter(helpful=True).count()
+    # Each attempt counts once, on the side of whichever answer came last.
+    assert (guide_with_steps.helpful_count, guide_with_steps.needs_work_count) == (
+        helpful,
+        rounds - helpful,
+    )
