@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import EmptyPage, Page, Paginator
 from django.db import connections, models
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.http import (
     Http404,
     HttpRequest,
@@ -39,11 +39,10 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from guides.models import Company, Language, StepKind, StepOutcomeKind
-from tickets import services
+from tickets import selectors, services
 from tickets.models import (
     OPEN_TICKET_STATUSES,
-    REFERENCE_ALPHABET,
-    REFERENCE_LENGTH,
+    STAFF_MESSAGE_MAX_LENGTH,
     TICKET_TRANSITIONS,
     AgentProfile,
     ApiToken,
@@ -468,18 +467,15 @@ class SLAStateFilter(admin.SimpleListFilter):
     parameter_name = "sla"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
-        return [("breached", _("Breached")), ("at_risk", _("At risk")), ("on_track", _("On track"))]
+        return list(selectors.SLA_STATES)
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
         value = self.value()
-        running = Q(status__in=OPEN_TICKET_STATUSES, sla_breached=False)
-        if value == "breached":
-            return queryset.filter(sla_breached=True)
-        if value == "at_risk":
-            return queryset.filter(running, sla_at_risk_at__isnull=False)
-        if value == "on_track":
-            return queryset.filter(running, sla_at_risk_at__isnull=True)
-        return queryset if value is None else queryset.none()
+        if value is None:
+            return queryset
+        if value not in dict(selectors.SLA_STATES):
+            return queryset.none()
+        return selectors.tickets_in_sla_state(queryset, value)
 
 
 class CompanyFilter(admin.RelatedFieldListFilter):
@@ -591,8 +587,6 @@ class TicketChangeList(ChangeList):
 
 # --- tickets: forms of the workspace --------------------------------------------------------------
 
-MESSAGE_MAX_LENGTH = 20_000
-
 
 def _transition_choices(ticket: Ticket) -> list[tuple[str, str]]:
     """The statuses the workflow allows from the ticket's, with their labels."""
@@ -602,7 +596,7 @@ def _transition_choices(ticket: Ticket) -> list[tuple[str, str]]:
 class ReplyForm(forms.Form):
     body = forms.CharField(
         label=_("Reply to the customer"),
-        max_length=MESSAGE_MAX_LENGTH,
+        max_length=STAFF_MESSAGE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 6, "dir": "auto"}),
     )
     status_after = forms.ChoiceField(label=_("and set status"), required=False)
@@ -618,7 +612,7 @@ class ReplyForm(forms.Form):
 class NoteForm(forms.Form):
     body = forms.CharField(
         label=_("Internal note (staff only)"),
-        max_length=MESSAGE_MAX_LENGTH,
+        max_length=STAFF_MESSAGE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3, "dir": "auto"}),
     )
 
@@ -768,17 +762,7 @@ class TicketAdmin(admin.ModelAdmin):
         return TicketChangeList
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
-        """One kind of match per search, each on an index: a reference exactly (it is read out
-        over the phone, so any case), an e-mail address exactly in any case (the
-        UPPER(requester_email) index), otherwise words of the subject."""
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        if "@" in term:
-            return queryset.filter(requester_email__iexact=term), False
-        if len(term) == REFERENCE_LENGTH and all(c in REFERENCE_ALPHABET for c in term.upper()):
-            return queryset.filter(reference=term.upper()), False
-        return queryset.filter(subject__icontains=term), False
+        return selectors.tickets_matching(queryset, search_term), False
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
         context = {
@@ -914,7 +898,7 @@ class TicketAdmin(admin.ModelAdmin):
                 action: reverse("admin:tickets_ticket_work", args=[ticket.pk, action])
                 for action in WORK_ACTIONS
             },
-            "note_max_length": MESSAGE_MAX_LENGTH,
+            "note_max_length": STAFF_MESSAGE_MAX_LENGTH,
         }
 
     def work_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
@@ -951,7 +935,7 @@ class TicketAdmin(admin.ModelAdmin):
         # A refused reply must not cost the agent what they typed: it comes back in the form.
         if action in ("reply", "note"):
             request.session[_draft_key(ticket, action)] = request.POST.get("body", "")[
-                :MESSAGE_MAX_LENGTH
+                :STAFF_MESSAGE_MAX_LENGTH
             ]
 
     def _work_reply(self, request: HttpRequest, ticket: Ticket) -> str:

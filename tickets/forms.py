@@ -2,13 +2,14 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from guides import selectors
+from tickets.models import CUSTOMER_MESSAGE_MAX_LENGTH
 
 
 class ContactRequestForm(forms.Form):
     """The contact form for a customer who found no guide."""
 
     description = forms.CharField(
-        max_length=5000,
+        max_length=CUSTOMER_MESSAGE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 5, "dir": "auto"}),
         label=_("What is going wrong?"),
     )
@@ -29,7 +30,7 @@ class CustomerReplyForm(forms.Form):
     """The customer's answer, written on their status page."""
 
     body = forms.CharField(
-        max_length=5000,
+        max_length=CUSTOMER_MESSAGE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 5, "dir": "auto"}),
         label=_("Your message"),
         error_messages={"required": _("Write your message first.")},

@@ -147,6 +147,11 @@ class TicketStatus(models.TextChoices):
 
 OPEN_TICKET_STATUSES = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING)
 
+# The longest message each side may write, the same on every surface (admin, status page, API).
+# Agents paste instructions and logs; a customer's message is what the contact form allows.
+STAFF_MESSAGE_MAX_LENGTH = 20_000
+CUSTOMER_MESSAGE_MAX_LENGTH = 5_000
+
 # The status workflow. Every change of status goes through tickets.services.ticket_transition,
 # which refuses anything not listed here. "closed" is final: a customer who writes after it
 # starts a new escalation.

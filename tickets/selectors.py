@@ -4,8 +4,17 @@ and what can be claimed. The admin, the API and the services all scope through h
 from __future__ import annotations
 
 from django.db.models import Case, F, Q, QuerySet, Value, When
+from django.utils.translation import gettext_lazy as _
 
-from tickets.models import OPEN_TICKET_STATUSES, AgentProfile, Queue, Ticket, TicketEvent
+from tickets.models import (
+    OPEN_TICKET_STATUSES,
+    REFERENCE_ALPHABET,
+    REFERENCE_LENGTH,
+    AgentProfile,
+    Queue,
+    Ticket,
+    TicketEvent,
+)
 
 # Breached first, then priority, then oldest; id last so the order is total (stable pages) and
 # matches the work-order indexes column for column.
@@ -13,6 +22,58 @@ WORK_ORDER = (F("sla_breached").desc(), F("priority").desc(), "created_at", "id"
 
 # What the customer may read of the thread; notes and system events stay with the staff.
 PUBLIC_EVENT_KINDS = (TicketEvent.Kind.CUSTOMER_MESSAGE, TicketEvent.Kind.AGENT_REPLY)
+
+
+# A ticket's SLA state, the same in the admin's filter and column and in the API. The SLA
+# sweep keeps the flags; each state is a test of indexed columns, never a computation per row.
+# "breached" stays once set (a ticket solved late is still breached); "at_risk" and "on_track"
+# are for running clocks only, and a ticket solved or closed in time has "met" its targets.
+SLA_STATES = (
+    ("breached", _("Breached")),
+    ("at_risk", _("At risk")),
+    ("on_track", _("On track")),
+    ("met", _("Met")),
+)
+_SLA_STATE_FILTERS = {
+    "breached": Q(sla_breached=True),
+    "at_risk": Q(sla_breached=False, status__in=OPEN_TICKET_STATUSES, sla_at_risk_at__isnull=False),
+    "on_track": Q(sla_breached=False, status__in=OPEN_TICKET_STATUSES, sla_at_risk_at__isnull=True),
+    "met": Q(sla_breached=False) & ~Q(status__in=OPEN_TICKET_STATUSES),
+}
+
+
+def tickets_in_sla_state(queryset: QuerySet[Ticket], state: str) -> QuerySet[Ticket]:
+    return queryset.filter(_SLA_STATE_FILTERS[state])
+
+
+def sla_state(ticket: Ticket) -> str:
+    if ticket.sla_breached:
+        return "breached"
+    if ticket.status not in OPEN_TICKET_STATUSES:
+        return "met"
+    return "at_risk" if ticket.sla_at_risk_at is not None else "on_track"
+
+
+def looks_like_reference(term: str) -> bool:
+    return len(term) == REFERENCE_LENGTH and all(c in REFERENCE_ALPHABET for c in term.upper())
+
+
+def tickets_matching(queryset: QuerySet[Ticket], term: str) -> QuerySet[Ticket]:
+    """The agent's search box, the same in the admin and the API. One kind of match per search,
+    each on an index where it can be: an e-mail address exactly in any case (the
+    UPPER(requester_email) index); a reference exactly, in any case, since it is read out over
+    the phone; otherwise words of the subject. A word shaped like a reference that is no
+    ticket's reference is searched in subjects too."""
+    term = term.strip()
+    if not term:
+        return queryset
+    if "@" in term:
+        return queryset.filter(requester_email__iexact=term)
+    if looks_like_reference(term):
+        by_reference = queryset.filter(reference=term.upper())
+        if by_reference.exists():
+            return by_reference
+    return queryset.filter(subject__icontains=term)
 
 
 def user_sees_all_queues(user) -> bool:

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from tests.factories import QueueFactory, TicketFactory, agent_in
 from tickets import services
 from tickets.api.views import CustomerTicketThrottle
-from tickets.models import Ticket, TicketEvent
+from tickets.models import CUSTOMER_MESSAGE_MAX_LENGTH, Ticket, TicketEvent
 
 
 @pytest.fixture
@@ -129,7 +129,16 @@ def test_a_reply_on_a_closed_ticket_is_409_with_the_message(ticket, closed):
 
 
 @pytest.mark.parametrize(
-    "body", [{}, {"body": ""}, {"body": "  "}, {"body": 42}, {"body": "a\x00b"}]
+    "body",
+    [
+        {},
+        {"body": ""},
+        {"body": "  "},
+        {"body": 42},
+        {"body": "a\x00b"},
+        # The status page's limit: the API takes no longer message than the page.
+        {"body": "x" * (CUSTOMER_MESSAGE_MAX_LENGTH + 1)},
+    ],
 )
 def test_a_bad_reply_is_400_on_the_body(ticket, body):
     response = customer(ticket).post(url(ticket, True), body, format="json")

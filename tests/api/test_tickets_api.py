@@ -14,7 +14,15 @@ from rest_framework.test import APIClient
 
 from tests.factories import QueueFactory, TicketFactory, agent_in, staff_user
 from tickets import roles, services
-from tickets.models import AgentProfile, ApiToken, Priority, Ticket, TicketEvent, api_token_key_hash
+from tickets.models import (
+    STAFF_MESSAGE_MAX_LENGTH,
+    AgentProfile,
+    ApiToken,
+    Priority,
+    Ticket,
+    TicketEvent,
+    api_token_key_hash,
+)
 
 
 def token_for(user, *, revoked: bool = False) -> str:
@@ -327,7 +335,9 @@ def test_the_supervisor_moves_a_ticket_and_the_agent_may_not(alice, sue, returns
         ("reply", {}, "body"),
         ("reply", {"body": "   "}, "body"),
         ("reply", {"body": 5}, "body"),
-        ("reply", {"body": "x" * 10_001}, "body"),
+        # The admin's limit: the API takes no longer message than the reply form.
+        ("reply", {"body": "x" * (STAFF_MESSAGE_MAX_LENGTH + 1)}, "body"),
+        ("notes", {"body": "x" * (STAFF_MESSAGE_MAX_LENGTH + 1)}, "body"),
         ("reply", {"body": "ok", "status_after": "archived"}, "status_after"),
         ("notes", {"body": ""}, "body"),
         ("transition", {"status": "archived"}, "status"),
@@ -430,6 +440,24 @@ def listed(client: APIClient, query: str) -> list[str]:
 )
 def test_the_supervisor_filters_the_list(sue, desk, query, expected):
     assert listed(client_for(sue), query) == [desk[name].reference for name in expected]
+
+
+def test_solved_tickets_have_met_or_breached_their_targets_as_in_the_admin(sue, billing):
+    in_time = TicketFactory(queue=billing, status="solved", sla_at_risk_at=timezone.now())
+    late = TicketFactory(queue=billing, status="closed", sla_breached=True)
+    client = client_for(sue)
+
+    assert listed(client, "sla=met") == [in_time.reference]
+    assert listed(client, "sla=breached") == [late.reference]
+    assert listed(client, "sla=at_risk") == listed(client, "sla=on_track") == []
+    states = {t["reference"]: t["sla"] for t in client.get("/api/v1/tickets/").json()["results"]}
+    assert states == {in_time.reference: "met", late.reference: "breached"}
+
+
+def test_a_reference_shaped_word_is_searched_in_subjects_when_no_reference_matches(sue, billing):
+    word = TicketFactory(queue=billing, subject="Strawberry plan charged twice")
+    assert listed(client_for(sue), "q=strawberry") == [word.reference]
+    assert listed(client_for(sue), f"q={word.reference}") == [word.reference]
 
 
 def test_filters_by_queue_id_company_reference_and_me(alice, sue, desk, billing):

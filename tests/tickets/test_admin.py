@@ -133,12 +133,16 @@ def test_it_filters_by_sla_state(client, team):
     on_track = TicketFactory(queue=team.billing)
     at_risk = TicketFactory(queue=team.billing, sla_at_risk_at=now)
     breached = TicketFactory(queue=team.billing, sla_breached=True, sla_at_risk_at=now)
-    TicketFactory(queue=team.billing, status="solved")
+    solved_late = TicketFactory(queue=team.billing, status="solved", sla_breached=True)
+    # Flagged at risk while open, then solved in time: its clocks stopped, targets met.
+    solved = TicketFactory(queue=team.billing, status="solved", sla_at_risk_at=now)
     client.force_login(team.alice.user)
 
-    assert listed(client, sla="breached") == [breached.reference]
+    assert set(listed(client, sla="breached")) == {breached.reference, solved_late.reference}
     assert listed(client, sla="at_risk") == [at_risk.reference]
     assert listed(client, sla="on_track") == [on_track.reference]
+    assert listed(client, sla="met") == [solved.reference]
+    assert listed(client, sla="late") == []
 
 
 def test_it_filters_by_queue_status_priority_language_and_company(client, team):
@@ -167,6 +171,9 @@ def test_it_finds_a_ticket_by_reference_email_or_subject_words(client, team):
     assert listed(client, q="layla@example.COM") == [parcel.reference]
     assert listed(client, q="layla@example") == []  # an address matches whole, not in part
     assert listed(client, q="refused") == [card.reference]
+    # A word shaped like a reference that is no ticket's reference is still a subject word.
+    word = TicketFactory(queue=team.billing, subject="Strawberry plan charged twice")
+    assert listed(client, q="STRAWBERRY") == [word.reference]
 
 
 def test_it_colours_the_sla_column_by_state(client, team):

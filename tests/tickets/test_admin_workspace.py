@@ -17,7 +17,7 @@ from django.utils.html import escape
 from tests.factories import TicketFactory, agent_in
 from tests.tickets.test_admin_roles import CHANGELIST, Desk, desk_open
 from tickets import services
-from tickets.models import AgentProfile, Priority, Ticket, TicketEvent
+from tickets.models import STAFF_MESSAGE_MAX_LENGTH, AgentProfile, Priority, Ticket, TicketEvent
 
 
 @pytest.fixture
@@ -103,6 +103,19 @@ def test_it_refuses_an_empty_reply_and_keeps_nothing(client, desk):
     _, messages = work(client, ticket, "reply", {"body": "   "})
 
     assert messages == ["Reply to the customer: This field is required."]
+    assert not ticket.events.exists()
+
+
+def test_it_refuses_a_reply_longer_than_the_api_takes(client, desk):
+    ticket = TicketFactory(queue=desk.billing)
+    client.force_login(desk.alice.user)
+
+    _, messages = work(client, ticket, "reply", {"body": "x" * (STAFF_MESSAGE_MAX_LENGTH + 1)})
+
+    assert messages == [
+        f"Reply to the customer: Ensure this value has at most {STAFF_MESSAGE_MAX_LENGTH} "
+        f"characters (it has {STAFF_MESSAGE_MAX_LENGTH + 1})."
+    ]
     assert not ticket.events.exists()
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import django_filters
 from django import forms
 from django.core.validators import RegexValidator
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from guides.models import Language
+from tickets import selectors
 from tickets.models import AgentProfile, Priority, Queue, Ticket
 
 # A database id as a query parameter: digits, small enough for any backend's integer.
@@ -20,11 +21,7 @@ SLUG_OR_ID_PATTERN = r"^[-a-zA-Z0-9_]*$"
 ASSIGNEE_PATTERN = rf"^(|me|none|{ID_PATTERN})$"
 SEARCH_PATTERN = r"^[^\u0000]{0,200}$"
 
-SLA_STATES = [
-    ("breached", "Breached"),
-    ("at_risk", "At risk"),
-    ("on_track", "On track"),
-]
+SLA_STATES = [(value, str(label)) for value, label in selectors.SLA_STATES]
 
 
 class _SlugField(forms.CharField):
@@ -95,21 +92,7 @@ class TicketFilter(django_filters.FilterSet):
         return queryset.filter(assignee_id=int(value))
 
     def filter_sla(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
-        # sla_at_risk_at is set by the SLA sweep when a clock nears its end; sla_breached once
-        # one has run out (it stays set, so "breached" includes solved-late tickets).
-        if value == "breached":
-            return queryset.filter(sla_breached=True)
-        at_risk = queryset.filter(sla_breached=False)
-        if value == "at_risk":
-            return at_risk.filter(sla_at_risk_at__isnull=False)
-        return at_risk.filter(sla_at_risk_at__isnull=True)
+        return selectors.tickets_in_sla_state(queryset, value)
 
     def filter_search(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
-        """An address is matched exactly (case-insensitively, on ticket_requester_email_idx);
-        anything else is a reference (exactly) or part of a subject."""
-        value = value.strip()
-        if not value:
-            return queryset
-        if "@" in value:
-            return queryset.filter(requester_email__iexact=value)
-        return queryset.filter(Q(reference=value.upper()) | Q(subject__icontains=value))
+        return selectors.tickets_matching(queryset, value)

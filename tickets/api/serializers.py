@@ -18,10 +18,16 @@ from helpdesk.api.fields import (
     StrictIntegerChoiceField,
     StrictIntegerField,
 )
+from tickets import selectors
 from tickets.api.filters import SLA_STATES
-from tickets.models import AgentProfile, Priority, Ticket, TicketEvent
-
-BODY_MAX_LENGTH = 10_000
+from tickets.models import (
+    CUSTOMER_MESSAGE_MAX_LENGTH,
+    STAFF_MESSAGE_MAX_LENGTH,
+    AgentProfile,
+    Priority,
+    Ticket,
+    TicketEvent,
+)
 
 # --- output: the staff's view ----------------------------------------------------------------
 
@@ -50,19 +56,14 @@ class TicketAgentSerializer(serializers.Serializer):
         return str(agent)
 
 
-def sla_state(ticket: Ticket) -> str:
-    if ticket.sla_breached:
-        return "breached"
-    return "at_risk" if ticket.sla_at_risk_at is not None else "on_track"
-
-
 class TicketListOutputSerializer(serializers.ModelSerializer):
     direction = serializers.CharField(source="text_direction")
     queue = TicketQueueSerializer()
     company = TicketCompanySerializer(allow_null=True)
     assignee = TicketAgentSerializer(allow_null=True)
     sla = serializers.SerializerMethodField(
-        help_text="breached (a target was missed), at_risk (one is close) or on_track."
+        help_text="breached (a target was missed), at_risk (one is close), on_track, or met "
+        "(solved or closed in time)."
     )
 
     class Meta:
@@ -75,7 +76,7 @@ class TicketListOutputSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.ChoiceField(choices=[value for value, _label in SLA_STATES]))
     def get_sla(self, ticket: Ticket) -> str:
-        return sla_state(ticket)
+        return selectors.sla_state(ticket)
 
 
 class TriedStepSerializer(serializers.Serializer):
@@ -219,8 +220,8 @@ class CustomerTicketOutputSerializer(serializers.ModelSerializer):
 # --- input ---------------------------------------------------------------------------------------
 
 
-def _body(**kwargs) -> StrictCharField:
-    return StrictCharField(max_length=BODY_MAX_LENGTH, **kwargs)
+def _body(*, max_length: int = STAFF_MESSAGE_MAX_LENGTH, **kwargs) -> StrictCharField:
+    return StrictCharField(max_length=max_length, **kwargs)
 
 
 class ReplyInputSerializer(serializers.Serializer):
@@ -259,4 +260,4 @@ class MoveInputSerializer(serializers.Serializer):
 
 
 class CustomerReplyInputSerializer(serializers.Serializer):
-    body = _body()
+    body = _body(max_length=CUSTOMER_MESSAGE_MAX_LENGTH)
