@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from guides import services as guide_services
 from guides.models import Guide
 from guides.search import search_guides
+from helpdesk.http import client_address
 from tickets import services
 from tickets.forms import ContactRequestForm, CustomerReplyForm
 from tickets.models import Ticket
@@ -85,13 +86,6 @@ def status_page_replies() -> AddressLimit:
     return AddressLimit(
         "status-reply", settings.STATUS_PAGE_REPLY_LIMIT, settings.STATUS_PAGE_REPLY_WINDOW
     )
-
-
-def client_address(request: HttpRequest) -> str:
-    # REMOTE_ADDR only. Behind a reverse proxy every customer shares the proxy's address;
-    # reading X-Forwarded-For safely needs a setting for the number of trusted proxies in
-    # front, which is out of scope here (the proxy can rate-limit on its own meanwhile).
-    return request.META.get("REMOTE_ADDR") or "unknown"
 
 
 def _too_many_requests(request: HttpRequest, retry_after: int) -> HttpResponse:

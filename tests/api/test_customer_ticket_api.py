@@ -164,3 +164,24 @@ def test_guessing_is_throttled_per_address(ticket, monkeypatch):
     assert customer(ticket, REMOTE_ADDR="203.0.113.100").get(url(ticket)).status_code == 200
     cache.delete(throttle_key)
     cache.delete("throttle_customer_ticket_203.0.113.100")
+
+
+def test_a_forged_forwarded_for_header_does_not_escape_the_throttle(ticket, monkeypatch):
+    # No proxy is trusted by default, so X-Forwarded-For is the client's own text. (DRF's
+    # default would have counted each new header value as a new client.)
+    monkeypatch.setattr(
+        CustomerTicketThrottle, "THROTTLE_RATES", {"customer_ticket": "3/minute"}, raising=False
+    )
+    throttle_key = "throttle_customer_ticket_203.0.113.98"
+    cache.delete(throttle_key)
+
+    codes = [
+        customer(
+            ticket, secret="0" * 40, REMOTE_ADDR="203.0.113.98",
+            HTTP_X_FORWARDED_FOR=f"192.0.2.{n}",
+        ).get(url(ticket)).status_code
+        for n in range(4)
+    ]  # fmt: skip
+
+    assert codes == [404, 404, 404, 429]
+    cache.delete(throttle_key)

@@ -184,6 +184,29 @@ def test_it_refuses_an_address_after_too_many_wrong_links_even_the_right_one(
     assert client.get(status_path(ticket), REMOTE_ADDR=SAM).status_code == 200
 
 
+def test_behind_a_trusted_proxy_each_customer_is_counted_on_their_own(
+    client, db, guess_limit, settings
+):
+    settings.TRUSTED_PROXY_COUNT = 1
+    ticket = ticket_escalated()
+    via_proxy = {"REMOTE_ADDR": "10.0.0.5"}  # every request comes from the load balancer
+
+    for n in range(3):
+        wrong = status_path(ticket, token=f"{n:040d}")
+        assert client.get(wrong, HTTP_X_FORWARDED_FOR=MALLORY, **via_proxy).status_code == 404
+
+    assert (
+        client.get(status_path(ticket), HTTP_X_FORWARDED_FOR=MALLORY, **via_proxy).status_code
+        == 429
+    )
+    assert client.get(status_path(ticket), HTTP_X_FORWARDED_FOR=SAM, **via_proxy).status_code == 200
+    # Mallory cannot start afresh by sending a header of her own: the proxy appends hers.
+    forged = f"192.0.2.1, {MALLORY}"
+    assert (
+        client.get(status_path(ticket), HTTP_X_FORWARDED_FOR=forged, **via_proxy).status_code == 429
+    )
+
+
 def test_right_links_do_not_count_as_guesses(client, db, guess_limit):
     ticket = ticket_escalated()
 
