@@ -45,19 +45,20 @@ class StepKind(models.TextChoices):
 class Company(models.Model):
     """The service a customer needs help with, and its own support channels."""
 
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=100, unique=True)
-    website = models.URLField(blank=True)
-    support_phone = models.CharField(max_length=50, blank=True)
-    support_email = models.EmailField(blank=True)
-    support_chat_url = models.URLField(blank=True)
-    support_hours = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    website = models.URLField(_("website"), blank=True)
+    support_phone = models.CharField(_("support phone"), max_length=50, blank=True)
+    support_email = models.EmailField(_("support e-mail"), blank=True)
+    support_chat_url = models.URLField(_("support chat URL"), blank=True)
+    support_hours = models.CharField(_("support hours"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["name"]
-        verbose_name_plural = "companies"
+        verbose_name = _("company")
+        verbose_name_plural = _("companies")
         constraints = [
             models.CheckConstraint(condition=~Q(slug=""), name="company_slug_not_empty"),
             models.CheckConstraint(condition=~Q(name=""), name="company_name_not_empty"),
@@ -68,10 +69,12 @@ class Company(models.Model):
 
 
 class Tag(models.Model):
-    slug = models.SlugField(max_length=50, unique=True)
+    slug = models.SlugField(_("slug"), max_length=50, unique=True)
 
     class Meta:
         ordering = ["slug"]
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
         constraints = [
             models.CheckConstraint(condition=~Q(slug=""), name="tag_slug_not_empty"),
             # Tags are matched case-insensitively; the importer lowercases them.
@@ -87,23 +90,29 @@ class Guide(models.Model):
 
     Status = GuideStatus
 
-    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="guides")
-    slug = models.SlugField(max_length=150)
-    language = models.CharField(max_length=8, choices=Language.choices)
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, related_name="guides", verbose_name=_("company")
+    )
+    slug = models.SlugField(_("slug"), max_length=150)
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices)
     # Versions of the same guide in other languages share this key.
-    translation_key = models.SlugField(max_length=150)
-    title = models.CharField(max_length=300, help_text=_("The customer's question."))
-    summary = models.TextField(blank=True, help_text=_("Markdown."))
-    tags = models.ManyToManyField(Tag, related_name="guides", blank=True)
-    status = models.CharField(max_length=16, choices=GuideStatus.choices, default=GuideStatus.DRAFT)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    view_count = models.PositiveBigIntegerField(default=0)
-    helpful_count = models.PositiveIntegerField(default=0)
-    needs_work_count = models.PositiveIntegerField(default=0)
+    translation_key = models.SlugField(_("translation key"), max_length=150)
+    title = models.CharField(_("title"), max_length=300, help_text=_("The customer's question."))
+    summary = models.TextField(_("summary"), blank=True, help_text=_("Markdown."))
+    tags = models.ManyToManyField(Tag, related_name="guides", blank=True, verbose_name=_("tags"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=GuideStatus.choices, default=GuideStatus.DRAFT
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    view_count = models.PositiveBigIntegerField(_("view count"), default=0)
+    helpful_count = models.PositiveIntegerField(_("helpful count"), default=0)
+    needs_work_count = models.PositiveIntegerField(_("needs work count"), default=0)
 
     class Meta:
         ordering = ["company__name", "title"]
+        verbose_name = _("guide")
+        verbose_name_plural = _("guides")
         constraints = [
             models.UniqueConstraint(
                 fields=["company", "slug", "language"], name="guide_unique_slug_per_language"
@@ -157,16 +166,22 @@ class Guide(models.Model):
 class Step(models.Model):
     Kind = StepKind
 
-    guide = models.ForeignKey(Guide, on_delete=models.CASCADE, related_name="steps")
-    position = models.PositiveSmallIntegerField(
-        validators=[MinValueValidator(1), MaxValueValidator(MAX_STEP_POSITION)]
+    guide = models.ForeignKey(
+        Guide, on_delete=models.CASCADE, related_name="steps", verbose_name=_("guide")
     )
-    kind = models.CharField(max_length=16, choices=StepKind.choices, default=StepKind.PROCEDURE)
-    title = models.CharField(max_length=300)
-    body = models.TextField(blank=True, help_text=_("Markdown."))
+    position = models.PositiveSmallIntegerField(
+        _("position"), validators=[MinValueValidator(1), MaxValueValidator(MAX_STEP_POSITION)]
+    )
+    kind = models.CharField(
+        _("kind"), max_length=16, choices=StepKind.choices, default=StepKind.PROCEDURE
+    )
+    title = models.CharField(_("title"), max_length=300)
+    body = models.TextField(_("body"), blank=True, help_text=_("Markdown."))
 
     class Meta:
         ordering = ["guide", "position"]
+        verbose_name = _("step")
+        verbose_name_plural = _("steps")
         constraints = [
             models.UniqueConstraint(fields=["guide", "position"], name="step_unique_position"),
             models.CheckConstraint(
@@ -212,35 +227,54 @@ class Attempt(models.Model):
 
     # None for a customer who found no guide and wrote to us directly (the contact form).
     guide = models.ForeignKey(
-        Guide, on_delete=models.PROTECT, null=True, blank=True, related_name="attempts"
+        Guide,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="attempts",
+        verbose_name=_("guide"),
     )
     # The company a guide-less customer named, if any (with a guide, the guide's company).
     company = models.ForeignKey(
-        Company, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Company,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("company"),
     )
     # Guides the contact form suggested and the customer opened before writing anyway.
-    opened_guides = models.ManyToManyField(Guide, related_name="+", blank=True)
-    token_hash = models.CharField(max_length=64, unique=True, editable=False)
-    language = models.CharField(max_length=8, choices=Language.choices)
-    status = models.CharField(
-        max_length=16, choices=AttemptStatus.choices, default=AttemptStatus.IN_PROGRESS
+    opened_guides = models.ManyToManyField(
+        Guide, related_name="+", blank=True, verbose_name=_("opened guides")
     )
-    started_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    contact_name = models.CharField(max_length=200, blank=True)
-    contact_email = models.EmailField(blank=True)
-    description = models.TextField(blank=True)
-    escalation_requested_at = models.DateTimeField(null=True, blank=True)
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True, editable=False)
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices)
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=AttemptStatus.choices,
+        default=AttemptStatus.IN_PROGRESS,
+    )
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    contact_name = models.CharField(_("contact name"), max_length=200, blank=True)
+    contact_email = models.EmailField(_("contact e-mail"), blank=True)
+    description = models.TextField(_("description"), blank=True)
+    escalation_requested_at = models.DateTimeField(
+        _("escalation requested at"), null=True, blank=True
+    )
     # Times a worker started turning this escalation into a ticket. A message that keeps
     # killing its worker is redelivered again and again; past a bound it is parked here for a
     # supervisor instead of looping forever (see tickets.services.escalation_delivery_count).
-    escalation_deliveries = models.PositiveSmallIntegerField(default=0)
-    escalation_parked_at = models.DateTimeField(null=True, blank=True)
-    user_agent = models.CharField(max_length=300, blank=True)
+    escalation_deliveries = models.PositiveSmallIntegerField(_("escalation deliveries"), default=0)
+    escalation_parked_at = models.DateTimeField(_("escalation parked at"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=300, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
+        verbose_name = _("attempt")
+        verbose_name_plural = _("attempts")
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=AttemptStatus.values), name="attempt_status_known"
@@ -283,20 +317,29 @@ class StepOutcome(models.Model):
 
     Outcome = StepOutcomeKind
 
-    attempt = models.ForeignKey(Attempt, on_delete=models.CASCADE, related_name="outcomes")
+    attempt = models.ForeignKey(
+        Attempt, on_delete=models.CASCADE, related_name="outcomes", verbose_name=_("attempt")
+    )
     # Kept when the guide is later edited: the copy below is what the customer saw.
     step = models.ForeignKey(
-        Step, on_delete=models.SET_NULL, null=True, blank=True, related_name="outcomes"
+        Step,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="outcomes",
+        verbose_name=_("step"),
     )
-    step_position = models.PositiveSmallIntegerField()
-    step_kind = models.CharField(max_length=16, choices=StepKind.choices)
-    step_title = models.CharField(max_length=300)
-    outcome = models.CharField(max_length=16, choices=StepOutcomeKind.choices)
-    note = models.TextField(blank=True)
-    recorded_at = models.DateTimeField(default=timezone.now)
+    step_position = models.PositiveSmallIntegerField(_("step position"))
+    step_kind = models.CharField(_("step kind"), max_length=16, choices=StepKind.choices)
+    step_title = models.CharField(_("step title"), max_length=300)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=StepOutcomeKind.choices)
+    note = models.TextField(_("note"), blank=True)
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
 
     class Meta:
         ordering = ["recorded_at", "pk"]
+        verbose_name = _("step outcome")
+        verbose_name_plural = _("step outcomes")
         constraints = [
             models.CheckConstraint(
                 condition=Q(outcome__in=StepOutcomeKind.values), name="step_outcome_known"
@@ -316,18 +359,26 @@ class StepOutcome(models.Model):
 class Feedback(models.Model):
     """'Was this helpful?' for a guide, from an attempt or from a passing reader."""
 
-    guide = models.ForeignKey(Guide, on_delete=models.CASCADE, related_name="feedback")
-    attempt = models.ForeignKey(
-        Attempt, on_delete=models.CASCADE, null=True, blank=True, related_name="feedback"
+    guide = models.ForeignKey(
+        Guide, on_delete=models.CASCADE, related_name="feedback", verbose_name=_("guide")
     )
-    helpful = models.BooleanField()
-    comment = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
+    attempt = models.ForeignKey(
+        Attempt,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="feedback",
+        verbose_name=_("attempt"),
+    )
+    helpful = models.BooleanField(_("helpful"))
+    comment = models.TextField(_("comment"), blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 
     class Meta:
         ordering = ["-created_at"]
-        verbose_name_plural = "feedback"
+        verbose_name = _("feedback")
+        verbose_name_plural = _("feedback")
         constraints = [
             # One answer per attempt; answering again changes it.
             models.UniqueConstraint(
@@ -351,17 +402,25 @@ class GuideSearchDocument(models.Model):
     """
 
     guide = models.OneToOneField(
-        Guide, on_delete=models.CASCADE, primary_key=True, related_name="search_document"
+        Guide,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="search_document",
+        verbose_name=_("guide"),
     )
     # Copied from the guide so that the company and language filters need no join.
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
-    language = models.CharField(max_length=8, choices=Language.choices)
-    title = models.TextField()
-    summary = models.TextField(blank=True)
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="+", verbose_name=_("company")
+    )
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices)
+    title = models.TextField(_("title"))
+    summary = models.TextField(_("summary"), blank=True)
     # Step titles and bodies, tag slugs and the company name.
-    body = models.TextField(blank=True)
+    body = models.TextField(_("body"), blank=True)
 
     class Meta:
+        verbose_name = _("guide search document")
+        verbose_name_plural = _("guide search documents")
         constraints = [
             models.CheckConstraint(
                 condition=Q(language__in=Language.values), name="guide_search_language_known"

@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 def _roles_sync(sender, **kwargs) -> None:
@@ -10,7 +11,7 @@ def _roles_sync(sender, **kwargs) -> None:
 
 class TicketsConfig(AppConfig):
     name = "tickets"
-    verbose_name = "Tickets"
+    verbose_name = _("Tickets")
 
     def ready(self) -> None:
         # After every migrate, once all permissions exist: keeps the role groups exactly as

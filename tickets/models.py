@@ -34,22 +34,27 @@ class Priority(models.IntegerChoices):
 
 
 class Queue(models.Model):
-    name = models.CharField(max_length=100)
-    slug = models.SlugField(max_length=100, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
     # Languages the queue serves; empty means any.
-    languages = models.JSONField(default=list, blank=True)
+    languages = models.JSONField(_("languages"), default=list, blank=True)
     members: models.ManyToManyField = models.ManyToManyField(
-        "AgentProfile", related_name="queues", blank=True
+        "AgentProfile", related_name="queues", blank=True, verbose_name=_("members")
     )
     supervisors = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, related_name="supervised_queues", blank=True
+        settings.AUTH_USER_MODEL,
+        related_name="supervised_queues",
+        blank=True,
+        verbose_name=_("supervisors"),
     )
     is_fallback = models.BooleanField(
-        default=False, help_text=_("Tickets no routing rule matches land here.")
+        _("is fallback"), default=False, help_text=_("Tickets no routing rule matches land here.")
     )
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("queue")
+        verbose_name_plural = _("queues")
         constraints = [
             models.UniqueConstraint(
                 fields=["is_fallback"], condition=Q(is_fallback=True), name="queue_one_fallback"
@@ -62,19 +67,26 @@ class Queue(models.Model):
 
 class AgentProfile(models.Model):
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profile"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="agent_profile",
+        verbose_name=_("user"),
     )
-    languages = models.JSONField(default=list, blank=True)
-    skills = models.JSONField(default=list, blank=True)
-    capacity = models.PositiveSmallIntegerField(default=10, help_text=_("Most open tickets."))
-    is_available = models.BooleanField(default=True)
-    last_assigned_at = models.DateTimeField(null=True, blank=True)
+    languages = models.JSONField(_("languages"), default=list, blank=True)
+    skills = models.JSONField(_("skills"), default=list, blank=True)
+    capacity = models.PositiveSmallIntegerField(
+        _("capacity"), default=10, help_text=_("Most open tickets.")
+    )
+    is_available = models.BooleanField(_("is available"), default=True)
+    last_assigned_at = models.DateTimeField(_("last assigned at"), null=True, blank=True)
     # Kept in step with the agent's open tickets by the assignment services, so that "under
     # capacity" is one conditional UPDATE (see tickets.services.agent_claim_slot).
-    open_tickets = models.PositiveIntegerField(default=0)
+    open_tickets = models.PositiveIntegerField(_("open tickets"), default=0)
 
     class Meta:
         ordering = ["user__username"]
+        verbose_name = _("agent profile")
+        verbose_name_plural = _("agent profiles")
         constraints = [
             models.CheckConstraint(
                 condition=Q(open_tickets__gte=0), name="agent_open_tickets_not_negative"
@@ -88,20 +100,33 @@ class AgentProfile(models.Model):
 class RoutingRule(models.Model):
     """Conditions on an escalation; the first active rule (by position) that matches wins."""
 
-    position = models.PositiveIntegerField(default=100)
-    name = models.CharField(max_length=100)
-    is_active = models.BooleanField(default=True)
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, null=True, blank=True)
-    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, null=True, blank=True)
-    language = models.CharField(max_length=8, choices=Language.choices, blank=True)
-    keywords = models.CharField(
-        max_length=300, blank=True, help_text=_("Comma-separated; any one in the description.")
+    position = models.PositiveIntegerField(_("position"), default=100)
+    name = models.CharField(_("name"), max_length=100)
+    is_active = models.BooleanField(_("is active"), default=True)
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, null=True, blank=True, verbose_name=_("company")
     )
-    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="routing_rules")
-    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    tag = models.ForeignKey(
+        Tag, on_delete=models.CASCADE, null=True, blank=True, verbose_name=_("tag")
+    )
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices, blank=True)
+    keywords = models.CharField(
+        _("keywords"),
+        max_length=300,
+        blank=True,
+        help_text=_("Comma-separated; any one in the description."),
+    )
+    queue = models.ForeignKey(
+        Queue, on_delete=models.CASCADE, related_name="routing_rules", verbose_name=_("queue")
+    )
+    priority = models.PositiveSmallIntegerField(
+        _("priority"), choices=Priority.choices, default=Priority.NORMAL
+    )
 
     class Meta:
         ordering = ["position", "pk"]
+        verbose_name = _("routing rule")
+        verbose_name_plural = _("routing rules")
         constraints = [
             models.CheckConstraint(
                 condition=Q(priority__in=Priority.values), name="routing_rule_priority_known"
@@ -113,14 +138,16 @@ class RoutingRule(models.Model):
 
 
 class SLAPolicy(models.Model):
-    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="sla_policies")
-    priority = models.PositiveSmallIntegerField(choices=Priority.choices)
-    first_response_minutes = models.PositiveIntegerField()
-    resolution_minutes = models.PositiveIntegerField()
+    queue = models.ForeignKey(
+        Queue, on_delete=models.CASCADE, related_name="sla_policies", verbose_name=_("queue")
+    )
+    priority = models.PositiveSmallIntegerField(_("priority"), choices=Priority.choices)
+    first_response_minutes = models.PositiveIntegerField(_("first response minutes"))
+    resolution_minutes = models.PositiveIntegerField(_("resolution minutes"))
 
     class Meta:
-        verbose_name = "SLA policy"
-        verbose_name_plural = "SLA policies"
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
         constraints = [
             models.UniqueConstraint(fields=["queue", "priority"], name="sla_one_per_priority"),
             models.CheckConstraint(
@@ -168,56 +195,86 @@ class Ticket(models.Model):
     Status = TicketStatus
 
     reference = models.CharField(
-        max_length=16, unique=True, default=ticket_reference_new, editable=False
+        _("reference"), max_length=16, unique=True, default=ticket_reference_new, editable=False
     )
     # Rotating it invalidates the customer's status link (see status_token).
-    status_key_version = models.PositiveSmallIntegerField(default=1)
+    status_key_version = models.PositiveSmallIntegerField(_("status key version"), default=1)
     # One ticket per attempt, whatever retries or races happen upstream.
-    attempt = models.OneToOneField(Attempt, on_delete=models.PROTECT, related_name="ticket")
+    attempt = models.OneToOneField(
+        Attempt, on_delete=models.PROTECT, related_name="ticket", verbose_name=_("attempt")
+    )
     # Both empty for a request from the contact form without a guide (or a company).
     company = models.ForeignKey(
-        Company, on_delete=models.PROTECT, null=True, blank=True, related_name="tickets"
+        Company,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tickets",
+        verbose_name=_("company"),
     )
     guide = models.ForeignKey(
-        Guide, on_delete=models.PROTECT, null=True, blank=True, related_name="tickets"
+        Guide,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tickets",
+        verbose_name=_("guide"),
     )
-    language = models.CharField(max_length=8, choices=Language.choices)
-    subject = models.CharField(max_length=300)
-    description = models.TextField()
-    requester_name = models.CharField(max_length=200, blank=True)
-    requester_email = models.EmailField(blank=True)
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices)
+    subject = models.CharField(_("subject"), max_length=300)
+    description = models.TextField(_("description"))
+    requester_name = models.CharField(_("requester name"), max_length=200, blank=True)
+    requester_email = models.EmailField(_("requester e-mail"), blank=True)
     # What the customer tried, copied at creation and never updated: later guide edits do not
     # change what the agent reads. Each item: position, title, kind, outcome, note, recorded_at.
-    tried_steps = models.JSONField(default=list, editable=False)
-    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="tickets")
+    tried_steps = models.JSONField(_("tried steps"), default=list, editable=False)
+    queue = models.ForeignKey(
+        Queue, on_delete=models.PROTECT, related_name="tickets", verbose_name=_("queue")
+    )
     assignee = models.ForeignKey(
-        AgentProfile, on_delete=models.SET_NULL, null=True, blank=True, related_name="tickets"
+        AgentProfile,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tickets",
+        verbose_name=_("assignee"),
     )
-    status = models.CharField(max_length=16, choices=TicketStatus.choices, default="new")
-    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    status = models.CharField(
+        _("status"), max_length=16, choices=TicketStatus.choices, default="new"
+    )
+    priority = models.PositiveSmallIntegerField(
+        _("priority"), choices=Priority.choices, default=Priority.NORMAL
+    )
     routing_rule = models.ForeignKey(
-        RoutingRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        RoutingRule,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("routing rule"),
     )
-    routing_reason = models.CharField(max_length=500)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
-    first_response_due_at = models.DateTimeField(null=True, blank=True)
-    resolution_due_at = models.DateTimeField(null=True, blank=True)
-    first_responded_at = models.DateTimeField(null=True, blank=True)
-    solved_at = models.DateTimeField(null=True, blank=True)
-    sla_at_risk_at = models.DateTimeField(null=True, blank=True)
-    first_response_breached = models.BooleanField(default=False)
-    resolution_breached = models.BooleanField(default=False)
+    routing_reason = models.CharField(_("routing reason"), max_length=500)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    first_response_due_at = models.DateTimeField(_("first response due at"), null=True, blank=True)
+    resolution_due_at = models.DateTimeField(_("resolution due at"), null=True, blank=True)
+    first_responded_at = models.DateTimeField(_("first responded at"), null=True, blank=True)
+    solved_at = models.DateTimeField(_("solved at"), null=True, blank=True)
+    sla_at_risk_at = models.DateTimeField(_("SLA at risk at"), null=True, blank=True)
+    first_response_breached = models.BooleanField(_("first response breached"), default=False)
+    resolution_breached = models.BooleanField(_("resolution breached"), default=False)
     # Either target missed. Kept beside the two flags (by the SLA check, in the same UPDATE) so
     # that "breached first" is a plain column the work-list indexes can be sorted on.
-    sla_breached = models.BooleanField(default=False)
-    closed_at = models.DateTimeField(null=True, blank=True)
+    sla_breached = models.BooleanField(_("SLA breached"), default=False)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     # Set once the customer's "a person has your request" e-mail went out: a redelivered
     # task does not send it twice, and the sweeper re-sends it if a worker died first.
-    customer_notified_at = models.DateTimeField(null=True, blank=True)
+    customer_notified_at = models.DateTimeField(_("customer notified at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=TicketStatus.values), name="ticket_status_known"
@@ -328,18 +385,26 @@ class TicketEvent(models.Model):
         STATUS_CHANGED = "status_changed", _("Status changed")
         UNASSIGNED = "unassigned", _("Unassigned")
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=32, choices=Kind.choices)
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="events", verbose_name=_("ticket")
     )
-    body = models.TextField(blank=True)
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        verbose_name=_("author"),
+    )
+    body = models.TextField(_("body"), blank=True)
     # What changed, for changes: {"from": ..., "to": ...} (status, priority, queue, assignee).
-    change = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    change = models.JSONField(_("change"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
         ordering = ["created_at", "pk"]
+        verbose_name = _("ticket event")
+        verbose_name_plural = _("ticket events")
         indexes = [models.Index(fields=["ticket", "created_at"], name="ticket_event_thread_idx")]
 
     def __str__(self) -> str:
@@ -361,12 +426,17 @@ class ApiToken(models.Model):
     KEY_PREFIX = "hd_"
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+        verbose_name=_("user"),
     )
-    name = models.CharField(max_length=100, help_text=_("What uses it, e.g. 'CRM sync'."))
+    name = models.CharField(
+        _("name"), max_length=100, help_text=_("What uses it, e.g. 'CRM sync'.")
+    )
     # The first characters of the key, to recognise it in logs and lists.
-    prefix = models.CharField(max_length=16, editable=False)
-    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(_("prefix"), max_length=16, editable=False)
+    key_hash = models.CharField(_("key hash"), max_length=64, unique=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -374,14 +444,16 @@ class ApiToken(models.Model):
         blank=True,
         related_name="+",
         editable=False,
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
-        verbose_name = "API token"
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
