@@ -39,7 +39,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from guides.models import Company, Language, StepKind, StepOutcomeKind
-from tickets import selectors, services
+from tickets import events, selectors, services
 from tickets.models import (
     OPEN_TICKET_STATUSES,
     STAFF_MESSAGE_MAX_LENGTH,
@@ -856,9 +856,14 @@ class TicketAdmin(admin.ModelAdmin):
         can_reassign = user.has_perm("tickets.reassign_ticket")
         session = request.session
         thread = [
-            (event, _THREAD_CLASSES.get(event.kind, "event-system"))  # type: ignore[call-overload]
+            (
+                event,
+                _THREAD_CLASSES.get(event.kind, "event-system"),  # type: ignore[call-overload]
+                events.event_text(event),  # system events in the agent's language
+            )
             for event in ticket_thread(ticket=ticket)
         ]
+        routed = [text for event, _css, text in thread if event.kind == TicketEvent.Kind.ROUTED]
         guide = ticket.guide
         guide_url = guide.public_path() if guide is not None else None
         return {
@@ -870,8 +875,9 @@ class TicketAdmin(admin.ModelAdmin):
             "tried_steps": tried_steps_html(ticket.tried_steps),
             "thread": thread,
             "thread_has_request": any(
-                event.kind == TicketEvent.Kind.CUSTOMER_MESSAGE for event, _css in thread
+                event.kind == TicketEvent.Kind.CUSTOMER_MESSAGE for event, _css, _text in thread
             ),
+            "routing": routed[0] if routed else ticket.routing_reason,
             "clocks": sla_clocks(ticket, now=timezone.now()),
             "guide_url": guide_url,
             "guide_admin_url": (

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from guides import services as guide_services
 from guides.models import Attempt
+from tickets import events
 from tickets.models import (
     OPEN_TICKET_STATUSES,
     TICKET_TRANSITIONS,
@@ -105,7 +107,22 @@ class RoutingDecision:
     queue: Queue
     priority: int
     rule: RoutingRule | None
-    reason: str
+    # The conditions of the rule that held, as (kind, value): company, tag, language, keyword.
+    conditions: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        """The ROUTED event's change: enough to say why, in any language (tickets.events)."""
+        return {
+            "rule": self.rule.name if self.rule else None,
+            "queue": self.queue.name,
+            "conditions": [list(condition) for condition in self.conditions],
+        }
+
+    @property
+    def reason(self) -> str:
+        """Why, in English: stored on the ticket (routing_reason) and in the event's body."""
+        return events.event_body(TicketEvent.Kind.ROUTED, self.facts)
 
 
 def fallback_queue() -> Queue:
@@ -117,29 +134,31 @@ def fallback_queue() -> Queue:
     return queue
 
 
-def _rule_matches(rule: RoutingRule, *, attempt: Attempt, tags: set[str]) -> list[str] | None:
-    """The conditions of the rule that hold, in words; None when one does not."""
-    why: list[str] = []
+def _rule_matches(
+    rule: RoutingRule, *, attempt: Attempt, tags: set[str]
+) -> list[tuple[str, str]] | None:
+    """The conditions of the rule that hold, as (kind, value); None when one does not."""
+    why: list[tuple[str, str]] = []
     company = attempt.guide.company if attempt.guide else attempt.company
     if rule.company_id is not None:
         if company is None or rule.company_id != company.pk:
             return None
-        why.append(f"company {company.name}")
+        why.append(("company", company.name))
     if rule.tag_id is not None:
         if rule.tag is None or rule.tag.slug not in tags:
             return None
-        why.append(f"tag {rule.tag.slug}")
+        why.append(("tag", rule.tag.slug))
     if rule.language:
         if rule.language != attempt.language:
             return None
-        why.append(f"language {rule.language}")
+        why.append(("language", rule.language))
     keywords = [k.strip().lower() for k in rule.keywords.split(",") if k.strip()]
     if keywords:
         text = attempt.description.lower()
         found = [k for k in keywords if k in text]
         if not found:
             return None
-        why.append(f"keyword “{found[0]}”")
+        why.append(("keyword", found[0]))
     return why
 
 
@@ -150,11 +169,8 @@ def route(*, attempt: Attempt) -> RoutingDecision:
     for rule in rules.order_by("position", "pk"):
         why = _rule_matches(rule, attempt=attempt, tags=tags)
         if why is not None:
-            conditions = " + ".join(why) or "matches everything"
-            reason = f"rule “{rule.name}”: {conditions} → {rule.queue.name}"
-            return RoutingDecision(rule.queue, rule.priority, rule, reason)
-    queue = fallback_queue()
-    return RoutingDecision(queue, Priority.NORMAL, None, f"no rule matched → {queue.name}")
+            return RoutingDecision(rule.queue, rule.priority, rule, tuple(why))
+    return RoutingDecision(fallback_queue(), Priority.NORMAL, None)
 
 
 # --- SLA -------------------------------------------------------------------------------------
@@ -176,6 +192,10 @@ def sla_due_times(
 
 
 def _event(ticket: Ticket, kind: str, *, actor=None, body: str = "", change=None, now=None):
+    # System events: ``change`` holds the facts and the body is their English sentence
+    # (tickets.events), so the workspace can say it again in the agent's language.
+    if change is not None and not body:
+        body = events.event_body(kind, change, note=change.get("note", ""))
     return TicketEvent.objects.create(
         ticket=ticket, kind=kind, author=actor, body=body, change=change or {},
         created_at=now or timezone.now(),
@@ -224,8 +244,8 @@ def ticket_assign(*, ticket: Ticket, now: datetime | None = None) -> AgentProfil
             return None
         ticket.assignee = agent
         _event(
-            ticket, TicketEvent.Kind.ASSIGNED, body=f"Assigned to {agent}.", now=now,
-            change={"from": None, "to": agent.pk},
+            ticket, TicketEvent.Kind.ASSIGNED, now=now,
+            change={"from": None, "to": agent.pk, "to_name": str(agent)},
         )  # fmt: skip
         return agent
     return None
@@ -269,13 +289,10 @@ def _subject_from(description: str) -> str:
     return first_line[:120] or "Contact request"
 
 
-def _created_note(attempt: Attempt, ticket: Ticket) -> str:
+def _created_facts(attempt: Attempt, ticket: Ticket) -> dict[str, Any]:
     if attempt.guide_id is not None:
-        return f"Escalated from self-help after {len(ticket.tried_steps)} step outcomes."
-    opened = list(attempt.opened_guides.values_list("title", flat=True))
-    if opened:
-        return "Sent from the contact form after opening: " + "; ".join(opened)
-    return "Sent from the contact form; no suggested guide was opened."
+        return {"steps": len(ticket.tried_steps)}
+    return {"opened": list(attempt.opened_guides.values_list("title", flat=True))}
 
 
 def _notify_after_commit(task_name: str, object_id: int) -> None:
@@ -352,6 +369,7 @@ def _ticket_create(attempt: Attempt) -> Ticket:
         first_response_due_at=first_due,
         resolution_due_at=resolution_due,
     )
+    created = _created_facts(attempt, ticket)
     TicketEvent.objects.bulk_create(
         [
             TicketEvent(
@@ -359,11 +377,13 @@ def _ticket_create(attempt: Attempt) -> Ticket:
                 created_at=now,
             ),
             TicketEvent(
-                ticket=ticket, kind=TicketEvent.Kind.CREATED, body=_created_note(attempt, ticket),
-                created_at=now,
+                ticket=ticket, kind=TicketEvent.Kind.CREATED,
+                body=events.event_body(TicketEvent.Kind.CREATED, created),
+                change=created, created_at=now,
             ),
             TicketEvent(
-                ticket=ticket, kind=TicketEvent.Kind.ROUTED, body=decision.reason, created_at=now
+                ticket=ticket, kind=TicketEvent.Kind.ROUTED, body=decision.reason,
+                change=decision.facts, created_at=now,
             ),
         ]
     )  # fmt: skip
@@ -483,10 +503,7 @@ def tickets_sla_check(*, now: datetime | None = None) -> dict[str, int]:
                 sla_at_risk_at=now, updated_at=now
             )
             if marked:
-                _event(
-                    ticket, TicketEvent.Kind.SLA_AT_RISK, now=now,
-                    body="Over 75% of the SLA target has passed.",
-                )  # fmt: skip
+                _event(ticket, TicketEvent.Kind.SLA_AT_RISK, now=now, change={})
                 counts["at_risk"] += 1
     return counts
 
@@ -518,18 +535,16 @@ def _sla_breach(ticket_id: int, flag: str, now: datetime) -> int:
         if not marked:
             return 0
         ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
-        what = "first response" if flag == "first_response_breached" else "resolution"
-        _event(
-            ticket, TicketEvent.Kind.SLA_BREACHED, now=now, body=f"The {what} target was missed."
-        )
+        target = "first_response" if flag == "first_response_breached" else "resolution"
+        _event(ticket, TicketEvent.Kind.SLA_BREACHED, now=now, change={"target": target})
         if ticket.priority < Priority.URGENT:
             raised = Ticket.objects.filter(pk=ticket_id).update(priority=F("priority") + 1)
             if raised:
-                raised_to = Priority(ticket.priority + 1).label
                 _event(
                     ticket, TicketEvent.Kind.PRIORITY_CHANGED, now=now,
-                    body=f"Priority raised to {raised_to} after the breach.",
-                    change={"from": ticket.priority, "to": ticket.priority + 1},
+                    change={
+                        "from": ticket.priority, "to": ticket.priority + 1, "after_breach": True
+                    },
                 )  # fmt: skip
         _notify_after_commit("notify_supervisors_breach", ticket_id)
     return 1
@@ -656,12 +671,12 @@ def ticket_transition(
         transaction.on_commit(_assign_waiting_soon)  # room freed for waiting tickets
     elif will_be_open and not was_open:
         _capacity_retake(ticket.assignee_id)
-    verb = "Reopened" if current == Ticket.Status.SOLVED and will_be_open else "Status"
-    body = f"{verb}: {_status_label(current)} → {_status_label(to_status)}."
-    _event(
-        ticket, TicketEvent.Kind.STATUS_CHANGED, actor=actor, now=now,
-        body=f"{body}\n{note}".strip(), change={"from": current, "to": to_status},
-    )  # fmt: skip
+    change: dict[str, Any] = {"from": current, "to": to_status}
+    if current == Ticket.Status.SOLVED and will_be_open:
+        change["reopened"] = True
+    if note.strip():
+        change["note"] = note.strip()
+    _event(ticket, TicketEvent.Kind.STATUS_CHANGED, actor=actor, now=now, change=change)
     return ticket
 
 
@@ -754,14 +769,9 @@ def ticket_priority_change(*, ticket: Ticket, priority: int, actor=None) -> Tick
     ticket.save(update_fields=["priority", "updated_at"])
     _event(
         ticket, TicketEvent.Kind.PRIORITY_CHANGED, actor=actor, now=now,
-        body=f"Priority: {Priority(old).label} → {Priority(priority).label}.",
         change={"from": old, "to": priority},
     )  # fmt: skip
     return ticket
-
-
-def _agent_name(agent: AgentProfile | None) -> str:
-    return str(agent) if agent is not None else "nobody"
 
 
 @transaction.atomic
@@ -795,8 +805,11 @@ def ticket_assign_to(*, ticket: Ticket, agent: AgentProfile | None, actor=None) 
     kind = TicketEvent.Kind.ASSIGNED if agent is not None else TicketEvent.Kind.UNASSIGNED
     _event(
         ticket, kind, actor=actor, now=now,
-        body=f"Assignee: {_agent_name(previous)} → {_agent_name(agent)}.",
-        change={"from": previous.pk if previous else None, "to": agent.pk if agent else None},
+        change={
+            "from": previous.pk if previous else None, "to": agent.pk if agent else None,
+            "from_name": str(previous) if previous else None,
+            "to_name": str(agent) if agent else None,
+        },
     )  # fmt: skip
     if agent is not None and (actor is None or actor.pk != agent.user_id):
         _notify_after_commit("notify_agent_assigned", ticket.pk)
@@ -818,9 +831,15 @@ def ticket_move_queue(*, ticket: Ticket, queue: Queue, actor=None) -> Ticket:
     ticket.save(update_fields=["queue", "updated_at"])
     _event(
         ticket, TicketEvent.Kind.REROUTED, actor=actor, now=now,
-        body=f"Queue: {previous} → {queue}.", change={"from": previous.pk, "to": queue.pk},
+        change={
+            "from": previous.pk, "to": queue.pk, "from_name": previous.name, "to_name": queue.name
+        },
     )  # fmt: skip
     return ticket
+
+
+def _claim_facts(agent: AgentProfile) -> dict[str, Any]:
+    return {"from": None, "to": agent.pk, "to_name": str(agent), "claimed": True}
 
 
 def ticket_claim_next(*, agent: AgentProfile, now: datetime | None = None) -> Ticket | None:
@@ -873,7 +892,7 @@ def ticket_claim_next(*, agent: AgentProfile, now: datetime | None = None) -> Ti
             claimed = Ticket.objects.select_related("queue").get(pk=candidate.pk)
             _event(
                 claimed, TicketEvent.Kind.ASSIGNED, actor=agent.user, now=now,
-                body=f"Claimed by {agent}.", change={"from": None, "to": agent.pk},
+                change=_claim_facts(agent),
             )  # fmt: skip
             break
     if claimed is None:
@@ -919,8 +938,8 @@ SELECT * FROM claimed
         "now": now,
         "kind": TicketEvent.Kind.ASSIGNED.value,
         "author": agent.user_id,
-        "body": f"Claimed by {agent}.",
-        "change": json.dumps({"from": None, "to": agent.pk}),
+        "body": events.event_body(TicketEvent.Kind.ASSIGNED, _claim_facts(agent)),
+        "change": json.dumps(_claim_facts(agent)),
     }
     with transaction.atomic():
         rows = list(Ticket.objects.raw(sql, params))

@@ -391,3 +391,17 @@ def test_it_shows_sla_clocks_in_the_header(client, desk):
 
     assert '<span class="sla sla-breached">First response: breached' in body
     assert '<span class="sla sla-ok">Resolution: 2h 59m left' in body
+
+
+def test_an_arabic_speaking_agent_reads_system_events_in_arabic(client, desk):
+    ticket = TicketFactory(queue=desk.billing, assignee=desk.alice)
+    services.ticket_transition(ticket=ticket, to_status="open", actor=desk.alice.user)
+    client.force_login(desk.alice.user)
+
+    arabic = client.get(page_of(ticket), HTTP_ACCEPT_LANGUAGE="ar").content.decode()
+    english = client.get(page_of(ticket), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert "الحالة: جديدة" in arabic and "Status: New" not in arabic
+    assert "Status: New → Open." in english
+    # The stored body stays English, whoever made the change and in whatever language.
+    assert ticket.events.get(kind=TicketEvent.Kind.STATUS_CHANGED).body == "Status: New → Open."

@@ -60,10 +60,11 @@ def test_it_writes_an_event_and_counts_the_ticket_against_my_capacity(billing):
 
     assert services.ticket_claim_next(agent=alice) == first
     event = first.events.get()
-    assert (event.kind, event.author, event.change) == (
+    assert (event.kind, event.author, event.change["to"], event.body) == (
         "assigned",
         alice.user,
-        {"from": None, "to": alice.pk},
+        alice.pk,
+        "Claimed by Alice.",
     )
 
     with pytest.raises(services.AgentAtCapacity, match="capacity"):

@@ -61,7 +61,13 @@ def test_it_moves_along_every_allowed_transition_and_writes_an_event(
     ticket.refresh_from_db()
     assert ticket.status == target
     event = ticket.events.get(kind=TicketEvent.Kind.STATUS_CHANGED)
-    assert event.change == {"from": current, "to": target}
+    reopened = current == "solved" and target in ("open", "pending")
+    assert event.change == {
+        "from": current,
+        "to": target,
+        **({"reopened": True} if reopened else {}),
+    }
+    assert event.body.startswith("Reopened: " if reopened else "Status: ")
     assert event.author == alice.user
     assert (ticket.solved_at is not None) == (target in ("solved", "closed"))
     if target == "closed":
@@ -235,12 +241,15 @@ def test_only_a_supervisor_gives_tickets_to_someone_else(billing, alice):
     alice.refresh_from_db()
     bob.refresh_from_db()
     assert (alice.open_tickets, bob.open_tickets) == (0, 1)
-    changes = list(ticket.events.values_list("kind", "change"))
+    changes = [
+        (kind, change["from"], change["to"], body)
+        for kind, change, body in ticket.events.values_list("kind", "change", "body")
+    ]
     assert changes == [
-        ("assigned", {"from": None, "to": alice.pk}),
-        ("unassigned", {"from": alice.pk, "to": None}),
-        ("assigned", {"from": None, "to": alice.pk}),
-        ("assigned", {"from": alice.pk, "to": bob.pk}),
+        ("assigned", None, alice.pk, "Assigned to Alice."),
+        ("unassigned", alice.pk, None, "Back in the queue; Alice no longer has it."),
+        ("assigned", None, alice.pk, "Assigned to Alice."),
+        ("assigned", alice.pk, bob.pk, "Reassigned from Alice to Bob."),
     ]
 
 
