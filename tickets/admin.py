@@ -273,11 +273,12 @@ def _duration(delta: timedelta) -> str:
     minutes = max(int(delta.total_seconds() // 60), 0)
     days, minutes = divmod(minutes, 24 * 60)
     hours, minutes = divmod(minutes, 60)
+    # Translators: short units of a countdown; d = days, h = hours, m = minutes.
     if days:
-        return f"{days}d {hours}h"
+        return _("%(days)dd %(hours)dh") % {"days": days, "hours": hours}
     if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m"
+        return _("%(hours)dh %(minutes)02dm") % {"hours": hours, "minutes": minutes}
+    return _("%(minutes)dm") % {"minutes": minutes}
 
 
 @dataclass(frozen=True)

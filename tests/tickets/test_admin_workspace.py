@@ -391,6 +391,8 @@ def test_it_shows_sla_clocks_in_the_header(client, desk):
 
     assert '<span class="sla sla-breached">First response: breached' in body
     assert '<span class="sla sla-ok">Resolution: 2h 59m left' in body
+    arabic = client.get(page_of(ticket), HTTP_ACCEPT_LANGUAGE="ar").content.decode()
+    assert "متبقٍّ 2 س 59 د" in arabic
 
 
 def test_an_arabic_speaking_agent_reads_system_events_in_arabic(client, desk):
