@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import models
 from django.db.models import F, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -18,7 +19,7 @@ from guides.models import (
     StepOutcome,
     Tag,
 )
-from guides.search import guide_search_index_update
+from guides.search import guide_search_index_update, guide_search_index_update_for
 
 
 @admin.register(Company)
@@ -26,6 +27,9 @@ class CompanyAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "website", "support_phone", "support_email"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+    # An address typed without a scheme ("cedarbank.example") is https; Django 6 makes that the
+    # default and 5.2 warns until it is chosen.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = [
         (None, {"fields": ["name", "slug", "website"]}),
         (
@@ -34,11 +38,34 @@ class CompanyAdmin(admin.ModelAdmin):
         ),
     ]
 
+    def save_model(self, request: HttpRequest, obj: Company, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "name" in form.changed_data:
+            # Customers search guides by company name: every guide's row carries it.
+            guide_search_index_update_for(company_id=obj.pk)
+
 
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):
     list_display = ["slug"]
     search_fields = ["slug"]
+
+    def save_model(self, request: HttpRequest, obj: Tag, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "slug" in form.changed_data:
+            guide_search_index_update_for(tag_id=obj.pk)
+
+    def delete_model(self, request: HttpRequest, obj: Tag) -> None:
+        guide_ids = list(obj.guides.values_list("pk", flat=True))
+        super().delete_model(request, obj)
+        for guide_id in guide_ids:
+            guide_search_index_update(guide_id=guide_id)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Tag]) -> None:
+        guide_ids = set(Guide.objects.filter(tags__in=queryset).values_list("pk", flat=True))
+        super().delete_queryset(request, queryset)
+        for guide_id in sorted(guide_ids):
+            guide_search_index_update(guide_id=guide_id)
 
 
 class StepInline(admin.StackedInline):

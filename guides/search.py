@@ -198,6 +198,29 @@ def guide_search_index_update(*, guide_id: int) -> None:
         _documents_write([_document_of(guide)])
 
 
+def _index_guides(guide_ids: Sequence[int]) -> None:
+    for start in range(0, len(guide_ids), INDEX_BATCH_SIZE):
+        batch = _guides_to_index().filter(pk__in=guide_ids[start : start + INDEX_BATCH_SIZE])
+        _documents_write([_document_of(guide) for guide in batch])
+
+
+@transaction.atomic
+def guide_search_index_update_for(
+    *, company_id: int | None = None, tag_id: int | None = None
+) -> int:
+    """Re-index the guides of a company or a tag whose name changed (or a tag that was removed
+    from them): the company's name and the tags are words of every guide's search row.
+    Returns how many guides were re-indexed."""
+    guides = Guide.objects.filter(status=Guide.Status.PUBLISHED)
+    if company_id is not None:
+        guides = guides.filter(company_id=company_id)
+    if tag_id is not None:
+        guides = guides.filter(tags__id=tag_id)
+    ids = list(guides.order_by("pk").values_list("pk", flat=True).distinct())
+    _index_guides(ids)
+    return len(ids)
+
+
 @transaction.atomic
 def guide_search_index_rebuild() -> int:
     """Index every published guide from scratch; returns how many were indexed.
@@ -209,9 +232,7 @@ def guide_search_index_rebuild() -> int:
         _sqlite_fts_delete(None)
     published = Guide.objects.filter(status=Guide.Status.PUBLISHED).order_by("pk")
     ids = list(published.values_list("pk", flat=True))
-    for start in range(0, len(ids), INDEX_BATCH_SIZE):
-        batch = _guides_to_index().filter(pk__in=ids[start : start + INDEX_BATCH_SIZE])
-        _documents_write([_document_of(guide) for guide in batch])
+    _index_guides(ids)
     return len(ids)
 
 

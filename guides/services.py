@@ -30,7 +30,7 @@ from guides.models import (
     attempt_token_hash,
     attempt_token_new,
 )
-from guides.search import guide_search_index_update
+from guides.search import guide_search_index_update, guide_search_index_update_for
 
 
 @dataclass(frozen=True)
@@ -42,17 +42,19 @@ class GuideImportResult:
     steps_deleted: int = 0
 
 
-def _company_upsert(data: Any) -> tuple[Company, bool]:
+def _company_upsert(data: Any) -> tuple[Company, list[str]]:
+    """The company of an imported guide, created or brought up to date; returns it with the
+    names of the fields that changed (all of them for a new company)."""
     fields = {"name": data.name, **data.details}
     company = Company.objects.select_for_update().filter(slug=data.slug).first()
     if company is None:
-        return Company.objects.create(slug=data.slug, **fields), True
+        return Company.objects.create(slug=data.slug, **fields), list(fields)
     changed = [name for name, value in fields.items() if getattr(company, name) != value]
     for name in changed:
         setattr(company, name, fields[name])
     if changed:
         company.save(update_fields=[*changed, "updated_at"])
-    return company, bool(changed)
+    return company, changed
 
 
 def _match_steps(existing: list[Step], incoming: tuple[StepData, ...]) -> list[Step | None]:
@@ -189,6 +191,9 @@ def guide_import(*, document: GuideDocument) -> GuideImportResult:
 
     steps_created, steps_updated, steps_deleted = _steps_sync(guide, document.steps)
     guide_search_index_update(guide_id=guide.pk)
+    if "name" in company_changed and not created:
+        # The company's name is in the search row of each of its guides, not only this one.
+        guide_search_index_update_for(company_id=company.pk)
     if created:
         outcome = "created"
     elif guide_changed or company_changed or steps_created or steps_updated or steps_deleted:

@@ -13,8 +13,9 @@ import yaml
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
+from django.urls import reverse
 
-from guides.models import Guide, GuideSearchDocument
+from guides.models import Guide, GuideSearchDocument, Tag
 from guides.search import (
     guide_search_index_rebuild,
     guide_search_index_update,
@@ -263,6 +264,53 @@ def test_it_forgets_a_deleted_guide(demo_guides):
 
     assert guide_id not in [found.pk for found in search_guides(query="refund")]
     assert not GuideSearchDocument.objects.filter(guide_id=guide_id).exists()
+
+
+def test_it_finds_a_companys_guides_by_its_new_name_after_a_rename_in_the_admin(db, admin_client):
+    telco = CompanyFactory(name="Quetzal Telecom", slug="quetzal")
+    guides = {GuideFactory(company=telco, title="No signal abroad"), GuideFactory(company=telco)}
+    for guide in guides:
+        guide_search_index_update(guide_id=guide.pk)
+    assert set(search_guides(query="Quetzal")) == guides
+
+    form = {"name": "Heron Mobile", "slug": "quetzal", "website": "heron.example"}
+    response = admin_client.post(reverse("admin:guides_company_change", args=[telco.pk]), form)
+
+    assert response.status_code == 302
+    assert set(search_guides(query="Heron")) == guides
+    assert search_guides(query="Quetzal") == []
+    telco.refresh_from_db()
+    assert telco.website == "https://heron.example"
+
+
+def test_it_follows_a_tag_renamed_or_deleted_in_the_admin(db, admin_client):
+    guide = GuideFactory(title="Cannot log in", tags=["wombat"])
+    other = GuideFactory(title="Cannot pay", tags=["wombat"])
+    guide_search_index_update(guide_id=guide.pk)
+    guide_search_index_update(guide_id=other.pk)
+    tag = Tag.objects.get(slug="wombat")
+    assert set(search_guides(query="wombat")) == {guide, other}
+
+    admin_client.post(reverse("admin:guides_tag_change", args=[tag.pk]), {"slug": "platypus"})
+    assert set(search_guides(query="platypus")) == {guide, other}
+    assert search_guides(query="wombat") == []
+
+    admin_client.post(reverse("admin:guides_tag_delete", args=[tag.pk]), {"post": "yes"})
+    assert not Tag.objects.exists()
+    assert search_guides(query="platypus") == []
+
+
+def test_it_reindexes_a_companys_other_guides_when_an_import_renames_it(demo_guides, tmp_path):
+    data = demo_data("spotify-payment-card.en.yaml")
+    others = set(Guide.objects.filter(company__slug="spotify", status="published")) - {
+        Guide.objects.get(company__slug="spotify", slug=data["slug"], language="en")
+    }
+    assert others, "the demo has Spotify guides besides the one re-imported"
+    data["company"]["name"] = "Spotifly Music"
+
+    import_guide(tmp_path / "guide.yaml", data)
+
+    assert set(search_guides(query="Spotifly")) >= others
 
 
 def test_it_updates_one_guide_in_a_few_queries_whatever_its_size(db, django_assert_max_num_queries):
