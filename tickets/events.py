@@ -20,6 +20,14 @@ from tickets.models import Priority, TicketEvent, TicketStatus
 Kind = TicketEvent.Kind
 
 
+def _name(change: dict, key: str) -> str:
+    """A name the sentence needs; a missing one makes the event fall back to its body."""
+    name = change[key]
+    if not name:
+        raise KeyError(key)
+    return str(name)
+
+
 def _priority(value: Any) -> str:
     return str(Priority(value).label)
 
@@ -67,13 +75,13 @@ def _created(change: dict) -> str:
 
 def _assigned(change: dict) -> str:
     if change.get("claimed"):
-        return _("Claimed by %(agent)s.") % {"agent": change["to_name"]}
+        return _("Claimed by %(agent)s.") % {"agent": _name(change, "to_name")}
     if change.get("from_name"):
         return _("Reassigned from %(from)s to %(to)s.") % {
-            "from": change["from_name"],
-            "to": change["to_name"],
+            "from": _name(change, "from_name"),
+            "to": _name(change, "to_name"),
         }
-    return _("Assigned to %(agent)s.") % {"agent": change["to_name"]}
+    return _("Assigned to %(agent)s.") % {"agent": _name(change, "to_name")}
 
 
 def _sla_breached(change: dict) -> str:
@@ -107,14 +115,15 @@ _SENTENCES = {
     ),
     Kind.ASSIGNED: _assigned,
     Kind.UNASSIGNED: lambda change: (
-        _("Back in the queue; %(agent)s no longer has it.") % {"agent": change["from_name"]}
+        _("Back in the queue; %(agent)s no longer has it.") % {"agent": _name(change, "from_name")}
     ),
     Kind.SLA_AT_RISK: lambda change: _("Three quarters of the time to an SLA target have passed."),
     Kind.SLA_BREACHED: _sla_breached,
     Kind.PRIORITY_CHANGED: _priority_changed,
     Kind.STATUS_CHANGED: _status_changed,
     Kind.REROUTED: lambda change: (
-        _("Queue: %(from)s → %(to)s.") % {"from": change["from_name"], "to": change["to_name"]}
+        _("Queue: %(from)s → %(to)s.")
+        % {"from": _name(change, "from_name"), "to": _name(change, "to_name")}
     ),
 }
 

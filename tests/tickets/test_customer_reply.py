@@ -93,7 +93,8 @@ def test_it_reopens_a_ticket_solved_two_days_ago(client, sams_ticket, alice):
     assert sams_ticket.solved_at is None
     assert customer_messages(sams_ticket)[-1] == "It fails again today."
     reopened = sams_ticket.events.filter(kind=TicketEvent.Kind.STATUS_CHANGED).last()
-    assert reopened.change == {"from": "solved", "to": "open"}
+    assert reopened.change == {"from": "solved", "to": "open", "reopened": True}
+    assert reopened.body == "Reopened: Solved → Open."
 
 
 def test_a_ticket_solved_eight_days_ago_offers_a_new_request_instead(client, sams_ticket, alice):

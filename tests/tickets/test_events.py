@@ -89,3 +89,11 @@ def test_in_arabic_the_sentence_is_arabic_and_the_names_stay_as_written():
     assert text is not None and text.startswith("قائمة الانتظار: Billing")
     assert text.endswith("Returns.")
     assert status is not None and "مفتوحة" in status and "معلّقة" in status
+
+
+def test_a_name_that_was_not_known_falls_back_to_the_body():
+    event = TicketEvent(
+        kind=Kind.UNASSIGNED, change={"from": None, "to": None, "from_name": None}, body="Away."
+    )
+    assert event_text(event) == "Away."
+    assert event_body(Kind.UNASSIGNED, event.change) == ""

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from guides.models import Attempt, Company, Guide, Step, StepOutcomeKind
 from tickets import roles
+from tickets.events import event_body
 from tickets.models import (
     OPEN_TICKET_STATUSES,
     REFERENCE_ALPHABET,
@@ -654,9 +655,10 @@ class _TicketGenerator:
                 if agent is None:
                     thread.append((ticket_id, "routed", None, routing_reason, {}, created_at))
                 else:
+                    facts = {"from": None, "to": agent.profile_id, "to_name": agent.name}
                     thread.append(
-                        (ticket_id, "assigned", None, f"Assigned to {agent.name}.",
-                         {"from": None, "to": agent.profile_id}, _dt(created + 1))
+                        (ticket_id, "assigned", None, event_body("assigned", facts), facts,
+                         _dt(created + 1))
                     )  # fmt: skip
             else:
                 assert responded is not None
@@ -666,10 +668,14 @@ class _TicketGenerator:
                      _dt(responded))
                 )  # fmt: skip
                 if status == "open" and agent is None:
-                    gone = replier.profile_id if replier else None
+                    facts = {
+                        "from": replier.profile_id if replier else None, "to": None,
+                        "from_name": replier.name if replier else None,
+                    }  # fmt: skip
+                    # With no agent to name, the sentence falls back to this body.
+                    body = event_body("unassigned", facts) or "Back in the queue."
                     thread.append(
-                        (ticket_id, "unassigned", None, "Unassigned: the agent is away.",
-                         {"from": gone, "to": None}, _dt(responded + 60))
+                        (ticket_id, "unassigned", None, body, facts, _dt(responded + 60))
                     )  # fmt: skip
                 elif status in ("open", "pending"):
                     thread.append(self._status_event(ticket_id, "new", status, author, responded))
