@@ -104,7 +104,9 @@ class QueueForm(forms.ModelForm):
 
     class Meta:
         model = Queue
-        fields = ["name", "slug", "languages", "is_fallback", "members", "supervisors"]
+        fields = [
+            "name", "slug", "languages", "auto_assign", "is_fallback", "members", "supervisors"
+        ]  # fmt: skip
 
     def clean_is_fallback(self) -> bool:
         is_fallback = self.cleaned_data["is_fallback"]
@@ -123,8 +125,10 @@ class QueueForm(forms.ModelForm):
 @admin.register(Queue)
 class QueueAdmin(admin.ModelAdmin):
     form = QueueForm
-    list_display = ["name", "slug", "languages_display", "member_count", "is_fallback"]
-    list_filter = ["is_fallback"]
+    list_display = [
+        "name", "slug", "languages_display", "member_count", "auto_assign", "is_fallback"
+    ]  # fmt: skip
+    list_filter = ["auto_assign", "is_fallback"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     autocomplete_fields = ["members", "supervisors"]

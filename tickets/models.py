@@ -50,6 +50,14 @@ class Queue(models.Model):
     is_fallback = models.BooleanField(
         _("is fallback"), default=False, help_text=_("Tickets no routing rule matches land here.")
     )
+    auto_assign = models.BooleanField(
+        _("assign automatically"),
+        default=True,
+        help_text=_(
+            "Give each new ticket to the member with the fewest open tickets. Untick to let "
+            "the members pick their next ticket with “Claim next ticket” instead."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]

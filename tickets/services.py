@@ -230,7 +230,10 @@ def _eligible_agents(*, queue: Queue, language: str) -> list[AgentProfile]:
 
 
 def ticket_assign(*, ticket: Ticket, now: datetime | None = None) -> AgentProfile | None:
-    """Give an unassigned ticket to the best eligible agent of its queue, if any has room."""
+    """Give an unassigned ticket to the best eligible agent of its queue, if any has room and
+    the queue assigns automatically (in the others, agents claim their next ticket)."""
+    if not ticket.queue.auto_assign:
+        return None
     now = now or timezone.now()
     for agent in _eligible_agents(queue=ticket.queue, language=ticket.language):
         if not agent_claim_slot(agent_id=agent.pk, now=now):
@@ -255,7 +258,9 @@ def tickets_assign_waiting(*, limit: int = 200) -> int:
     """Assign waiting tickets now that agents may have room (run by beat, and on events)."""
     assigned = 0
     waiting = (
-        Ticket.objects.filter(assignee__isnull=True, status__in=OPEN_TICKET_STATUSES)
+        Ticket.objects.filter(
+            assignee__isnull=True, status__in=OPEN_TICKET_STATUSES, queue__auto_assign=True
+        )
         .select_related("queue")
         .order_by("-priority", "created_at")[:limit]
     )

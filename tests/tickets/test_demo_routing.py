@@ -63,13 +63,15 @@ def test_it_sends_english_payment_trouble_to_billing_english(demo):
 
 
 @pytest.mark.parametrize(
-    ("company", "language", "slug", "agent"),
+    ("company", "language", "slug", "agent", "other"),
     [
-        ("netflix", "en", "password-reset-email-not-arriving", "agent.en"),
-        ("whatsapp", "ar", "verification-code-not-arriving", "agent.ar"),
+        ("netflix", "en", "password-reset-email-not-arriving", "agent.en", "agent.ar"),
+        ("whatsapp", "ar", "verification-code-not-arriving", "agent.ar", "agent.en"),
     ],
 )
-def test_it_sends_a_guide_no_rule_matches_to_general(demo, company, language, slug, agent):
+def test_it_sends_a_guide_no_rule_matches_to_general_where_it_waits_to_be_claimed(
+    demo, company, language, slug, agent, other
+):
     ticket = escalate(company, language, slug, "Nothing arrives")
 
     assert ticket.queue.slug == "general"
@@ -77,8 +79,13 @@ def test_it_sends_a_guide_no_rule_matches_to_general(demo, company, language, sl
     assert ticket.routing_rule is None
     assert ticket.routing_reason == "no rule matched → General"
     assert ticket.priority == Priority.NORMAL
-    assert ticket.assignee.user.username == agent  # the General agent who speaks the language
     assert ticket.resolution_due_at == ticket.created_at + timedelta(hours=24)
+    # General does not assign by itself: the member who speaks the language claims it.
+    assert ticket.assignee is None
+    assert services.tickets_assign_waiting() == 0
+    profiles = {p.user.username: p for p in AgentProfile.objects.select_related("user")}
+    assert services.ticket_claim_next(agent=profiles[other]) is None
+    assert services.ticket_claim_next(agent=profiles[agent]) == ticket
 
 
 def test_it_sets_up_the_demo_routing_once_however_often_it_runs(demo):

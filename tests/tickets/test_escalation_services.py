@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from guides import services as guide_services
 from guides.models import Attempt, Guide
-from tests.factories import GuideFactory, TagFactory, UserFactory
+from tests.factories import GuideFactory, TagFactory, UserFactory, agent_in
 from tickets import services
 from tickets.models import (
     AgentProfile,
@@ -167,6 +167,31 @@ def test_without_room_the_ticket_waits_and_is_assigned_when_an_agent_frees_up(
     only.refresh_from_db()
     assert second.assignee == only
     assert only.open_tickets == 1
+
+
+def test_a_queue_that_does_not_assign_automatically_keeps_its_tickets_for_claiming(
+    queue, guide_with_steps
+):
+    queue.auto_assign = False
+    queue.save(update_fields=["auto_assign"])
+    dana = agent_in(queue, username="dana", languages=["en"])
+
+    ticket = services.ticket_create_from_attempt(attempt_id=escalated_attempt(guide_with_steps).pk)
+
+    assert ticket.assignee is None
+    assert not ticket.events.filter(kind="assigned").exists()
+    assert services.tickets_assign_waiting() == 0
+    assert services.ticket_claim_next(agent=dana) == ticket
+    dana.refresh_from_db()
+    assert dana.open_tickets == 1
+    # Switched back, the queue gives out what waits in it again.
+    second = services.ticket_create_from_attempt(attempt_id=escalated_attempt(guide_with_steps).pk)
+    assert second.assignee is None
+    queue.auto_assign = True
+    queue.save(update_fields=["auto_assign"])
+    assert services.tickets_assign_waiting() == 1
+    second.refresh_from_db()
+    assert second.assignee == dana
 
 
 def test_a_slot_cannot_be_claimed_past_capacity(db):

@@ -71,14 +71,23 @@ DEMO_QUEUES = [
         "name": "Billing (Arabic)",
         "languages": ["ar"],
         "members": ["agent.ar"],
+        "auto_assign": True,
     },
     {
         "slug": "billing-en",
         "name": "Billing (English)",
         "languages": ["en"],
         "members": ["agent.en"],
+        "auto_assign": True,
     },
-    {"slug": "general", "name": "General", "languages": [], "members": ["agent.ar", "agent.en"]},
+    # Tickets wait in General until an agent claims one: the demo shows both ways of working.
+    {
+        "slug": "general",
+        "name": "General",
+        "languages": [],
+        "members": ["agent.ar", "agent.en"],
+        "auto_assign": False,
+    },
 ]
 # First match wins. Each rule names its language: an Arabic ticket in an English-only queue
 # would match no agent and wait unassigned, so "billing, any language" becomes one rule per
@@ -131,7 +140,8 @@ class Command(BaseCommand):
                 self._user_upsert(spec)
             self._routing_upsert()
         self.stdout.write(
-            f"Demo routing: {len(DEMO_QUEUES)} queues (General is the fallback),"
+            f"Demo routing: {len(DEMO_QUEUES)} queues (General is the fallback, where agents"
+            " claim tickets),"
             f" {len(DEMO_AGENTS)} agents, {len(DEMO_RULES)} routing rules,"
             f" {len(DEMO_QUEUES) * len(DEMO_SLA_MINUTES)} SLA policies; supervisor supervises all."
         )
@@ -181,6 +191,7 @@ class Command(BaseCommand):
                 defaults={
                     "name": spec["name"],
                     "languages": spec["languages"],
+                    "auto_assign": spec["auto_assign"],
                     "is_fallback": spec["slug"] == "general",
                 },
             )
