@@ -300,14 +300,20 @@ def sla_clocks(ticket: Ticket, *, now: datetime) -> list[SLAClock]:
     """Both targets: first response, then resolution."""
     is_open = ticket.status in OPEN_TICKET_STATUSES
 
-    def clock(label, due, done_at, breached_flag) -> SLAClock:
+    def clock(label, due, done_at, breached_flag, paused_at=None) -> SLAClock:
         if due is None:
             return SLAClock(label, "none", str(_("no target")), None)
         if done_at is not None:
             late = breached_flag or done_at > due
             state, text = ("breached", _("missed")) if late else ("met", _("met"))
             return SLAClock(label, state, f"{text} · {_when(done_at)}", due)
-        if breached_flag or due <= now:
+        if breached_flag:
+            return SLAClock(label, "breached", str(_("breached")), due)
+        if paused_at is not None:
+            # Pending: the clock stands where it stopped; its due time moves on when it resumes.
+            text = str(_("paused · %(left)s left")) % {"left": _duration(due - paused_at)}
+            return SLAClock(label, "paused", text, None)
+        if due <= now:
             return SLAClock(label, "breached", str(_("breached")), due)
         if not is_open:
             return SLAClock(label, "met", str(_("stopped")), due)
@@ -326,7 +332,7 @@ def sla_clocks(ticket: Ticket, *, now: datetime) -> list[SLAClock]:
         ),
         clock(
             _("Resolution"), ticket.resolution_due_at, ticket.solved_at,
-            ticket.resolution_breached,
+            ticket.resolution_breached, ticket.sla_paused_at,
         ),
     ]  # fmt: skip
 

@@ -269,6 +269,9 @@ class Ticket(models.Model):
     first_responded_at = models.DateTimeField(_("first responded at"), null=True, blank=True)
     solved_at = models.DateTimeField(_("solved at"), null=True, blank=True)
     sla_at_risk_at = models.DateTimeField(_("SLA at risk at"), null=True, blank=True)
+    # Set while the ticket is pending: the customer has it, so the resolution clock stands
+    # still. Leaving pending moves resolution_due_at on by the time it stood.
+    sla_paused_at = models.DateTimeField(_("SLA paused at"), null=True, blank=True)
     first_response_breached = models.BooleanField(_("first response breached"), default=False)
     resolution_breached = models.BooleanField(_("resolution breached"), default=False)
     # Either target missed. Kept beside the two flags (by the SLA check, in the same UPDATE) so

@@ -495,13 +495,22 @@ def tickets_sla_check(*, now: datetime | None = None) -> dict[str, int]:
     for ticket_id in first_breaches.values_list("pk", flat=True):
         counts["breached"] += _sla_breach(ticket_id, "first_response_breached", now)
 
-    resolution_breaches = open_tickets.filter(resolution_breached=False, resolution_due_at__lte=now)
+    resolution_breaches = open_tickets.filter(
+        resolution_breached=False, resolution_due_at__lte=now, sla_paused_at__isnull=True
+    )
     for ticket_id in resolution_breaches.values_list("pk", flat=True):
         counts["breached"] += _sla_breach(ticket_id, "resolution_breached", now)
 
     candidates = open_tickets.filter(
         sla_at_risk_at__isnull=True, resolution_breached=False, resolution_due_at__isnull=False
-    ).only("pk", "created_at", "resolution_due_at", "first_response_due_at", "first_responded_at")
+    ).only(
+        "pk",
+        "created_at",
+        "resolution_due_at",
+        "first_response_due_at",
+        "first_responded_at",
+        "sla_paused_at",
+    )
     for ticket in candidates:
         if _sla_at_risk(ticket, now):
             marked = Ticket.objects.filter(pk=ticket.pk, sla_at_risk_at__isnull=True).update(
@@ -521,7 +530,7 @@ def sla_target_at_risk(*, created_at: datetime, due_at: datetime, now: datetime)
 
 
 def _sla_at_risk(ticket: Ticket, now: datetime) -> bool:
-    targets = [ticket.resolution_due_at]
+    targets = [ticket.resolution_due_at] if ticket.sla_paused_at is None else []
     if ticket.first_responded_at is None:
         targets.append(ticket.first_response_due_at)
     return any(
@@ -630,6 +639,22 @@ def _capacity_retake(agent_id: int | None) -> None:
         AgentProfile.objects.filter(pk=agent_id).update(open_tickets=F("open_tickets") + 1)
 
 
+def _sla_pause_or_resume(ticket: Ticket, *, to_status: str, now: datetime) -> list[str]:
+    """Stop the resolution clock on the way into pending, start it again on the way out;
+    returns the fields it changed."""
+    if to_status == Ticket.Status.PENDING:
+        if ticket.resolution_due_at is None or ticket.resolution_breached:
+            return []  # no clock, or one already run out: nothing to hold
+        ticket.sla_paused_at = now
+        return ["sla_paused_at"]
+    if ticket.sla_paused_at is None:
+        return []
+    assert ticket.resolution_due_at is not None  # paused only with a clock
+    ticket.resolution_due_at += now - ticket.sla_paused_at
+    ticket.sla_paused_at = None
+    return ["resolution_due_at", "sla_paused_at"]
+
+
 def _status_label(status: str) -> str:
     return str(Ticket.Status(status).label)
 
@@ -641,7 +666,9 @@ def ticket_transition(
     """Move a ticket along the status workflow (tickets.models.TICKET_TRANSITIONS).
 
     Leaving the open statuses (solved) frees the assignee's capacity and stops the resolution
-    clock; coming back (reopen) takes it again. The event records from and to.
+    clock; coming back (reopen) takes it again. Pending pauses the resolution clock: the time
+    the ticket waits on the customer is added to its due time when it leaves pending. The
+    event records from and to.
     """
     ticket = _ticket_locked(ticket)
     _actor_check(actor, ticket)
@@ -669,6 +696,7 @@ def ticket_transition(
     elif current == Ticket.Status.SOLVED:  # reopened
         ticket.solved_at = None
         fields.append("solved_at")
+    fields += _sla_pause_or_resume(ticket, to_status=to_status, now=now)
     ticket.status, ticket.updated_at = to_status, now
     ticket.save(update_fields=fields)
     if was_open and not will_be_open:

@@ -395,6 +395,20 @@ def test_it_shows_sla_clocks_in_the_header(client, desk):
     assert "متبقٍّ 2 س 59 د" in arabic
 
 
+def test_a_pending_tickets_resolution_clock_shows_as_paused_where_it_stopped(client, desk):
+    now = timezone.now()
+    ticket = TicketFactory(
+        queue=desk.billing, status="pending", first_responded_at=now - timedelta(hours=2),
+        resolution_due_at=now + timedelta(hours=2), sla_paused_at=now - timedelta(hours=1),
+    )  # fmt: skip
+    client.force_login(desk.alice.user)
+
+    body = client.get(page_of(ticket)).content.decode()
+
+    # Due in two hours, but stopped an hour ago with three left: three it stays.
+    assert '<span class="sla sla-paused">Resolution: paused · 3h 00m left</span>' in body
+
+
 def test_an_arabic_speaking_agent_reads_system_events_in_arabic(client, desk):
     ticket = TicketFactory(queue=desk.billing, assignee=desk.alice)
     services.ticket_transition(ticket=ticket, to_status="open", actor=desk.alice.user)

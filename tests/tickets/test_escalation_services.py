@@ -232,6 +232,47 @@ def test_the_sla_check_marks_at_risk_then_breached_once_and_raises_priority_once
     assert ticket.sla_breached is True  # the work-order flag moves with the breach
 
 
+def test_pending_pauses_the_resolution_clock_and_the_wait_moves_its_due_time(
+    queue, guide_with_steps
+):
+    dana = agent_in(queue, username="dana", languages=["en"])
+    ticket = services.ticket_create_from_attempt(attempt_id=escalated_attempt(guide_with_steps).pk)
+    due = ticket.resolution_due_at
+    services.ticket_reply(
+        ticket=ticket, author=dana.user, body="Which card was it?", status_after="pending"
+    )
+    ticket.refresh_from_db()
+    assert ticket.status == "pending" and ticket.sla_paused_at is not None
+    assert ticket.resolution_due_at == due
+    # The customer takes three hours to answer; meanwhile the original due time passes.
+    paused_at = ticket.sla_paused_at - timedelta(hours=3)
+    Ticket.objects.filter(pk=ticket.pk).update(sla_paused_at=paused_at)
+    waiting = due + timedelta(minutes=1)
+    assert services.tickets_sla_check(now=waiting) == {"at_risk": 0, "breached": 0}
+
+    services.ticket_customer_reply(ticket=ticket, body="The Visa one.")
+
+    ticket.refresh_from_db()
+    assert ticket.status == "open" and ticket.sla_paused_at is None
+    moved = ticket.resolution_due_at - due
+    assert timedelta(hours=3) <= moved < timedelta(hours=3, minutes=1)
+    assert services.tickets_sla_check(now=waiting) == {"at_risk": 0, "breached": 0}
+    assert services.tickets_sla_check(now=ticket.resolution_due_at) == {
+        "at_risk": 0,
+        "breached": 1,
+    }
+
+
+def test_a_ticket_breached_before_it_went_pending_stays_breached(queue, guide_with_steps):
+    dana = agent_in(queue, username="dana", languages=["en"])
+    ticket = services.ticket_create_from_attempt(attempt_id=escalated_attempt(guide_with_steps).pk)
+    services.tickets_sla_check(now=ticket.resolution_due_at)
+    services.ticket_reply(ticket=ticket, author=dana.user, body="Sorry.", status_after="pending")
+
+    ticket.refresh_from_db()
+    assert ticket.resolution_breached and ticket.sla_paused_at is None
+
+
 def test_a_first_reply_stops_the_first_response_clock(queue, guide_with_steps):
     ticket = services.ticket_create_from_attempt(attempt_id=escalated_attempt(guide_with_steps).pk)
     # The system's replies (no author) are enough here; who may reply is tested in

@@ -100,6 +100,13 @@ def test_it_keeps_the_clocks_and_flags_consistent(generated):
         assert (ticket.closed_at is not None) == (ticket.status == "closed")
         if ticket.status == "new":
             assert ticket.first_responded_at is None
+        # Pending tickets wait on the customer with the resolution clock stopped, as the
+        # workflow leaves them, unless it ran out before.
+        assert (ticket.sla_paused_at is not None) == (
+            ticket.status == "pending" and not ticket.resolution_breached
+        )
+        if ticket.sla_paused_at is not None:
+            assert ticket.first_responded_at < ticket.sla_paused_at
 
 
 def test_it_copies_a_tried_steps_snapshot_for_guided_escalations(generated):

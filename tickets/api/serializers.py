@@ -155,6 +155,7 @@ class TicketDetailOutputSerializer(TicketListOutputSerializer):
             *TicketListOutputSerializer.Meta.fields,
             "description", "guide", "routing_reason", "first_responded_at", "solved_at",
             "closed_at", "first_response_breached", "resolution_breached", "sla_at_risk_at",
+            "sla_paused_at",
             "tried_steps", "messages",
         ]  # fmt: skip
 

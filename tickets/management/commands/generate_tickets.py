@@ -499,7 +499,7 @@ TICKETS = Table(
         "assignee_id", "status", "priority", "routing_reason", "created_at", "updated_at",
         "first_response_due_at", "resolution_due_at", "first_responded_at", "solved_at",
         "closed_at", "first_response_breached", "resolution_breached", "sla_breached",
-        "customer_notified_at",
+        "customer_notified_at", "sla_paused_at",
     ],
 )  # fmt: skip
 EVENTS = Table(TicketEvent, ["ticket_id", "kind", "author_id", "body", "change", "created_at"])
@@ -698,6 +698,9 @@ class _TicketGenerator:
                     _dt(responded) if responded else None, _dt(solved) if solved else None,
                     _dt(closed) if closed else None, first_breached, resolution_breached,
                     first_breached or resolution_breached, _dt(created + 2),
+                    # Pending since the reply that asked the customer something: paused.
+                    _dt(responded + 1) if status == "pending" and not resolution_breached
+                    else None,
                 )
             )  # fmt: skip
         return attempts, tickets, events
