@@ -311,8 +311,8 @@ def sla_clocks(ticket: Ticket, *, now: datetime) -> list[SLAClock]:
             return SLAClock(label, "breached", str(_("breached")), due)
         if paused_at is not None:
             # Pending: the clock stands where it stopped; its due time moves on when it resumes.
-            text = str(_("paused · %(left)s left")) % {"left": _duration(due - paused_at)}
-            return SLAClock(label, "paused", text, None)
+            paused = str(_("paused · %(left)s left")) % {"left": _duration(due - paused_at)}
+            return SLAClock(label, "paused", paused, None)
         if due <= now:
             return SLAClock(label, "breached", str(_("breached")), due)
         if not is_open:

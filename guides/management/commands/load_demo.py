@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -65,7 +66,7 @@ DEMO_USERS = [
 # Who answers the demo escalations. Routing compares a ticket's language with the agent's
 # exactly, so each billing queue is staffed by the agent who speaks its language.
 DEMO_AGENTS = {"agent.ar": ["ar"], "agent.en": ["en"]}
-DEMO_QUEUES = [
+DEMO_QUEUES: list[dict[str, Any]] = [
     {
         "slug": "billing-ar",
         "name": "Billing (Arabic)",

@@ -699,7 +699,8 @@ class _TicketGenerator:
                     _dt(closed) if closed else None, first_breached, resolution_breached,
                     first_breached or resolution_breached, _dt(created + 2),
                     # Pending since the reply that asked the customer something: paused.
-                    _dt(responded + 1) if status == "pending" and not resolution_breached
+                    _dt(responded + 1)
+                    if responded is not None and status == "pending" and not resolution_breached
                     else None,
                 )
             )  # fmt: skip
