@@ -247,6 +247,18 @@ class Ticket(models.Model):
         related_name="tickets",
         verbose_name=_("assignee"),
     )
+    # Who last gave the ticket back to the queue: automatic assignment passes them over, or
+    # the ticket would bounce straight back to the least-loaded agent, often the same one.
+    # Never queried by, so no index (each index is one more write per claim).
+    handed_back_by = models.ForeignKey(
+        AgentProfile,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        db_index=False,
+        related_name="+",
+        verbose_name=_("handed back by"),
+    )
     status = models.CharField(
         _("status"), max_length=16, choices=TicketStatus.choices, default="new"
     )

@@ -218,11 +218,13 @@ def agent_claim_slot(*, agent_id: int, now: datetime) -> bool:
     )
 
 
-def _eligible_agents(*, queue: Queue, language: str) -> list[AgentProfile]:
+def _eligible_agents(
+    *, queue: Queue, language: str, passed_over: int | None = None
+) -> list[AgentProfile]:
     agents = [
         agent
         for agent in queue.members.filter(is_available=True, open_tickets__lt=F("capacity"))
-        if not agent.languages or language in agent.languages
+        if (not agent.languages or language in agent.languages) and agent.pk != passed_over
     ]
     # Fewest open tickets first; among equals, the one who has waited longest.
     never = datetime.min.replace(tzinfo=timezone.get_current_timezone())
@@ -235,7 +237,12 @@ def ticket_assign(*, ticket: Ticket, now: datetime | None = None) -> AgentProfil
     if not ticket.queue.auto_assign:
         return None
     now = now or timezone.now()
-    for agent in _eligible_agents(queue=ticket.queue, language=ticket.language):
+    # Not back to the agent who handed it back; if nobody else can take it, it waits to be
+    # claimed or assigned by a supervisor.
+    candidates = _eligible_agents(
+        queue=ticket.queue, language=ticket.language, passed_over=ticket.handed_back_by_id
+    )
+    for agent in candidates:
         if not agent_claim_slot(agent_id=agent.pk, now=now):
             continue  # someone else took the last slot; next agent
         # Only an unassigned ticket can be given away; a concurrent sweep may have done it.
@@ -834,7 +841,11 @@ def ticket_assign_to(*, ticket: Ticket, agent: AgentProfile | None, actor=None) 
     if is_open:
         _capacity_release(ticket.assignee_id)
     ticket.assignee, ticket.updated_at = agent, now
-    ticket.save(update_fields=["assignee", "updated_at"])
+    fields = ["assignee", "updated_at"]
+    if agent is None:
+        ticket.handed_back_by = previous
+        fields.append("handed_back_by")
+    ticket.save(update_fields=fields)
     kind = TicketEvent.Kind.ASSIGNED if agent is not None else TicketEvent.Kind.UNASSIGNED
     _event(
         ticket, kind, actor=actor, now=now,

@@ -280,3 +280,27 @@ def test_moving_a_ticket_hands_it_back_when_the_assignee_is_not_in_the_new_queue
     alice.refresh_from_db()
     assert (ticket.queue, ticket.assignee, alice.open_tickets) == (shipping, None, 0)
     assert list(ticket.events.values_list("kind", flat=True)) == ["unassigned", "rerouted"]
+
+
+def test_a_ticket_handed_back_is_not_assigned_straight_back_to_the_same_agent(billing, alice):
+    ticket = ticket_in("open", queue=billing, assignee=alice)
+    alice.open_tickets = 1
+    alice.save(update_fields=["open_tickets"])
+    services.ticket_assign_to(ticket=ticket, agent=None, actor=alice.user)
+
+    # Alice alone in the queue, and now the least loaded: the ticket waits instead of bouncing.
+    assert services.tickets_assign_waiting() == 0
+    ticket.refresh_from_db()
+    assert ticket.assignee is None and ticket.handed_back_by == alice
+
+    bob = agent_in(billing, username="bob")
+    bob.open_tickets = 5
+    bob.save(update_fields=["open_tickets"])
+    assert services.tickets_assign_waiting() == 1
+    ticket.refresh_from_db()
+    assert ticket.assignee == bob
+    # Alice may still take it back herself.
+    services.ticket_assign_to(ticket=ticket, agent=None, actor=bob.user)
+    services.ticket_assign_to(ticket=ticket, agent=alice, actor=alice.user)
+    ticket.refresh_from_db()
+    assert ticket.assignee == alice
