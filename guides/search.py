@@ -1,8 +1,9 @@
 """Search across published guides, in Arabic and English.
 
 Every text goes through ``normalise`` before the database sees it, at index time and at query
-time alike, so both sides always agree on what a word is. The database then only matches and
-ranks tokens:
+time alike, so both sides always agree on what a word is. Arabic words are also indexed under
+their light stem (``arabic_stem``: "بطاقتي", "بطاقتك" and "بطاقة" are all "بطاق"), and queries
+look for the stem. The database then only matches and ranks tokens:
 
 - PostgreSQL: a stored ``search_vector`` (tsvector, generated from the normalised columns of
   GuideSearchDocument, see migration 0003_search) with a GIN index, ranked with ``ts_rank``;
@@ -75,6 +76,46 @@ _WORD = re.compile(r"[^\W_]+")
 _SLUG = re.compile(r"[-a-zA-Z0-9_]+")
 
 
+# Suffixes glued to the end of a word: the possessive and object pronouns ("بطاقتي" my card,
+# "حسابك" your account, "تغييرها" changing it), the feminine plural ("بطاقات") and teh
+# marbuta, already folded to heh ("بطاقه"). Longest first, one per word.
+_ARABIC_SUFFIXES = ("كما", "هما", "كم", "هم", "هن", "كن", "نا", "ها", "ات", "ي", "ك", "ه")
+# The shortest stem a suffix is taken from: "بنك" (bank) and "وقت" (time) stay whole.
+_MIN_ARABIC_STEM = 3
+
+
+def arabic_stem(word: str) -> str:
+    """``word`` (normalised) without one suffix of _ARABIC_SUFFIXES, so that "بطاقتي",
+    "بطاقتك", "بطاقات" and "بطاقة" all come to "بطاق".
+
+    A teh left at the end of a longer stem stood for the teh marbuta the suffix was glued to
+    ("بطاقت" + "ي"), so it goes too. A word of another script, or whose stem would be too
+    short, is returned whole. Light on purpose: the index keeps every word as written beside
+    its stem (see _with_stems), so a stem that cuts a root letter ("اشتراك" → "اشترا") only
+    widens a prefix match; it never hides the word."""
+    if not word or not "\u0621" <= word[-1] <= "\u064a":
+        return word
+    for suffix in _ARABIC_SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= _MIN_ARABIC_STEM:
+            stem = word[: -len(suffix)]
+            if stem.endswith("ت") and len(stem) > _MIN_ARABIC_STEM:
+                stem = stem[:-1]
+            return stem
+    return word
+
+
+def _with_stems(normalised: str) -> str:
+    """Index text: each word, followed by its Arabic stem when that differs, so a query
+    (which is stemmed, see _query_tokens) finds "بطاقتك" by "بطاقتي" or "البطاقة"."""
+    tokens = []
+    for word in normalised.split():
+        tokens.append(word)
+        stem = arabic_stem(word)
+        if stem != word:
+            tokens.append(stem)
+    return " ".join(tokens)
+
+
 def _strip_prefix(word: str) -> str:
     for prefix in _ARABIC_PREFIXES:
         if word.startswith(prefix) and len(word) - len(prefix) >= 2:
@@ -142,9 +183,9 @@ def _document_of(guide: Guide) -> GuideSearchDocument:
         guide_id=guide.pk,
         company_id=guide.company_id,
         language=guide.language,
-        title=normalise(guide.title),
-        summary=normalise(guide.summary),
-        body=normalise("\n".join(body_parts)),
+        title=_with_stems(normalise(guide.title)),
+        summary=_with_stems(normalise(guide.summary)),
+        body=_with_stems(normalise("\n".join(body_parts))),
     )
 
 
@@ -245,7 +286,10 @@ def _query_tokens(query: str) -> list[str]:
     # that "my" is in every guide, so such words would decide the order. They are dropped
     # unless the query has nothing else.
     meaningful = [token for token in tokens if token not in QUERY_STOPWORDS]
-    return (meaningful or tokens)[:MAX_QUERY_TOKENS]
+    # Stemmed: "بطاقتي" looks for "بطاق", which the index holds beside each form of the word
+    # (and, as a prefix, matches every longer form too).
+    stemmed = [arabic_stem(token) for token in (meaningful or tokens)]
+    return list(dict.fromkeys(stemmed))[:MAX_QUERY_TOKENS]
 
 
 def _filters_sql(company: str | None, language: str | None) -> tuple[str, list[str | int]]:

@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from guides.models import Guide, GuideSearchDocument, Tag
 from guides.search import (
+    arabic_stem,
     guide_search_index_rebuild,
     guide_search_index_update,
     normalise,
@@ -54,6 +55,30 @@ def demo_data(name: str) -> dict:
 
 
 # --- normalise -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("word", "stem"),
+    [
+        ("بطاقه", "بطاق"),  # بطاقة, teh marbuta folded
+        ("بطاقتي", "بطاق"),  # my card: the teh stood for the teh marbuta
+        ("بطاقتك", "بطاق"),
+        ("بطاقات", "بطاق"),
+        ("حسابكم", "حساب"),
+        ("تغييرها", "تغيير"),
+        # Too short to lose anything: bank, time, here.
+        ("بنك", "بنك"),
+        ("وقت", "وقت"),
+        ("هنا", "هنا"),
+        # A teh of the root stays when nothing was cut after it.
+        ("وقتي", "وقت"),
+        # Other scripts and digits as they are.
+        ("spotify", "spotify"),
+        ("4g", "4g"),
+    ],
+)
+def test_it_stems_arabic_suffixes_lightly(word, stem):
+    assert arabic_stem(word) == stem
 
 
 def test_it_normalises_the_article_away():
@@ -144,6 +169,11 @@ SEARCHES = [
     pytest.param("مكالمة صوتية", "whatsapp/ar", set(), id="ar-step-title-2"),
     pytest.param("رُفضت", "cedar-bank/ar", set(), id="ar-diacritised-verb"),
     pytest.param("٤G", None, {"nile-telecom/ar", "nile-telecom/en"}, id="ar-indic-digit"),
+    # Pronoun and plural suffixes: the customer writes about *their* card or account.
+    pytest.param("تغيير بطاقتي", "spotify/ar", {"cedar-bank/ar"}, id="ar-my-card"),
+    pytest.param("بطاقاتي", None, {"spotify/ar", "cedar-bank/ar"}, id="ar-my-cards"),
+    pytest.param("حسابي", None, {"spotify/ar", "cedar-bank/ar", "whatsapp/ar"}, id="ar-my-account"),
+    pytest.param("رسالتي", None, {"whatsapp/ar"}, id="ar-my-message"),
 ]
 
 
