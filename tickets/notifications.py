@@ -109,8 +109,10 @@ def agent_assigned_send(*, ticket_id: int) -> bool:
     ticket = _ticket(ticket_id)
     if ticket is None or ticket.assignee is None or not ticket.assignee.user.email:
         return False
-    # Staff e-mails are in the staff interface's language, whatever the customer's.
-    with translation.override(settings.LANGUAGE_CODE):
+    # In the agent's language, whatever the customer's: the first they work in, else the
+    # site's. (An Arabic agent's work page follows their browser; their e-mail has only this.)
+    languages = ticket.assignee.languages or [settings.LANGUAGE_CODE]
+    with translation.override(languages[0]):
         _send(
             template="agent_assigned",
             context={"ticket": ticket, "admin_url": ticket_admin_url(ticket)},

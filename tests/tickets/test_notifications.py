@@ -169,6 +169,17 @@ def test_it_tells_the_assignee_with_the_sla_due_times_and_the_admin_link(general
     assert "First response due: " + due.strftime("%Y-%m-%d %H:%M UTC") in message.body
 
 
+def test_it_writes_to_an_agent_who_works_in_arabic_in_arabic(general_queue, mailoutbox):
+    AgentProfile.objects.filter(user__username="alice").update(languages=["ar", "en"])
+    ticket = ticket_escalated(language="en", email="sam@customer.example")
+
+    assert notifications.agent_assigned_send(ticket_id=ticket.pk) is True
+
+    [message] = mailoutbox
+    assert message.subject == f"أُسندت إليك: {ticket.reference} {ticket.subject}"
+    assert '<html lang="ar" dir="rtl">' in html_part(message)
+
+
 def test_it_tells_no_agent_when_the_ticket_is_unassigned(db, mailoutbox):
     ticket = ticket_escalated()  # no agent in the fallback queue
     assert ticket.assignee is None
