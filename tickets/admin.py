@@ -259,7 +259,7 @@ def tried_steps_html(steps: list[dict]) -> SafeString:
             _choice_label(StepKind, kind),
             _choice_label(StepOutcomeKind, outcome),
             raw_time,
-            _when(recorded_at, "DATETIME_FORMAT") if recorded_at else raw_time,
+            _when(recorded_at) if recorded_at else raw_time,
             format_html('<p class="tried-step-note" dir="auto">{}</p>', note) if note else "",
         )
 
