@@ -778,6 +778,7 @@ class TicketAdmin(admin.ModelAdmin):
     def changelist_view(self, request: HttpRequest, extra_context=None):
         context = {
             "can_claim_next": request.user.has_perm("tickets.claim_ticket"),
+            "can_see_overview": user_sees_all_queues(request.user),
             **(extra_context or {}),
         }
         return super().changelist_view(request, extra_context=context)
@@ -829,8 +830,41 @@ class TicketAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.work_view),
                 name="{}_{}_work".format(*info),
             ),
+            path(
+                "overview/",
+                self.admin_site.admin_view(self.overview_view),
+                name="{}_{}_overview".format(*info),
+            ),
         ]
         return own + super().get_urls()
+
+    def overview_view(self, request: HttpRequest) -> HttpResponse:
+        """The supervisor's view of the desk: each queue's open work and each agent's load."""
+        if not user_sees_all_queues(request.user):
+            raise PermissionDenied
+        now = timezone.now()
+        changelist = reverse("admin:tickets_ticket_changelist")
+        queues = [
+            {
+                "load": load,
+                "url": f"{changelist}?queue={load.queue.pk}",
+                "waiting_for": (
+                    _duration(now - load.oldest_waiting_since)
+                    if load.oldest_waiting_since is not None
+                    else ""
+                ),
+            }
+            for load in selectors.queue_loads()
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Queue overview"),
+            "subtitle": None,
+            "opts": self.opts,
+            "queues": queues,
+            "agents": selectors.agent_loads(),
+        }
+        return TemplateResponse(request, "admin/tickets/ticket/overview.html", context)
 
     def _ticket_for(self, request: HttpRequest, object_id: str) -> Ticket | None:
         """The ticket if the user may see it; None for a foreign, missing or malformed id.

@@ -3,7 +3,10 @@ and what can be claimed. The admin, the API and the services all scope through h
 
 from __future__ import annotations
 
-from django.db.models import Case, F, Q, QuerySet, Value, When
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Case, Count, F, Min, Q, QuerySet, Value, When
 from django.utils.translation import gettext_lazy as _
 
 from tickets.models import (
@@ -217,4 +220,54 @@ def tickets_listed_for(*, user, queryset: QuerySet[Ticket] | None = None) -> Que
     tickets = queryset if queryset is not None else Ticket.objects.all()
     return tickets.filter(
         queue_id__in=list(agent_queue_ids(user).values_list("queue_id", flat=True))
+    )
+
+
+# --- the supervisor's overview -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueLoad:
+    queue: Queue
+    open: int = 0
+    waiting: int = 0  # open and unassigned
+    breached: int = 0
+    at_risk: int = 0
+    paused: int = 0  # pending on the customer: the resolution clock stands still
+    oldest_waiting_since: datetime | None = None
+
+
+def queue_loads() -> list[QueueLoad]:
+    """Each queue's open work, in two queries whatever the number of tickets: one grouped
+    count over the open tickets (ticket_sla_open_idx's rows), one for the queues."""
+    open_tickets = Ticket.objects.filter(status__in=OPEN_TICKET_STATUSES)
+    rows = {
+        row["queue_id"]: row
+        for row in open_tickets.values("queue_id").annotate(
+            open=Count("pk"),
+            waiting=Count("pk", filter=Q(assignee__isnull=True)),
+            breached=Count("pk", filter=Q(sla_breached=True)),
+            at_risk=Count("pk", filter=Q(sla_breached=False, sla_at_risk_at__isnull=False)),
+            paused=Count("pk", filter=Q(sla_paused_at__isnull=False)),
+            oldest_waiting_since=Min("created_at", filter=Q(assignee__isnull=True)),
+        )
+    }
+    loads = []
+    for queue in Queue.objects.order_by("name"):
+        row = rows.get(queue.pk, {})
+        loads.append(
+            QueueLoad(
+                queue=queue,
+                **{key: value for key, value in row.items() if key != "queue_id"},
+            )
+        )
+    return loads
+
+
+def agent_loads() -> QuerySet[AgentProfile]:
+    """Every agent with their open tickets against their capacity, busiest first."""
+    return (
+        AgentProfile.objects.select_related("user")
+        .prefetch_related("queues")
+        .order_by(F("open_tickets").desc(), "user__first_name", "user__username")
     )
