@@ -182,6 +182,19 @@ def bench_changelist(
                     explain_plans=plans,
                 )
             )
+    # The supervisor's queue overview: grouped counts over every open ticket.
+    client = Client()
+    client.force_login(supervisor)
+    results.append(
+        measure_requests(
+            "queue overview, supervisor",
+            client,
+            reverse("admin:tickets_ticket_overview"),
+            repeat=repeat,
+            warmup=warmup,
+            explain_plans=plans,
+        )
+    )
     return results
 
 
