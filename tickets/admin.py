@@ -779,6 +779,11 @@ class TicketAdmin(admin.ModelAdmin):
         context = {
             "can_claim_next": request.user.has_perm("tickets.claim_ticket"),
             "can_see_overview": user_sees_all_queues(request.user),
+            "own_profile": (
+                _agent_profile_of(request.user)
+                if request.user.has_perm("tickets.claim_ticket")
+                else None
+            ),
             **(extra_context or {}),
         }
         return super().changelist_view(request, extra_context=context)
@@ -834,6 +839,11 @@ class TicketAdmin(admin.ModelAdmin):
                 "overview/",
                 self.admin_site.admin_view(self.overview_view),
                 name="{}_{}_overview".format(*info),
+            ),
+            path(
+                "availability/",
+                self.admin_site.admin_view(self.availability_view),
+                name="{}_{}_availability".format(*info),
             ),
         ]
         return own + super().get_urls()
@@ -1029,6 +1039,23 @@ class TicketAdmin(admin.ModelAdmin):
         return str(_("Moved to the queue %(queue)s.")) % {"queue": queue}
 
     # --- claim next ---
+
+    def availability_view(self, request: HttpRequest) -> HttpResponse:
+        """The agent's own switch on the ticket list: available for new tickets, or away."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        agent = _agent_profile_of(request.user)
+        if agent is None or not request.user.has_perm("tickets.claim_ticket"):
+            raise PermissionDenied
+        available = request.POST.get("available") == "1"
+        services.agent_availability_set(agent=agent, available=available, actor=request.user)
+        if available:
+            messages.success(request, _("You are available: new tickets can come to you."))
+        else:
+            messages.success(
+                request, _("You are away: no new tickets come to you until you are back.")
+            )
+        return redirect("admin:tickets_ticket_changelist")
 
     def claim_next_view(self, request: HttpRequest) -> HttpResponse:
         if request.method != "POST":

@@ -882,6 +882,20 @@ def ticket_move_queue(*, ticket: Ticket, queue: Queue, actor=None) -> Ticket:
     return ticket
 
 
+@transaction.atomic
+def agent_availability_set(*, agent: AgentProfile, available: bool, actor) -> AgentProfile:
+    """Mark an agent available for new tickets or away (a break, the end of a shift). Away,
+    automatic assignment passes them over and claim next refuses; the tickets they hold stay
+    theirs. An agent sets their own; a supervisor anyone's."""
+    if agent.user_id != actor.pk and not actor.has_perm("tickets.reassign_ticket"):
+        raise TicketNotPermitted("Only a supervisor may change another agent's availability.")
+    AgentProfile.objects.filter(pk=agent.pk).update(is_available=available)
+    agent.is_available = available
+    if available:
+        transaction.on_commit(_assign_waiting_soon)  # back: waiting tickets may go to them
+    return agent
+
+
 def _claim_facts(agent: AgentProfile) -> dict[str, Any]:
     return {"from": None, "to": agent.pk, "to_name": str(agent), "claimed": True}
 
@@ -903,7 +917,9 @@ def ticket_claim_next(*, agent: AgentProfile, now: datetime | None = None) -> Ti
     if not agent.user.is_active or not agent.user.has_perm("tickets.claim_ticket"):
         raise TicketNotPermitted("Only agents may claim tickets.")
     if not agent.is_available:
-        raise AgentUnavailable("You are marked as unavailable; ask a supervisor to change it.")
+        raise AgentUnavailable(
+            "You are marked as away: mark yourself available on the ticket list first."
+        )
     if connection.vendor == "postgresql":
         claimed = _claim_on_postgresql(agent=agent, now=now)
         if claimed is not None:

@@ -87,7 +87,7 @@ def test_an_unavailable_agent_is_told_so_and_claims_nothing(billing):
     away.is_available = False
     away.save(update_fields=["is_available"])
 
-    with pytest.raises(services.AgentUnavailable, match="unavailable"):
+    with pytest.raises(services.AgentUnavailable, match="away"):
         services.ticket_claim_next(agent=away)
 
     away.refresh_from_db()
