@@ -14,6 +14,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from guides import services as guide_services
 from guides.models import Attempt
@@ -128,7 +129,7 @@ class RoutingDecision:
 def fallback_queue() -> Queue:
     queue = Queue.objects.filter(is_fallback=True).first()
     if queue is None:
-        queue, _ = Queue.objects.get_or_create(
+        queue, _created = Queue.objects.get_or_create(
             slug="general", defaults={"name": "General", "is_fallback": True}
         )
     return queue
@@ -580,7 +581,8 @@ def _sla_breach(ticket_id: int, flag: str, now: datetime) -> int:
 
 
 class TicketError(Exception):
-    """A ticket action refused, with a message for the person who asked."""
+    """A ticket action refused, with a message for the person who asked, in their language
+    (the services run in the request's language; the admin and the API show it as is)."""
 
     code = "ticket_error"
 
@@ -629,7 +631,7 @@ def _actor_check(actor, ticket: Ticket, *, permission: str = "tickets.change_tic
     if actor is None:
         return
     if not actor.has_perm(permission) or not ticket_visible_to(user=actor, ticket=ticket):
-        raise TicketNotPermitted("You may not work on this ticket.")
+        raise TicketNotPermitted(_("You may not work on this ticket."))
 
 
 def _capacity_release(agent_id: int | None) -> None:
@@ -680,16 +682,22 @@ def ticket_transition(
     ticket = _ticket_locked(ticket)
     _actor_check(actor, ticket)
     if to_status not in Ticket.Status.values:
-        raise TransitionNotAllowed(f"Unknown status {to_status!r}.")
+        raise TransitionNotAllowed(_("Unknown status %(status)r.") % {"status": to_status})
     current = ticket.status
     if to_status == current:
-        raise TransitionNotAllowed(f"The ticket is already {_status_label(current).lower()}.")
+        raise TransitionNotAllowed(
+            _("The ticket is already %(status)s.") % {"status": _status_label(current).lower()}
+        )
     allowed = TICKET_TRANSITIONS[current]
     if to_status not in allowed:
-        choices = ", ".join(_status_label(s).lower() for s in allowed) or "none: it is final"
+        choices = ", ".join(_status_label(s).lower() for s in allowed) or _("none: it is final")
         raise TransitionNotAllowed(
-            f"A {_status_label(current).lower()} ticket cannot become "
-            f"{_status_label(to_status).lower()} (allowed: {choices})."
+            _("A %(current)s ticket cannot become %(target)s (allowed: %(allowed)s).")
+            % {
+                "current": _status_label(current).lower(),
+                "target": _status_label(to_status).lower(),
+                "allowed": choices,
+            }
         )
     now = timezone.now()
     fields = ["status", "updated_at"]
@@ -733,11 +741,13 @@ def ticket_reply(
     transaction, e.g. to pending when the reply asks the customer something."""
     body = body.strip()
     if not body:
-        raise TicketError("Write something first.")
+        raise TicketError(_("Write something first."))
     ticket = _ticket_locked(ticket)
     _actor_check(author, ticket)
     if public and ticket.status == Ticket.Status.CLOSED:
-        raise TicketClosedForReplies("The ticket is closed; the customer cannot be answered here.")
+        raise TicketClosedForReplies(
+            _("The ticket is closed; the customer cannot be answered here.")
+        )
     now = timezone.now()
     kind = TicketEvent.Kind.AGENT_REPLY if public else TicketEvent.Kind.INTERNAL_NOTE
     event = _event(ticket, kind, actor=author, body=body, now=now)
@@ -781,12 +791,12 @@ def ticket_customer_reply(*, ticket: Ticket, body: str, now: datetime | None = N
     """
     body = body.strip()
     if not body:
-        raise TicketError("Write something first.")
+        raise TicketError(_("Write something first."))
     now = now or timezone.now()
     ticket = _ticket_locked(ticket)
     if not ticket_accepts_customer_replies(ticket, now=now):
         raise TicketClosedForReplies(
-            "This request is closed. If the problem is back, please send a new request."
+            _("This request is closed. If the problem is back, please send a new request.")
         )
     event = _event(ticket, TicketEvent.Kind.CUSTOMER_MESSAGE, body=body, now=now)
     ticket.updated_at = now
@@ -801,7 +811,7 @@ def ticket_priority_change(*, ticket: Ticket, priority: int, actor=None) -> Tick
     ticket = _ticket_locked(ticket)
     _actor_check(actor, ticket)
     if priority not in Priority.values:
-        raise TicketError(f"Unknown priority {priority!r}.")
+        raise TicketError(_("Unknown priority %(priority)r.") % {"priority": priority})
     if priority == ticket.priority:
         return ticket
     old, now = ticket.priority, timezone.now()
@@ -827,16 +837,22 @@ def ticket_assign_to(*, ticket: Ticket, agent: AgentProfile | None, actor=None) 
         taking = agent is not None and own is not None and agent.pk == own.pk
         handing_back = agent is None and own is not None and ticket.assignee_id == own.pk
         if not (taking or handing_back):
-            raise TicketNotPermitted("Only a supervisor may assign tickets to someone else.")
+            raise TicketNotPermitted(_("Only a supervisor may assign tickets to someone else."))
     if ticket.assignee_id == (agent.pk if agent else None):
         return ticket
     now = timezone.now()
     is_open = ticket.status in OPEN_TICKET_STATUSES
     if agent is not None:
         if not ticket.queue.members.filter(pk=agent.pk).exists():
-            raise TicketError(f"{agent} is not a member of the queue {ticket.queue}.")
+            raise TicketError(
+                _("%(agent)s is not a member of the queue %(queue)s.")
+                % {"agent": agent, "queue": ticket.queue}
+            )
         if is_open and not agent_claim_slot(agent_id=agent.pk, now=now):
-            raise AgentAtCapacity(f"{agent} has no room (capacity {agent.capacity}).")
+            raise AgentAtCapacity(
+                _("%(agent)s has no room (capacity %(capacity)d).")
+                % {"agent": agent, "capacity": agent.capacity}
+            )
     previous = ticket.assignee
     if is_open:
         _capacity_release(ticket.assignee_id)
@@ -888,7 +904,7 @@ def agent_availability_set(*, agent: AgentProfile, available: bool, actor) -> Ag
     automatic assignment passes them over and claim next refuses; the tickets they hold stay
     theirs. An agent sets their own; a supervisor anyone's."""
     if agent.user_id != actor.pk and not actor.has_perm("tickets.reassign_ticket"):
-        raise TicketNotPermitted("Only a supervisor may change another agent's availability.")
+        raise TicketNotPermitted(_("Only a supervisor may change another agent's availability."))
     AgentProfile.objects.filter(pk=agent.pk).update(is_available=available)
     agent.is_available = available
     if available:
@@ -915,10 +931,10 @@ def ticket_claim_next(*, agent: AgentProfile, now: datetime | None = None) -> Ti
     """
     now = now or timezone.now()
     if not agent.user.is_active or not agent.user.has_perm("tickets.claim_ticket"):
-        raise TicketNotPermitted("Only agents may claim tickets.")
+        raise TicketNotPermitted(_("Only agents may claim tickets."))
     if not agent.is_available:
         raise AgentUnavailable(
-            "You are marked as away: mark yourself available on the ticket list first."
+            _("You are marked as away: mark yourself available on the ticket list first.")
         )
     if connection.vendor == "postgresql":
         claimed = _claim_on_postgresql(agent=agent, now=now)
@@ -928,7 +944,8 @@ def ticket_claim_next(*, agent: AgentProfile, now: datetime | None = None) -> Ti
         # was held by another claim. The general path below tells which.
     if not agent_claim_slot(agent_id=agent.pk, now=now):
         raise AgentAtCapacity(
-            f"You have {agent.capacity} open tickets, your capacity: solve one first."
+            _("You have %(capacity)d open tickets, your capacity: solve one first.")
+            % {"capacity": agent.capacity}
         )
     claimed = None
     skipped: list[int] = []

@@ -145,6 +145,21 @@ def test_it_shows_the_services_reason_for_a_refused_transition(client, desk):
     assert not ticket.events.exists()
 
 
+def test_an_arabic_speaking_agent_reads_the_refusal_in_arabic(client, desk):
+    ticket = TicketFactory(queue=desk.billing)
+    client.force_login(desk.alice.user)
+
+    response = client.post(
+        reverse("admin:tickets_ticket_work", args=[ticket.pk, "status"]),
+        {"to_status": "closed"}, follow=True, HTTP_ACCEPT_LANGUAGE="ar",
+    )  # fmt: skip
+
+    [message] = [str(m) for m in response.context["messages"]]
+    assert (
+        message == "لا يمكن نقل تذكرة حالتها «جديدة» إلى «مغلقة» (المسموح: مفتوحة, معلّقة, محلولة)."
+    )
+
+
 def test_it_keeps_a_refused_reply_in_the_form(client, desk):
     ticket = TicketFactory(queue=desk.billing, status=Ticket.Status.CLOSED)
     client.force_login(desk.alice.user)
