@@ -690,7 +690,11 @@ def ticket_transition(
         )
     allowed = TICKET_TRANSITIONS[current]
     if to_status not in allowed:
-        choices = ", ".join(_status_label(s).lower() for s in allowed) or _("none: it is final")
+        # Translators: the separator of a list of statuses ("open, pending, solved").
+        separator = _(", ")
+        choices = separator.join(_status_label(s).lower() for s in allowed) or _(
+            "none: it is final"
+        )
         raise TransitionNotAllowed(
             _("A %(current)s ticket cannot become %(target)s (allowed: %(allowed)s).")
             % {

@@ -156,7 +156,7 @@ def test_an_arabic_speaking_agent_reads_the_refusal_in_arabic(client, desk):
 
     [message] = [str(m) for m in response.context["messages"]]
     assert (
-        message == "لا يمكن نقل تذكرة حالتها «جديدة» إلى «مغلقة» (المسموح: مفتوحة, معلّقة, محلولة)."
+        message == "لا يمكن نقل تذكرة حالتها «جديدة» إلى «مغلقة» (المسموح: مفتوحة، معلّقة، محلولة)."
     )
 
 
