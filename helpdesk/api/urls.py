@@ -4,7 +4,13 @@ from rest_framework.routers import DefaultRouter
 from guides.api import attempts
 from guides.api.views import CompanyViewSet, GuideViewSet
 from helpdesk.views import api_not_found
-from tickets.api.views import CustomerTicketReplyView, CustomerTicketView, TicketViewSet
+from tickets.api.views import (
+    AgentAvailabilityView,
+    CustomerTicketReplyView,
+    CustomerTicketView,
+    QueueOverviewView,
+    TicketViewSet,
+)
 
 router = DefaultRouter()
 router.include_root_view = False
@@ -37,6 +43,8 @@ urlpatterns = [
         CustomerTicketReplyView.as_view(),
         name="customer-ticket-replies",
     ),
+    path("agents/me/availability/", AgentAvailabilityView.as_view(), name="agent-availability"),
+    path("queues/overview/", QueueOverviewView.as_view(), name="queue-overview"),
     path("", include(router.urls)),
     # Anything else under the API answers in the API's error shape, even with DEBUG on.
     re_path(r"^.*$", api_not_found),

@@ -13,6 +13,7 @@ from rest_framework import serializers
 
 from guides.models import StepKind, StepOutcomeKind
 from helpdesk.api.fields import (
+    StrictBooleanField,
     StrictCharField,
     StrictChoiceField,
     StrictIntegerChoiceField,
@@ -262,3 +263,49 @@ class MoveInputSerializer(serializers.Serializer):
 
 class CustomerReplyInputSerializer(serializers.Serializer):
     body = _body(max_length=CUSTOMER_MESSAGE_MAX_LENGTH)
+
+
+# --- the agent's availability and the supervisor's overview -------------------------------------
+
+
+class AvailabilitySerializer(serializers.Serializer):
+    available = StrictBooleanField(
+        help_text="true: new tickets can come to you; false: away, none come to you."
+    )
+
+
+class QueueLoadSerializer(serializers.Serializer):
+    slug = serializers.CharField(source="queue.slug")
+    name = serializers.CharField(source="queue.name")
+    auto_assign = serializers.BooleanField(
+        source="queue.auto_assign",
+        help_text="true: new tickets go to a member at once; false: members claim them.",
+    )
+    open = serializers.IntegerField(help_text="Open tickets (new, open, pending).")
+    waiting = serializers.IntegerField(help_text="Open tickets nobody is assigned.")
+    breached = serializers.IntegerField()
+    at_risk = serializers.IntegerField()
+    paused = serializers.IntegerField(help_text="Pending on the customer: clock paused.")
+    oldest_waiting_since = serializers.DateTimeField(allow_null=True)
+
+
+class AgentLoadSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.SerializerMethodField()
+    open_tickets = serializers.IntegerField()
+    capacity = serializers.IntegerField()
+    available = serializers.BooleanField(source="is_available")
+    languages = serializers.ListField(child=serializers.CharField())
+    queues = serializers.SerializerMethodField()
+
+    def get_name(self, agent: AgentProfile) -> str:
+        return str(agent)
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_queues(self, agent: AgentProfile) -> list[str]:
+        return [queue.slug for queue in agent.queues.all()]  # type: ignore[attr-defined]
+
+
+class OverviewSerializer(serializers.Serializer):
+    queues = QueueLoadSerializer(many=True)
+    agents = AgentLoadSerializer(many=True)

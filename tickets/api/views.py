@@ -347,6 +347,64 @@ class TicketViewSet(viewsets.GenericViewSet):
         return self.detail_response(ticket)
 
 
+class _StaffView(APIView):
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
+    permission_classes = [CanWorkTickets]
+    throttle_classes = [UserRateThrottle]
+    required_permissions: tuple[str, ...] = ()
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, services.TicketError):
+            return ticket_error_response(exc, field="non_field_errors")
+        return super().handle_exception(exc)
+
+
+class AgentAvailabilityView(_StaffView):
+    """The agent's own switch: available for new tickets, or away (a break, a shift's end)."""
+
+    required_permissions = ("tickets.claim_ticket",)
+
+    def agent(self, request: Request):
+        agent = getattr(request.user, "agent_profile", None)
+        if agent is None:
+            raise PermissionDenied("You have no agent profile: only agents are available.")
+        return agent
+
+    @extend_schema(
+        summary="Whether new tickets can come to you",
+        responses={200: io.AvailabilitySerializer, **STAFF_ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"available": self.agent(request).is_available})
+
+    @extend_schema(
+        summary="Mark yourself available for new tickets, or away",
+        request=io.AvailabilitySerializer,
+        responses={200: io.AvailabilitySerializer, **STAFF_ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        agent = self.agent(request)
+        data = _valid(io.AvailabilitySerializer, request)
+        services.agent_availability_set(
+            agent=agent, available=data["available"], actor=request.user
+        )
+        return Response({"available": agent.is_available})
+
+
+class QueueOverviewView(_StaffView):
+    """The supervisor's overview: each queue's open work, each agent's load."""
+
+    required_permissions = ("tickets.view_all_queues",)
+
+    @extend_schema(
+        summary="Each queue's open work and each agent's load (supervisors)",
+        responses={200: io.OverviewSerializer, **STAFF_ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        data = {"queues": selectors.queue_loads(), "agents": selectors.agent_loads()}
+        return Response(io.OverviewSerializer(data).data)
+
+
 # --- the customer's side -----------------------------------------------------------------------
 
 SECRET_HEADER_NAME = "X-Ticket-Secret"  # noqa: S105 - a header name, not a secret
