@@ -375,7 +375,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "EXCEPTION_HANDLER": "helpdesk.api.errors.exception_handler",
-    # helpdesk.http.client_address reads the same setting: one customer, one address.
+    # helpdesk.http.client_address asks DRF too: one customer, one address.
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",

@@ -12,6 +12,7 @@ import pytest
 from django.urls import reverse
 
 from tests.factories import agent_in
+from tests.helpdesk.test_http import trust_proxies
 from tests.tickets import STORIES, ticket_escalated
 from tickets import services, views
 from tickets.models import Ticket, TicketEvent
@@ -187,7 +188,7 @@ def test_it_refuses_an_address_after_too_many_wrong_links_even_the_right_one(
 def test_behind_a_trusted_proxy_each_customer_is_counted_on_their_own(
     client, db, guess_limit, settings
 ):
-    settings.TRUSTED_PROXY_COUNT = 1
+    trust_proxies(settings, 1)
     ticket = ticket_escalated()
     via_proxy = {"REMOTE_ADDR": "10.0.0.5"}  # every request comes from the load balancer
 
