@@ -86,6 +86,26 @@ def ticket_error_response(exc: services.TicketError, *, field: str) -> Response:
     return Response(error_body(code, "invalid", "Invalid input.", {field: [exc.message]}), code)
 
 
+class TicketErrorsAnswered:
+    """A view whose services' refusals (TicketError) are answered with their status and code,
+    on ``error_field`` (set per action where the refused input is known)."""
+
+    error_field = "non_field_errors"
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, services.TicketError):
+            return ticket_error_response(exc, field=self.error_field)
+        return super().handle_exception(exc)  # type: ignore[misc]
+
+
+def own_agent_profile(request: Request, refusal: str):
+    """The requesting user's agent profile, or a 403 saying ``refusal``."""
+    agent = getattr(request.user, "agent_profile", None)
+    if agent is None:
+        raise PermissionDenied(refusal)
+    return agent
+
+
 def _valid(serializer_class: type[serializers.Serializer], request: Request) -> dict:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
@@ -159,7 +179,7 @@ LIST_PARAMETERS = [
         responses={200: io.TicketDetailOutputSerializer, **STAFF_ERRORS},
     ),
 )
-class TicketViewSet(viewsets.GenericViewSet):
+class TicketViewSet(TicketErrorsAnswered, viewsets.GenericViewSet):
     authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     permission_classes = [CanWorkTickets]
     throttle_classes = [UserRateThrottle]
@@ -172,16 +192,9 @@ class TicketViewSet(viewsets.GenericViewSet):
     ordering_name = "newest"
     # More permissions an action needs (set by @action(required_permissions=…)).
     required_permissions: tuple[str, ...] | list[str] = ()
-    # Which field a plain TicketError (bad input found by a service) is reported on.
-    error_field = "non_field_errors"
 
     def get_queryset(self) -> QuerySet[Ticket]:
         return _ticket_related(selectors.tickets_visible_to(user=self.request.user))
-
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, services.TicketError):
-            return ticket_error_response(exc, field=self.error_field)
-        return super().handle_exception(exc)
 
     def ticket(self) -> Ticket:
         """The ticket named in the URL, if the user may see it: one outside their queues is a
@@ -338,25 +351,18 @@ class TicketViewSet(viewsets.GenericViewSet):
         required_permissions=["tickets.claim_ticket"],
     )  # fmt: skip
     def claim_next(self, request: Request) -> Response:
-        agent = getattr(request.user, "agent_profile", None)
-        if agent is None:
-            raise PermissionDenied("You have no agent profile: only agents claim tickets.")
+        agent = own_agent_profile(request, "You have no agent profile: only agents claim tickets.")
         ticket = services.ticket_claim_next(agent=agent)
         if ticket is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return self.detail_response(ticket)
 
 
-class _StaffView(APIView):
+class _StaffView(TicketErrorsAnswered, APIView):
     authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     permission_classes = [CanWorkTickets]
     throttle_classes = [UserRateThrottle]
     required_permissions: tuple[str, ...] = ()
-
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, services.TicketError):
-            return ticket_error_response(exc, field="non_field_errors")
-        return super().handle_exception(exc)
 
 
 class AgentAvailabilityView(_StaffView):
@@ -365,10 +371,7 @@ class AgentAvailabilityView(_StaffView):
     required_permissions = ("tickets.claim_ticket",)
 
     def agent(self, request: Request):
-        agent = getattr(request.user, "agent_profile", None)
-        if agent is None:
-            raise PermissionDenied("You have no agent profile: only agents are available.")
-        return agent
+        return own_agent_profile(request, "You have no agent profile: only agents are available.")
 
     @extend_schema(
         summary="Whether new tickets can come to you",
@@ -419,11 +422,12 @@ class CustomerTicketThrottle(ScopedRateThrottle):
     guesser would send (see API_CUSTOMER_TICKET_RATE)."""
 
 
-class _CustomerTicketView(APIView):
+class _CustomerTicketView(TicketErrorsAnswered, APIView):
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
     throttle_classes = [AnonRateThrottle, CustomerTicketThrottle]
     throttle_scope = "customer_ticket"
+    error_field = "body"  # the only input a customer sends
 
     def ticket(self, request: Request, reference: str) -> Ticket:
         secret = request.headers.get(SECRET_HEADER_NAME, "").strip()
@@ -440,11 +444,6 @@ class _CustomerTicketView(APIView):
         can_reply = services.ticket_accepts_customer_replies(ticket)
         context = {"thread": thread, "can_reply": can_reply}
         return Response(io.CustomerTicketOutputSerializer(ticket, context=context).data, code)
-
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, services.TicketError):
-            return ticket_error_response(exc, field="body")
-        return super().handle_exception(exc)
 
 
 CUSTOMER_ERRORS = {
