@@ -58,14 +58,12 @@ class TagAdmin(admin.ModelAdmin):
     def delete_model(self, request: HttpRequest, obj: Tag) -> None:
         guide_ids = list(obj.guides.values_list("pk", flat=True))
         super().delete_model(request, obj)
-        for guide_id in guide_ids:
-            guide_search_index_update(guide_id=guide_id)
+        guide_search_index_update_for(guide_ids=guide_ids)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Tag]) -> None:
-        guide_ids = set(Guide.objects.filter(tags__in=queryset).values_list("pk", flat=True))
+        guide_ids = list(Guide.objects.filter(tags__in=queryset).values_list("pk", flat=True))
         super().delete_queryset(request, queryset)
-        for guide_id in sorted(guide_ids):
-            guide_search_index_update(guide_id=guide_id)
+        guide_search_index_update_for(guide_ids=guide_ids)
 
 
 class StepInline(admin.StackedInline):

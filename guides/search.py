@@ -247,16 +247,22 @@ def _index_guides(guide_ids: Sequence[int]) -> None:
 
 @transaction.atomic
 def guide_search_index_update_for(
-    *, company_id: int | None = None, tag_id: int | None = None
+    *,
+    company_id: int | None = None,
+    tag_id: int | None = None,
+    guide_ids: Sequence[int] | None = None,
 ) -> int:
-    """Re-index the guides of a company or a tag whose name changed (or a tag that was removed
-    from them): the company's name and the tags are words of every guide's search row.
-    Returns how many guides were re-indexed."""
+    """Re-index the published guides of a company or a tag whose name changed, or the guides
+    named (those of a tag that was deleted): the company's name and the tags are words of
+    every guide's search row. In batches, not a query set per guide. Returns how many guides
+    were re-indexed."""
     guides = Guide.objects.filter(status=Guide.Status.PUBLISHED)
     if company_id is not None:
         guides = guides.filter(company_id=company_id)
     if tag_id is not None:
         guides = guides.filter(tags__id=tag_id)
+    if guide_ids is not None:
+        guides = guides.filter(pk__in=guide_ids)
     ids = list(guides.order_by("pk").values_list("pk", flat=True).distinct())
     _index_guides(ids)
     return len(ids)
