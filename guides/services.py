@@ -413,11 +413,12 @@ def feedback_give(
     now = timezone.now()
     previous = None
     if attempt is not None:
-        # Lock the attempt, not only its feedback: two first answers sent at once would both
-        # find no feedback row to lock, and the second insert would break the one-per-attempt
-        # constraint. Locked, the second waits and then changes the first's answer.
+        # Lock the attempt, not its feedback: two first answers sent at once would both find
+        # no feedback row to lock, and the second insert would break the one-per-attempt
+        # constraint. Locked, the second waits and then changes the first's answer; the
+        # attempt's lock covers its answer too, so that row needs none of its own.
         _attempt_lock(attempt)
-        previous = Feedback.objects.select_for_update().filter(attempt=attempt).first()
+        previous = Feedback.objects.filter(attempt=attempt).first()
     if previous is not None:
         was_helpful = previous.helpful
         previous.helpful, previous.comment, previous.updated_at = helpful, comment.strip(), now

@@ -359,6 +359,7 @@ def ticket_create_from_attempt(*, attempt_id: int) -> Ticket | None:
 def _ticket_create(attempt: Attempt) -> Ticket:
     now = timezone.now()
     decision = route(attempt=attempt)
+    reason = decision.reason  # a sentence made from the facts: once, for the ticket and event
     first_due, resolution_due = sla_due_times(
         queue=decision.queue, priority=decision.priority, start=now
     )
@@ -376,7 +377,7 @@ def _ticket_create(attempt: Attempt) -> Ticket:
         queue=decision.queue,
         priority=decision.priority,
         routing_rule=decision.rule,
-        routing_reason=decision.reason[:500],
+        routing_reason=reason[:500],
         created_at=now,
         updated_at=now,
         first_response_due_at=first_due,
@@ -395,7 +396,7 @@ def _ticket_create(attempt: Attempt) -> Ticket:
                 change=created, created_at=now,
             ),
             TicketEvent(
-                ticket=ticket, kind=TicketEvent.Kind.ROUTED, body=decision.reason,
+                ticket=ticket, kind=TicketEvent.Kind.ROUTED, body=reason,
                 change=decision.facts, created_at=now,
             ),
         ]
@@ -1014,13 +1015,14 @@ recorded AS (
 )
 SELECT * FROM claimed
 """  # noqa: S608
+    facts = _claim_facts(agent)
     params = {
         **claim_next_candidate_params(agent=agent),
         "now": now,
         "kind": TicketEvent.Kind.ASSIGNED.value,
         "author": agent.user_id,
-        "body": events.event_body(TicketEvent.Kind.ASSIGNED, _claim_facts(agent)),
-        "change": json.dumps(_claim_facts(agent)),
+        "body": events.event_body(TicketEvent.Kind.ASSIGNED, facts),
+        "change": json.dumps(facts),
     }
     with transaction.atomic():
         rows = list(Ticket.objects.raw(sql, params))
