@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
+    "helpdesk",
     "guides",
     "tickets",
 ]
@@ -324,10 +325,18 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 GUIDE_VIEW_FLUSH_INTERVAL = env_float("GUIDE_VIEW_FLUSH_INTERVAL", 60.0, minimum=1.0)
 ESCALATION_SWEEP_INTERVAL = env_float("ESCALATION_SWEEP_INTERVAL", 30.0, minimum=1.0)
 ESCALATION_SWEEP_AGE = env_float("ESCALATION_SWEEP_AGE", 60.0, minimum=0.0)
+# --- Health (/healthz, `manage.py health`) ----------------------------------------------------
+# Beat sends a heartbeat task every HEARTBEAT_INTERVAL seconds and records its own ticks; the
+# worker or beat is failing once its last record is older than its bound.
+HEARTBEAT_INTERVAL = env_float("HEARTBEAT_INTERVAL", 30.0, minimum=1.0)
+HEALTH_WORKER_MAX_AGE = env_float("HEALTH_WORKER_MAX_AGE", 3 * HEARTBEAT_INTERVAL, minimum=1.0)
+HEALTH_BEAT_MAX_AGE = env_float("HEALTH_BEAT_MAX_AGE", 3 * HEARTBEAT_INTERVAL, minimum=1.0)
+CELERY_BEAT_SCHEDULER = "helpdesk.beat.Scheduler"
+
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {
         "task": "helpdesk.tasks.heartbeat",
-        "schedule": env_float("HEARTBEAT_INTERVAL", 30.0, minimum=1.0),
+        "schedule": HEARTBEAT_INTERVAL,
         "options": {"expires": 25},
     },
     "flush-guide-view-counts": {
