@@ -129,8 +129,14 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
     # One per test run, so two runs in one checkout do not write into each other's.
     _database["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 DATABASES = {"default": _database}
-# While the database cannot be reached, requests get 503 with this Retry-After (seconds).
+# While the database cannot be reached, requests get 503 with this Retry-After (seconds)
+# (helpdesk.outages). A host that drops packets instead of refusing would hold each request
+# for the system's TCP timeout (minutes): the connect timeout bounds that wait.
 DATABASE_OUTAGE_RETRY_AFTER = env_int("DATABASE_OUTAGE_RETRY_AFTER", 30, minimum=1)
+if _database["ENGINE"] == "django.db.backends.postgresql":
+    _database.setdefault("OPTIONS", {})["connect_timeout"] = env_int(
+        "DATABASE_CONNECT_TIMEOUT", 5, minimum=1
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache --------------------------------------------------------------------------------
