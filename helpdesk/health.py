@@ -12,7 +12,8 @@ no broadcast), so each leaves a timestamp in the shared cache and health reads i
 
 Each check is a dict with ``status``: ``ok``, ``down`` (unreachable, with ``error``),
 ``stale`` (older than its bound), ``missing`` (never recorded: a fresh start, or a cache that
-was emptied) or ``unknown``. Everything but ``ok`` and ``unknown`` fails the check.
+was emptied) or ``unknown`` (the worker while beat fails; both while the cache, where their
+records live, is down). Everything but ``ok`` and ``unknown`` fails the check.
 """
 
 from __future__ import annotations
@@ -181,12 +182,21 @@ def status(*, require: Collection[str] = CHECKS) -> dict[str, Any]:
     result: dict[str, Any] = {}
     if "database" in require:
         result["database"] = database_check()
-    if "cache" in require:
-        result["cache"] = cache_check()
+    records_needed = "worker" in require or "beat" in require
+    if "cache" in require or records_needed:
+        cache_status = cache_check()
+        if "cache" in require:
+            result["cache"] = cache_status
     if "broker" in require:
         result["broker"] = broker_check()
-    if "worker" in require or "beat" in require:
-        worker, beat = _recorded_checks(timezone.now())
+    if records_needed:
+        if failing(cache_status):
+            # The records live in the cache: a cache outage is not the worker's or beat's, and
+            # a cache that fails open would otherwise make both look missing.
+            unreadable = {"status": "unknown", "reason": "the cache is down"}
+            worker, beat = unreadable, unreadable
+        else:
+            worker, beat = _recorded_checks(timezone.now())
         if "worker" in require:
             result["worker"] = worker
         if "beat" in require:
