@@ -66,11 +66,14 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
+    "helpdesk",
     "guides",
     "tickets",
 ]
 
 MIDDLEWARE = [
+    # Outermost, so a database outage raised in any layer below becomes a 503 (helpdesk.outages).
+    "helpdesk.outages.DatabaseOutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -126,6 +129,14 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
     # One per test run, so two runs in one checkout do not write into each other's.
     _database["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 DATABASES = {"default": _database}
+# While the database cannot be reached, requests get 503 with this Retry-After (seconds)
+# (helpdesk.outages). A host that drops packets instead of refusing would hold each request
+# for the system's TCP timeout (minutes): the connect timeout bounds that wait.
+DATABASE_OUTAGE_RETRY_AFTER = env_int("DATABASE_OUTAGE_RETRY_AFTER", 30, minimum=1)
+if _database["ENGINE"] == "django.db.backends.postgresql":
+    _database.setdefault("OPTIONS", {})["connect_timeout"] = env_int(
+        "DATABASE_CONNECT_TIMEOUT", 5, minimum=1
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache --------------------------------------------------------------------------------
@@ -320,10 +331,18 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 GUIDE_VIEW_FLUSH_INTERVAL = env_float("GUIDE_VIEW_FLUSH_INTERVAL", 60.0, minimum=1.0)
 ESCALATION_SWEEP_INTERVAL = env_float("ESCALATION_SWEEP_INTERVAL", 30.0, minimum=1.0)
 ESCALATION_SWEEP_AGE = env_float("ESCALATION_SWEEP_AGE", 60.0, minimum=0.0)
+# --- Health (/healthz, `manage.py health`) ----------------------------------------------------
+# Beat sends a heartbeat task every HEARTBEAT_INTERVAL seconds and records its own ticks; the
+# worker or beat is failing once its last record is older than its bound.
+HEARTBEAT_INTERVAL = env_float("HEARTBEAT_INTERVAL", 30.0, minimum=1.0)
+HEALTH_WORKER_MAX_AGE = env_float("HEALTH_WORKER_MAX_AGE", 3 * HEARTBEAT_INTERVAL, minimum=1.0)
+HEALTH_BEAT_MAX_AGE = env_float("HEALTH_BEAT_MAX_AGE", 3 * HEARTBEAT_INTERVAL, minimum=1.0)
+CELERY_BEAT_SCHEDULER = "helpdesk.beat.Scheduler"
+
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {
         "task": "helpdesk.tasks.heartbeat",
-        "schedule": env_float("HEARTBEAT_INTERVAL", 30.0, minimum=1.0),
+        "schedule": HEARTBEAT_INTERVAL,
         "options": {"expires": 25},
     },
     "flush-guide-view-counts": {
@@ -438,7 +457,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    # A database outage is reported by helpdesk.outages once per interval, not per request.
+    "filters": {"database_outage": {"()": "helpdesk.outages.DatabaseOutageLogFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["database_outage"]},
+    },
 }

@@ -8,6 +8,7 @@ from helpdesk.api.errors import error_body
 
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
+    """Every check (helpdesk.health); 503 when one fails, so a probe needs only the status."""
     status = health.status()
     return JsonResponse(status, status=200 if status["ok"] else 503)
 

@@ -98,6 +98,6 @@ def test_our_pages_have_no_inline_scripts_or_styles(client, demo_guides):
 
 def test_healthz_reports_database_and_cache(client, db):
     response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.json()["database"] == "ok"
-    assert response.json()["cache"] == "ok"
+    # Its status also depends on the worker and beat (tests/helpdesk/test_health.py).
+    assert response.json()["database"] == {"status": "ok"}
+    assert response.json()["cache"] == {"status": "ok"}
