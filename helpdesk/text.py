@@ -1,0 +1,97 @@
+"""Plain text typed by people (customers, agents, authors): what is kept and what is not.
+
+Bidi *override* and *isolate* controls (U+202A–U+202E, U+2066–U+2069) re-order the characters
+around them when displayed: "gnp.exe" written after U+202E shows as "exe.png", a subject can
+seem to say what it does not. Plain text has no use for them, so they are removed on input.
+What legitimate right-to-left text needs stays: Arabic letters carry their own direction, and
+the implicit marks LRM/RLM (U+200E/U+200F) cannot reorder a whole run.
+
+Where: the model fields below, so every path that stores text (web forms, the API, the admin,
+the guide importer, the services, ``QuerySet.update``) gets the same cleaning without each
+remembering to call it. Services that refuse empty text call ``plain_text`` themselves first,
+so a value made only of controls is refused with a message instead of reaching the database as
+"" (and a check constraint). Markdown written by authors (guide summaries, step bodies) is not
+plain text and keeps plain model fields: its renderer and sanitiser deal with it.
+
+On output, pages still isolate user text (``<bdi>``, ``dir="auto"``) so that even text stored
+before this cleaning, or an Arabic name beside English labels, cannot disturb its neighbours.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from django.db import models
+
+# LRE, RLE, PDF, LRO, RLO and LRI, RLI, FSI, PDI.
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_BIDI_CONTROLS_RE = re.compile(f"[{BIDI_CONTROLS}]")
+
+
+def plain_text(value: str) -> str:
+    """The text without bidi override and isolate controls; everything else as typed."""
+    return _BIDI_CONTROLS_RE.sub("", value)
+
+
+def one_line(value: str) -> str:
+    """Plain text on one line: line breaks, tabs and other control characters become one
+    space, runs of spaces one space, and the ends are trimmed. For names and subjects, which
+    end up in e-mail greetings and headers, where a line break would start a new line."""
+    characters = (
+        " " if unicodedata.category(character) in ("Cc", "Zl", "Zp") else character
+        for character in plain_text(value)
+    )
+    return " ".join("".join(characters).split())
+
+
+class _CleanedTextMixin:
+    """Cleans a string on every way in: form and admin validation (to_python), saving the
+    instance (pre_save, which also updates the instance so it matches the row) and
+    QuerySet.update()/bulk_update() and lookups (get_prep_value).
+
+    deconstruct() reports the parent Django field: the column is exactly the same, so the
+    migration state keeps the plain field and no migration (and no SQL) is needed. Historical
+    models in migrations therefore do not clean, which is what a migration wants anyway.
+    """
+
+    clean_text = staticmethod(plain_text)
+    parent_path: str
+
+    def to_python(self, value: Any) -> Any:
+        value = super().to_python(value)  # type: ignore[misc]
+        return self.clean_text(value) if isinstance(value, str) else value
+
+    def get_prep_value(self, value: Any) -> Any:
+        value = super().get_prep_value(value)  # type: ignore[misc]
+        return self.clean_text(value) if isinstance(value, str) else value
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        value = super().pre_save(model_instance, add)  # type: ignore[misc]
+        if isinstance(value, str):
+            value = self.clean_text(value)
+            setattr(model_instance, self.attname, value)  # type: ignore[attr-defined]
+        return value
+
+    def deconstruct(self) -> Any:
+        name, _path, args, kwargs = super().deconstruct()  # type: ignore[misc]
+        return name, self.parent_path, args, kwargs
+
+
+class PlainTextField(_CleanedTextMixin, models.TextField):
+    """A TextField of plain text (descriptions, notes, messages): bidi controls removed."""
+
+    parent_path = "django.db.models.TextField"
+
+
+class PlainCharField(_CleanedTextMixin, models.CharField):
+    """A CharField of plain text: bidi controls removed."""
+
+    parent_path = "django.db.models.CharField"
+
+
+class OneLineCharField(PlainCharField):
+    """A CharField of plain text on one line (names, titles, subjects): see one_line."""
+
+    clean_text = staticmethod(one_line)
