@@ -20,7 +20,7 @@ class FeedbackForm(forms.Form):
         label=_("Was this guide helpful?"),
     )
     comment = forms.CharField(
-        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
+        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3, "dir": "auto"}),
         label=_("What should we improve? (optional)"),
     )  # fmt: skip
 
@@ -28,10 +28,15 @@ class FeedbackForm(forms.Form):
 class ContactForm(forms.Form):
     description = forms.CharField(
         max_length=5000,
-        widget=forms.Textarea(attrs={"rows": 5}),
+        widget=forms.Textarea(attrs={"rows": 5, "dir": "auto"}),
         label=_("What is still going wrong?"),
     )
-    name = forms.CharField(required=False, max_length=200, label=_("Your name (optional)"))
+    name = forms.CharField(
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"dir": "auto"}),
+        label=_("Your name (optional)"),
+    )
     email = forms.EmailField(
         label=_("Your e-mail address"),
         help_text=_("A person will answer you here."),

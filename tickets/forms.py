@@ -20,7 +20,12 @@ class ContactRequestForm(forms.Form):
         empty_label=_("I'm not sure / another company"),
         label=_("Which company is it about? (optional)"),
     )
-    name = forms.CharField(required=False, max_length=200, label=_("Your name (optional)"))
+    name = forms.CharField(
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"dir": "auto"}),
+        label=_("Your name (optional)"),
+    )
     email = forms.EmailField(
         label=_("Your e-mail address"), help_text=_("A person will answer you here.")
     )

@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from guides.models import StepOutcomeKind
+from helpdesk.text import one_line
 from tickets.models import Ticket, TicketEvent
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,15 @@ def _ticket(ticket_id: int) -> Ticket | None:
 def _send(*, template: str, context: dict[str, Any], to: list[str]) -> None:
     """Render tickets/email/<template>_{subject,body}.txt and _body.html in the active
     language and send them as one multipart e-mail."""
+    ticket = context.get("ticket")
+    if ticket is not None:
+        # The name in a greeting and the subject in a sentence must stay on their line. They
+        # are stored on one line (helpdesk.text), but rows written before that rule may not be.
+        context = {
+            **context,
+            "requester_name": one_line(ticket.requester_name),
+            "subject": one_line(ticket.subject),
+        }
     subject = render_to_string(f"tickets/email/{template}_subject.txt", context)
     message = EmailMultiAlternatives(
         # Header values must be one line; the subject template may wrap.
