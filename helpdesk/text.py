@@ -23,6 +23,7 @@ import re
 import unicodedata
 from typing import Any
 
+from django import forms
 from django.db import models
 
 # LRE, RLE, PDF, LRO, RLO and LRI, RLI, FSI, PDI.
@@ -46,6 +47,29 @@ def one_line(value: str) -> str:
     return " ".join("".join(characters).split())
 
 
+class PlainTextFormField(forms.CharField):
+    """A form field of plain text: bidi controls removed before the required and length
+    checks, so a value made only of them is "required" here rather than empty text refused
+    deeper down (or stored)."""
+
+    clean_text = staticmethod(plain_text)
+
+    def to_python(self, value: Any) -> Any:
+        value = super().to_python(value)
+        if not isinstance(value, str) or value == self.empty_value:
+            return value
+        value = self.clean_text(value)
+        if self.strip:
+            value = value.strip()
+        return value or self.empty_value
+
+
+class OneLineFormField(PlainTextFormField):
+    """A form field of plain text on one line (names): see one_line."""
+
+    clean_text = staticmethod(one_line)
+
+
 class _CleanedTextMixin:
     """Cleans a string on every way in: form and admin validation (to_python), saving the
     instance (pre_save, which also updates the instance so it matches the row) and
@@ -57,6 +81,7 @@ class _CleanedTextMixin:
     """
 
     clean_text = staticmethod(plain_text)
+    form_class: type[forms.CharField] = PlainTextFormField
     parent_path: str
 
     def to_python(self, value: Any) -> Any:
@@ -73,6 +98,10 @@ class _CleanedTextMixin:
             value = self.clean_text(value)
             setattr(model_instance, self.attname, value)  # type: ignore[attr-defined]
         return value
+
+    def formfield(self, **kwargs: Any) -> Any:
+        # The admin's forms: a title of bidi controls alone is "required", as typed.
+        return super().formfield(**{"form_class": self.form_class, **kwargs})  # type: ignore[misc]
 
     def deconstruct(self) -> Any:
         name, _path, args, kwargs = super().deconstruct()  # type: ignore[misc]
@@ -95,3 +124,4 @@ class OneLineCharField(PlainCharField):
     """A CharField of plain text on one line (names, titles, subjects): see one_line."""
 
     clean_text = staticmethod(one_line)
+    form_class = OneLineFormField
