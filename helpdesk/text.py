@@ -99,9 +99,18 @@ class _CleanedTextMixin:
             setattr(model_instance, self.attname, value)  # type: ignore[attr-defined]
         return value
 
-    def formfield(self, **kwargs: Any) -> Any:
+    def formfield(
+        self,
+        form_class: type[forms.Field] | None = None,
+        choices_form_class: type[forms.ChoiceField] | None = None,
+        **kwargs: Any,
+    ) -> forms.Field | None:
         # The admin's forms: a title of bidi controls alone is "required", as typed.
-        return super().formfield(**{"form_class": self.form_class, **kwargs})  # type: ignore[misc]
+        return super().formfield(  # type: ignore[misc]
+            form_class=form_class or self.form_class,
+            choices_form_class=choices_form_class,
+            **kwargs,
+        )
 
     def deconstruct(self) -> Any:
         name, _path, args, kwargs = super().deconstruct()  # type: ignore[misc]
