@@ -19,6 +19,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.html import format_html
 
 from guides.models import StepOutcomeKind
 from helpdesk.text import one_line
@@ -73,10 +74,15 @@ def _send(*, template: str, context: dict[str, Any], to: list[str]) -> None:
     if ticket is not None:
         # The name in a greeting and the subject in a sentence must stay on their line. They
         # are stored on one line (helpdesk.text), but rows written before that rule may not be.
+        name, subject = one_line(ticket.requester_name), one_line(ticket.subject)
         context = {
             **context,
-            "requester_name": one_line(ticket.requester_name),
-            "subject": one_line(ticket.subject),
+            "requester_name": name,
+            "subject": subject,
+            # For the HTML bodies: the customer's words inside our translated sentences, each
+            # in its own direction (an Arabic name in an English greeting, and back).
+            "requester_name_isolated": format_html('<bdi dir="auto">{}</bdi>', name),
+            "subject_isolated": format_html('<bdi dir="auto">{}</bdi>', subject),
         }
     subject = render_to_string(f"tickets/email/{template}_subject.txt", context)
     message = EmailMultiAlternatives(

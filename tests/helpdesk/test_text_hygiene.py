@@ -117,7 +117,8 @@ def test_the_web_contact_form_stores_the_name_on_one_line_and_the_email_keeps_it
     assert greeting == "Hello Sam Bcc: victim@example.com,"
     assert "\nBcc:" not in message.body
     html = message.alternatives[0][0]
-    assert "Hello Sam Bcc: victim@example.com," in html
+    assert 'Hello <bdi dir="auto">Sam Bcc: victim@example.com</bdi>,' in html
+    assert f'“<bdi dir="auto">My file {CLEAN} will not open</bdi>”' in html
 
 
 def test_an_email_keeps_a_name_stored_before_the_rule_on_one_line(db, mailoutbox):
