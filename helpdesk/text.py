@@ -134,3 +134,36 @@ class OneLineCharField(PlainCharField):
 
     clean_text = staticmethod(one_line)
     form_class = OneLineFormField
+
+
+# --- rows stored before the cleaning ----------------------------------------------------------
+
+_LINE_BREAKS = ("\n", "\r", "\t", "\x0b", "\x0c", "\x85", "\u2028", "\u2029")
+
+
+def stored_text_clean(model: type[models.Model], fields: dict[str, Any], batch: int = 500) -> int:
+    """Clean rows written before these fields existed (for a data migration, with its
+    historical model, whose fields are plain): ``fields`` maps a field name to plain_text or
+    one_line. Only rows holding a bidi control (or, for one_line, a line break) are read.
+    A value that would become empty is left as it is: the column may require text.
+    Returns the number of rows changed."""
+    changed = 0
+    for name, clean in fields.items():
+        needles = BIDI_CONTROLS + ("".join(_LINE_BREAKS) if clean is one_line else "")
+        condition = models.Q()
+        for needle in needles:
+            condition |= models.Q(**{f"{name}__contains": needle})
+        rows = []
+        for row in model._default_manager.filter(condition).only("pk", name).iterator(batch):
+            value = getattr(row, name)
+            cleaned = clean(value)
+            if cleaned and cleaned != value:
+                setattr(row, name, cleaned)
+                rows.append(row)
+            if len(rows) >= batch:
+                model._default_manager.bulk_update(rows, [name])
+                changed, rows = changed + len(rows), []
+        if rows:
+            model._default_manager.bulk_update(rows, [name])
+            changed += len(rows)
+    return changed

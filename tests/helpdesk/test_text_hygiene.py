@@ -308,3 +308,35 @@ def test_import_stores_a_spoofed_title_clean_and_reimports_it_unchanged(tmp_path
 
     assert Guide.objects.get().title == f"Cannot open {CLEAN}"
     assert "1 unchanged" in out.getvalue()
+
+
+# --- rows stored before -------------------------------------------------------------------------
+
+
+def test_the_data_migrations_clean_rows_stored_before_the_rule(db):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    ticket = TicketFactory()
+    table = Ticket._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET subject = %s, requester_name = %s, description = %s WHERE id = %s",
+            [f"Card\nrefused {SPOOF}", "Sam\r\nBcc: x", f"Open {SPOOF}\nplease", ticket.pk],
+        )
+        cursor.execute(
+            f"UPDATE {Guide._meta.db_table} SET title = %s WHERE id = %s",
+            [f"{RLO}{PDF}", ticket.guide_id],  # would be empty: left as it is
+        )
+
+    import_module("tickets.migrations.0011_plain_text_cleanup").clean(apps, None)
+    import_module("guides.migrations.0008_plain_text_cleanup").clean(apps, None)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT subject, requester_name, description FROM {table} WHERE id = %s", [ticket.pk]
+        )
+        assert cursor.fetchone() == (f"Card refused {CLEAN}", "Sam Bcc: x", f"Open {CLEAN}\nplease")
+        cursor.execute(f"SELECT title FROM {Guide._meta.db_table} WHERE id = %s", [ticket.guide_id])
+        assert cursor.fetchone() == (f"{RLO}{PDF}",)
