@@ -254,7 +254,12 @@ def _parse_company(check: _Checker, root: dict) -> CompanyData | None:
                 break
             path = f"company.support.{key}"
             value = check.text(
-                support, key, path, required=False, allow_blank=True, single_line=key == "hours"
+                support,
+                key,
+                path,
+                required=False,
+                allow_blank=True,
+                single_line=key in ("hours", "phone"),
             )
             if value is None:
                 continue

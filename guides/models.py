@@ -49,7 +49,7 @@ class Company(models.Model):
     name = OneLineCharField(_("name"), max_length=200)
     slug = models.SlugField(_("slug"), max_length=100, unique=True)
     website = models.URLField(_("website"), blank=True)
-    support_phone = models.CharField(_("support phone"), max_length=50, blank=True)
+    support_phone = OneLineCharField(_("support phone"), max_length=50, blank=True)
     support_email = models.EmailField(_("support e-mail"), blank=True)
     support_chat_url = models.URLField(_("support chat URL"), blank=True)
     support_hours = OneLineCharField(_("support hours"), max_length=200, blank=True)

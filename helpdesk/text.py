@@ -6,15 +6,19 @@ seem to say what it does not. Plain text has no use for them, so they are remove
 What legitimate right-to-left text needs stays: Arabic letters carry their own direction, and
 the implicit marks LRM/RLM (U+200E/U+200F) cannot reorder a whole run.
 
-Where: the model fields below, so every path that stores text (web forms, the API, the admin,
-the guide importer, the services, ``QuerySet.update``) gets the same cleaning without each
-remembering to call it. Services that refuse empty text call ``plain_text`` themselves first,
-so a value made only of controls is refused with a message instead of reaching the database as
-"" (and a check constraint). Markdown written by authors (guide summaries, step bodies) is not
-plain text and keeps plain model fields: its renderer and sanitiser deal with it.
+Where: in the model fields below, the deepest point every path shares. The web forms, the API
+serializers, the admin, the guide importer, the services and ``QuerySet.update`` all end in a
+model field, so they all get the same cleaning without each remembering to call it (a form or
+serializer base field would miss the admin's model forms, the importer and the services).
+Two places clean earlier as well, only so that a value made of controls alone is refused with
+a message rather than reaching the database as "" (and a check constraint): the customer
+forms' fields (PlainTextFormField) and the services that refuse empty text. Markdown written
+by authors (guide summaries, step bodies) is not plain text and keeps plain model fields: its
+renderer and sanitiser deal with it. Rows stored before these fields are cleaned by the data
+migrations guides/0008 and tickets/0011 (stored_text_clean).
 
-On output, pages still isolate user text (``<bdi>``, ``dir="auto"``) so that even text stored
-before this cleaning, or an Arabic name beside English labels, cannot disturb its neighbours.
+On output, pages still isolate user text (``<bdi>``, ``dir="auto"``): an Arabic name beside
+English labels (or the reverse) must not reorder its neighbours, which needs no control at all.
 """
 
 from __future__ import annotations

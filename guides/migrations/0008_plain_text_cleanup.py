@@ -9,7 +9,7 @@ from django.db import migrations
 from helpdesk.text import one_line, plain_text, stored_text_clean
 
 FIELDS = {
-    "Company": {"name": one_line, "support_hours": one_line},
+    "Company": {"name": one_line, "support_phone": one_line, "support_hours": one_line},
     "Guide": {"title": one_line},
     "Step": {"title": one_line},
     "Attempt": {"contact_name": one_line, "description": plain_text},
