@@ -40,6 +40,10 @@ WORKDIR /app
 COPY . .
 RUN python -m compileall -q /app/helpdesk /app/guides /app/tickets \
  && install -d -o app -g app -m 0750 /app/var
+# The compiled catalogues (locale/*/LC_MESSAGES/*.mo) are not in git and not in the build
+# context (.dockerignore): compile them from the .po files here, in pure Python (polib), or
+# every page and e-mail of the image would be in English. A missing catalogue fails the build.
+RUN python -m helpdesk.i18n
 USER app
 # STATIC_ROOT is $HELPDESK_VAR_DIR/static; whitenoise serves it. The key is a throwaway one,
 # used by this step only.

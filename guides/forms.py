@@ -2,11 +2,12 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from guides.models import StepOutcome
+from helpdesk.text import OneLineFormField, PlainTextFormField
 
 
 class StepOutcomeForm(forms.Form):
     outcome = forms.ChoiceField(choices=StepOutcome.Outcome.choices)
-    note = forms.CharField(
+    note = PlainTextFormField(
         required=False,
         max_length=2000,
         label=_("What happened? (optional, e.g. the error message)"),
@@ -19,19 +20,24 @@ class FeedbackForm(forms.Form):
         coerce=lambda value: value == "yes",
         label=_("Was this guide helpful?"),
     )
-    comment = forms.CharField(
-        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
+    comment = PlainTextFormField(
+        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3, "dir": "auto"}),
         label=_("What should we improve? (optional)"),
     )  # fmt: skip
 
 
 class ContactForm(forms.Form):
-    description = forms.CharField(
+    description = PlainTextFormField(
         max_length=5000,
-        widget=forms.Textarea(attrs={"rows": 5}),
+        widget=forms.Textarea(attrs={"rows": 5, "dir": "auto"}),
         label=_("What is still going wrong?"),
     )
-    name = forms.CharField(required=False, max_length=200, label=_("Your name (optional)"))
+    name = OneLineFormField(
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"dir": "auto"}),
+        label=_("Your name (optional)"),
+    )
     email = forms.EmailField(
         label=_("Your e-mail address"),
         help_text=_("A person will answer you here."),

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 
 from guides.models import MAX_STEP_POSITION, Guide, Language, Step
+from helpdesk.text import one_line
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 TOP_LEVEL_FIELDS = {
@@ -69,6 +70,10 @@ class GuideDocument:
     summary: str
     tags: tuple[str, ...]
     steps: tuple[StepData, ...]
+    # False when the file has no `status` and the guide became a draft by default: the
+    # importer says so, since a draft is invisible to customers (and a published guide
+    # re-imported from such a file is taken off the public pages).
+    status_given: bool = True
 
 
 # Model field names for the support keys of the file.
@@ -106,6 +111,7 @@ class _Checker:
         required: bool,
         max_length: int | None = None,
         allow_blank: bool = False,
+        single_line: bool = False,
     ) -> str | None:
         if key not in data or data[key] is None:
             if required:
@@ -115,6 +121,11 @@ class _Checker:
         if not isinstance(value, str):
             self.error(path, f"must be text, not {_type_name(value)} (quote it in YAML)")
             return None
+        if single_line:
+            # As the model field stores it (helpdesk.text), so that re-importing the same file
+            # compares equal and a title of bidi controls alone is "blank" here, not in the
+            # database's check constraint.
+            value = one_line(value)
         if not allow_blank and not value.strip():
             self.error(path, "may not be blank")
             return None
@@ -165,7 +176,7 @@ def parse_guide_data(data: Any) -> GuideDocument:
     company = _parse_company(check, root)
     slug = check.slug(root, "slug", "slug", max_length=150)
     translation_key = check.slug(root, "translation_key", "translation_key", max_length=150)
-    title = check.text(root, "title", "title", required=True, max_length=300)
+    title = check.text(root, "title", "title", required=True, max_length=300, single_line=True)
     summary = check.text(root, "summary", "summary", required=False, allow_blank=True) or ""
 
     language = check.text(root, "language", "language", required=True)
@@ -177,6 +188,7 @@ def parse_guide_data(data: Any) -> GuideDocument:
         language = None
 
     status = check.text(root, "status", "status", required=False)
+    status_given = status is not None
     if status is None:
         status = Guide.Status.DRAFT
     elif status not in Guide.Status.values:
@@ -211,6 +223,7 @@ def parse_guide_data(data: Any) -> GuideDocument:
         summary=summary,
         tags=tuple(sorted(tags)),
         steps=tuple(sorted(steps, key=lambda step: step.position)),
+        status_given=status_given,
     )
 
 
@@ -222,7 +235,9 @@ def _parse_company(check: _Checker, root: dict) -> CompanyData | None:
     if company is None:
         return None
     slug = check.slug(company, "slug", "company.slug", max_length=100)
-    name = check.text(company, "name", "company.name", required=True, max_length=200)
+    name = check.text(
+        company, "name", "company.name", required=True, max_length=200, single_line=True
+    )
     details: dict[str, str] = {}
     website = check.text(company, "website", "company.website", required=False, allow_blank=True)
     if website:
@@ -238,7 +253,14 @@ def _parse_company(check: _Checker, root: dict) -> CompanyData | None:
             if support is None:
                 break
             path = f"company.support.{key}"
-            value = check.text(support, key, path, required=False, allow_blank=True)
+            value = check.text(
+                support,
+                key,
+                path,
+                required=False,
+                allow_blank=True,
+                single_line=key in ("hours", "phone"),
+            )
             if value is None:
                 continue
             if value and key == "email":
@@ -272,15 +294,25 @@ def _parse_steps(check: _Checker, root: dict) -> list[StepData]:
         return []
     steps: list[StepData] = []
     seen_positions: dict[int, int] = {}
+    # Positions are all given or all left out (then the list order numbers the steps 1, 2,
+    # 3…). A mix is refused rather than guessed: a step without one could land anywhere
+    # between the numbered ones.
+    given = [isinstance(raw, dict) and raw.get("position") is not None for raw in raw_steps]
+    list_order = not any(given)
     for index, raw in enumerate(raw_steps):
         path = f"steps[{index}]"
         step = check.mapping(raw, path, STEP_FIELDS)
         if step is None:
             continue
-        position = step.get("position")
+        position = index + 1 if list_order else step.get("position")
         position_ok = False
         if position is None:
-            check.error(f"{path}.position", "this field is required")
+            first = given.index(True)
+            check.error(
+                f"{path}.position",
+                f"missing, while steps[{first}] has one: give every step a position, or none"
+                " (then the steps are numbered in list order)",
+            )
         elif isinstance(position, bool) or not isinstance(position, int):
             check.error(f"{path}.position", f"must be a whole number, not {_type_name(position)}")
         elif not 1 <= position <= MAX_STEP_POSITION:
@@ -300,7 +332,9 @@ def _parse_steps(check: _Checker, root: dict) -> list[StepData]:
                 f"unknown step kind {kind!r} (known: {', '.join(Step.Kind.values)})",
             )
             kind = None
-        title = check.text(step, "title", f"{path}.title", required=True, max_length=300)
+        title = check.text(
+            step, "title", f"{path}.title", required=True, max_length=300, single_line=True
+        )
         body = check.text(step, "body", f"{path}.body", required=False, allow_blank=True)
         if position_ok and kind and title:
             assert isinstance(position, int)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from guides.markdown import render_markdown
+from helpdesk.text import OneLineCharField, PlainTextField
 
 # Authors use positions up to this; the database allows twice as much so that re-ordering can
 # park steps above it without colliding on unique(guide, position).
@@ -45,13 +46,13 @@ class StepKind(models.TextChoices):
 class Company(models.Model):
     """The service a customer needs help with, and its own support channels."""
 
-    name = models.CharField(_("name"), max_length=200)
+    name = OneLineCharField(_("name"), max_length=200)
     slug = models.SlugField(_("slug"), max_length=100, unique=True)
     website = models.URLField(_("website"), blank=True)
-    support_phone = models.CharField(_("support phone"), max_length=50, blank=True)
+    support_phone = OneLineCharField(_("support phone"), max_length=50, blank=True)
     support_email = models.EmailField(_("support e-mail"), blank=True)
     support_chat_url = models.URLField(_("support chat URL"), blank=True)
-    support_hours = models.CharField(_("support hours"), max_length=200, blank=True)
+    support_hours = OneLineCharField(_("support hours"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -97,7 +98,7 @@ class Guide(models.Model):
     language = models.CharField(_("language"), max_length=8, choices=Language.choices)
     # Versions of the same guide in other languages share this key.
     translation_key = models.SlugField(_("translation key"), max_length=150)
-    title = models.CharField(_("title"), max_length=300, help_text=_("The customer's question."))
+    title = OneLineCharField(_("title"), max_length=300, help_text=_("The customer's question."))
     summary = models.TextField(_("summary"), blank=True, help_text=_("Markdown."))
     tags = models.ManyToManyField(Tag, related_name="guides", blank=True, verbose_name=_("tags"))
     status = models.CharField(
@@ -175,7 +176,7 @@ class Step(models.Model):
     kind = models.CharField(
         _("kind"), max_length=16, choices=StepKind.choices, default=StepKind.PROCEDURE
     )
-    title = models.CharField(_("title"), max_length=300)
+    title = OneLineCharField(_("title"), max_length=300)
     body = models.TextField(_("body"), blank=True, help_text=_("Markdown."))
 
     class Meta:
@@ -258,9 +259,9 @@ class Attempt(models.Model):
     started_at = models.DateTimeField(_("started at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
-    contact_name = models.CharField(_("contact name"), max_length=200, blank=True)
+    contact_name = OneLineCharField(_("contact name"), max_length=200, blank=True)
     contact_email = models.EmailField(_("contact e-mail"), blank=True)
-    description = models.TextField(_("description"), blank=True)
+    description = PlainTextField(_("description"), blank=True)
     escalation_requested_at = models.DateTimeField(
         _("escalation requested at"), null=True, blank=True
     )
@@ -331,9 +332,9 @@ class StepOutcome(models.Model):
     )
     step_position = models.PositiveSmallIntegerField(_("step position"))
     step_kind = models.CharField(_("step kind"), max_length=16, choices=StepKind.choices)
-    step_title = models.CharField(_("step title"), max_length=300)
+    step_title = OneLineCharField(_("step title"), max_length=300)
     outcome = models.CharField(_("outcome"), max_length=16, choices=StepOutcomeKind.choices)
-    note = models.TextField(_("note"), blank=True)
+    note = PlainTextField(_("note"), blank=True)
     recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
 
     class Meta:
@@ -371,7 +372,7 @@ class Feedback(models.Model):
         verbose_name=_("attempt"),
     )
     helpful = models.BooleanField(_("helpful"))
-    comment = models.TextField(_("comment"), blank=True)
+    comment = PlainTextField(_("comment"), blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 

@@ -31,6 +31,7 @@ from guides.models import (
     attempt_token_new,
 )
 from guides.search import guide_search_index_update, guide_search_index_update_for
+from helpdesk.text import one_line, plain_text
 
 
 @dataclass(frozen=True)
@@ -339,7 +340,7 @@ def step_outcome_record(
         step_kind=step.kind,
         step_title=step.title,
         outcome=outcome,
-        note=note.strip(),
+        note=plain_text(note).strip(),
         recorded_at=now,
     )
     if outcome == StepOutcome.Outcome.WORKED:
@@ -371,7 +372,8 @@ def attempt_contact_submit(
     The attempt leaves self-help (status escalated) with the time of the request, which the
     escalation work turns into exactly one ticket.
     """
-    description = description.strip()
+    # Cleaned before the check: a description of bidi controls alone is empty (helpdesk.text).
+    description = plain_text(description).strip()
     if not description:
         raise SelfHelpError(_("Tell us what is still going wrong."), field="description")
     attempt = _attempt_lock(attempt)
@@ -379,7 +381,7 @@ def attempt_contact_submit(
         raise AttemptClosedError(_ATTEMPT_CLOSED[Attempt.Status.ESCALATED])
     now = timezone.now()
     attempt.description = description
-    attempt.contact_name = name.strip()[:200]
+    attempt.contact_name = one_line(name)[:200]
     attempt.contact_email = email.strip()
     attempt.status = Attempt.Status.ESCALATED
     attempt.escalation_requested_at = now
@@ -419,15 +421,16 @@ def feedback_give(
         # attempt's lock covers its answer too, so that row needs none of its own.
         _attempt_lock(attempt)
         previous = Feedback.objects.filter(attempt=attempt).first()
+    comment = plain_text(comment).strip()
     if previous is not None:
         was_helpful = previous.helpful
-        previous.helpful, previous.comment, previous.updated_at = helpful, comment.strip(), now
+        previous.helpful, previous.comment, previous.updated_at = helpful, comment, now
         previous.save(update_fields=["helpful", "comment", "updated_at"])
         if was_helpful != helpful:
             _feedback_counters_move(guide_id=guide.pk, helpful=helpful, was_helpful=was_helpful)
         return previous
     feedback = Feedback.objects.create(
-        guide=guide, attempt=attempt, helpful=helpful, comment=comment.strip(), created_at=now,
+        guide=guide, attempt=attempt, helpful=helpful, comment=comment, created_at=now,
         updated_at=now,
     )  # fmt: skip
     _feedback_counters_move(guide_id=guide.pk, helpful=helpful, was_helpful=None)

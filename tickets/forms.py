@@ -2,13 +2,14 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from guides import selectors
+from helpdesk.text import OneLineFormField, PlainTextFormField
 from tickets.models import CUSTOMER_MESSAGE_MAX_LENGTH
 
 
 class ContactRequestForm(forms.Form):
     """The contact form for a customer who found no guide."""
 
-    description = forms.CharField(
+    description = PlainTextFormField(
         max_length=CUSTOMER_MESSAGE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 5, "dir": "auto"}),
         label=_("What is going wrong?"),
@@ -20,7 +21,12 @@ class ContactRequestForm(forms.Form):
         empty_label=_("I'm not sure / another company"),
         label=_("Which company is it about? (optional)"),
     )
-    name = forms.CharField(required=False, max_length=200, label=_("Your name (optional)"))
+    name = OneLineFormField(
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"dir": "auto"}),
+        label=_("Your name (optional)"),
+    )
     email = forms.EmailField(
         label=_("Your e-mail address"), help_text=_("A person will answer you here.")
     )
@@ -29,7 +35,7 @@ class ContactRequestForm(forms.Form):
 class CustomerReplyForm(forms.Form):
     """The customer's answer, written on their status page."""
 
-    body = forms.CharField(
+    body = PlainTextFormField(
         max_length=CUSTOMER_MESSAGE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 5, "dir": "auto"}),
         label=_("Your message"),

@@ -15,6 +15,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from guides.models import Attempt, Company, Guide, Language, Tag, text_direction
+from helpdesk.text import OneLineCharField, PlainTextField
 
 # Crockford-style alphabet without look-alikes (0/O, 1/I/L), so a reference read out over the
 # phone survives; 10 characters = 50 random bits, never sequential.
@@ -34,7 +35,7 @@ class Priority(models.IntegerChoices):
 
 
 class Queue(models.Model):
-    name = models.CharField(_("name"), max_length=100)
+    name = OneLineCharField(_("name"), max_length=100)
     slug = models.SlugField(_("slug"), max_length=100, unique=True)
     # Languages the queue serves; empty means any.
     languages = models.JSONField(_("languages"), default=list, blank=True)
@@ -109,7 +110,7 @@ class RoutingRule(models.Model):
     """Conditions on an escalation; the first active rule (by position) that matches wins."""
 
     position = models.PositiveIntegerField(_("position"), default=100)
-    name = models.CharField(_("name"), max_length=100)
+    name = OneLineCharField(_("name"), max_length=100)
     is_active = models.BooleanField(_("is active"), default=True)
     company = models.ForeignKey(
         Company, on_delete=models.CASCADE, null=True, blank=True, verbose_name=_("company")
@@ -118,7 +119,7 @@ class RoutingRule(models.Model):
         Tag, on_delete=models.CASCADE, null=True, blank=True, verbose_name=_("tag")
     )
     language = models.CharField(_("language"), max_length=8, choices=Language.choices, blank=True)
-    keywords = models.CharField(
+    keywords = OneLineCharField(
         _("keywords"),
         max_length=300,
         blank=True,
@@ -229,9 +230,9 @@ class Ticket(models.Model):
         verbose_name=_("guide"),
     )
     language = models.CharField(_("language"), max_length=8, choices=Language.choices)
-    subject = models.CharField(_("subject"), max_length=300)
-    description = models.TextField(_("description"))
-    requester_name = models.CharField(_("requester name"), max_length=200, blank=True)
+    subject = OneLineCharField(_("subject"), max_length=300)
+    description = PlainTextField(_("description"))
+    requester_name = OneLineCharField(_("requester name"), max_length=200, blank=True)
     requester_email = models.EmailField(_("requester e-mail"), blank=True)
     # What the customer tried, copied at creation and never updated: later guide edits do not
     # change what the agent reads. Each item: position, title, kind, outcome, note, recorded_at.
@@ -426,7 +427,7 @@ class TicketEvent(models.Model):
         blank=True,
         verbose_name=_("author"),
     )
-    body = models.TextField(_("body"), blank=True)
+    body = PlainTextField(_("body"), blank=True)
     # What changed, for changes: {"from": ..., "to": ...} (status, priority, queue, assignee).
     change = models.JSONField(_("change"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -461,7 +462,7 @@ class ApiToken(models.Model):
         related_name="api_tokens",
         verbose_name=_("user"),
     )
-    name = models.CharField(
+    name = OneLineCharField(
         _("name"), max_length=100, help_text=_("What uses it, e.g. 'CRM sync'.")
     )
     # The first characters of the key, to recognise it in logs and lists.

@@ -19,8 +19,10 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.html import format_html
 
 from guides.models import StepOutcomeKind
+from helpdesk.text import one_line
 from tickets.models import Ticket, TicketEvent
 
 logger = logging.getLogger(__name__)
@@ -68,6 +70,20 @@ def _ticket(ticket_id: int) -> Ticket | None:
 def _send(*, template: str, context: dict[str, Any], to: list[str]) -> None:
     """Render tickets/email/<template>_{subject,body}.txt and _body.html in the active
     language and send them as one multipart e-mail."""
+    ticket = context.get("ticket")
+    if ticket is not None:
+        # The name in a greeting and the subject in a sentence must stay on their line. They
+        # are stored on one line (helpdesk.text), but rows written before that rule may not be.
+        name, subject = one_line(ticket.requester_name), one_line(ticket.subject)
+        context = {
+            **context,
+            "requester_name": name,
+            "subject": subject,
+            # For the HTML bodies: the customer's words inside our translated sentences, each
+            # in its own direction (an Arabic name in an English greeting, and back).
+            "requester_name_isolated": format_html('<bdi dir="auto">{}</bdi>', name),
+            "subject_isolated": format_html('<bdi dir="auto">{}</bdi>', subject),
+        }
     subject = render_to_string(f"tickets/email/{template}_subject.txt", context)
     message = EmailMultiAlternatives(
         # Header values must be one line; the subject template may wrap.

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from guides import services as guide_services
 from guides.models import Attempt
+from helpdesk.text import plain_text
 from tickets import events
 from tickets.models import (
     OPEN_TICKET_STATUSES,
@@ -727,8 +728,10 @@ def ticket_transition(
     change: dict[str, Any] = {"from": current, "to": to_status}
     if current == Ticket.Status.SOLVED and will_be_open:
         change["reopened"] = True
-    if note.strip():
-        change["note"] = note.strip()
+    # The note lives in a JSON column, which no plain-text field cleans (helpdesk.text).
+    note = plain_text(note).strip()
+    if note:
+        change["note"] = note
     _event(ticket, TicketEvent.Kind.STATUS_CHANGED, actor=actor, now=now, change=change)
     return ticket
 
@@ -744,7 +747,7 @@ def ticket_reply(
     """An agent's public reply (e-mailed to the customer; stops the first-response clock and
     opens a new ticket) or internal note. ``status_after`` moves the ticket on in the same
     transaction, e.g. to pending when the reply asks the customer something."""
-    body = body.strip()
+    body = plain_text(body).strip()
     if not body:
         raise TicketError(_("Write something first."))
     ticket = _ticket_locked(ticket)
@@ -794,7 +797,7 @@ def ticket_customer_reply(*, ticket: Ticket, body: str, now: datetime | None = N
     Pending → open (the customer answered); solved within REOPEN_WINDOW → reopened; solved
     longer ago or closed → refused, and the page offers a new escalation instead.
     """
-    body = body.strip()
+    body = plain_text(body).strip()
     if not body:
         raise TicketError(_("Write something first."))
     now = now or timezone.now()

@@ -41,13 +41,15 @@ class Command(BaseCommand):
         if not files:
             raise CommandError(f"no guide files (*.yaml, *.yml) under {', '.join(paths)}")
         counts = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0}
+        defaulted_to_draft = 0
         total = len(files)
         # Report every tenth of a large import so a long run shows it is moving.
         progress_every = max(total // 10, 1) if total >= 50 else 0
         for number, path in enumerate(files, start=1):
             try:
                 text = path.read_text(encoding="utf-8")
-                result = guide_import(document=parse_guide_text(text))
+                document = parse_guide_text(text)
+                result = guide_import(document=document)
             except GuideFileError as exc:
                 counts["failed"] += 1
                 for error in exc.errors:
@@ -57,6 +59,16 @@ class Command(BaseCommand):
                 self.stderr.write(self.style.ERROR(f"{path}: (file): cannot be read: {exc}"))
             else:
                 counts[result.outcome] += 1
+                if not document.status_given:
+                    # Said at every verbosity: a draft is invisible to customers, and a file
+                    # that merely forgot the field would otherwise look like a success.
+                    defaulted_to_draft += 1
+                    self.stdout.write(
+                        self.style.WARNING(
+                            f"{path}: status: not in the file, so the guide is a draft that"
+                            " customers do not see (add `status: published` to publish it)"
+                        )
+                    )
                 if verbosity >= 2:
                     self.stdout.write(
                         f"[{number}/{total}] {path}: {result.outcome}"
@@ -66,6 +78,8 @@ class Command(BaseCommand):
             if progress_every and number % progress_every == 0 and verbosity == 1:
                 self.stdout.write(f"[{number}/{total}] files processed")
         summary = ", ".join(f"{count} {name}" for name, count in counts.items())
+        if defaulted_to_draft:
+            summary += f" ({defaulted_to_draft} draft without a status in the file)"
         if counts["failed"]:
             raise CommandError(f"{total} guide files: {summary}")
         self.stdout.write(self.style.SUCCESS(f"{total} guide files: {summary}"))
