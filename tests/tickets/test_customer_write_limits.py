@@ -10,6 +10,7 @@ Layla are ordinary customers on connections of their own.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 import pytest
@@ -20,7 +21,7 @@ from guides.models import Attempt, Feedback, Guide, StepOutcome
 from helpdesk import limits
 from tests.factories import GuideFactory, StepFactory
 from tests.tickets import ticket_escalated
-from tickets import notifications
+from tickets import notifications, views
 from tickets.models import Ticket
 
 MALLORY = "203.0.113.66"
@@ -289,3 +290,24 @@ def test_confirmations_older_than_the_window_do_not_count(db, mailoutbox):
 
     assert sent == [True, True, False]
     assert len(mailoutbox) == 4
+
+
+# --- the window ------------------------------------------------------------------------------
+
+
+def test_a_window_lasts_its_full_length_past_the_caches_default_timeout(monkeypatch, settings):
+    """The file cache's incr re-stores the counter with the default timeout (300 s): an hour's
+    window must not end five minutes after the last count."""
+    settings.STATUS_PAGE_REPLY_LIMIT, settings.STATUS_PAGE_REPLY_WINDOW = 2, 3600
+    replies = views.status_page_replies()
+    replies.reset(MALLORY)
+    replies.count(MALLORY)
+    replies.count(MALLORY)
+    now = time.time()
+
+    monkeypatch.setattr(time, "time", lambda: now + 400)  # a clock, not a wait
+    retry_after = replies.retry_after(MALLORY)
+
+    assert retry_after is not None
+    assert 3190 <= retry_after <= 3200
+    replies.reset(MALLORY)
