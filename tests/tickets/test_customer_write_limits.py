@@ -229,6 +229,23 @@ def test_the_api_shares_the_recipients_budget_with_the_web_forms(client, guide_w
     assert accepted.status_code == 202
 
 
+def test_a_client_cannot_get_round_the_forms_limit_through_the_api(client, guide_with_steps):
+    for n in range(2):
+        client.post(CONTACT, contact_form(email=SPAM_TARGETS[n]), REMOTE_ADDR=MALLORY)
+    api = APIClient(REMOTE_ADDR=MALLORY)
+    token = api.post(f"/api/v1/guides/{guide_with_steps.pk}/attempts/").json()["token"]
+    api.credentials(HTTP_X_ATTEMPT_TOKEN=token)
+
+    refused = api.post(
+        "/api/v1/attempt/contact/",
+        {"description": "Refused", "email": SPAM_TARGETS[2]},
+        format="json",
+    )
+
+    assert_refused_for(refused, 3600)
+    assert "Many requests were sent from your connection" in refused.json()["detail"]
+
+
 def test_suggestions_are_limited_too_more_loosely_than_sending(client, guide_with_steps):
     asked = [
         client.post(CONTACT, contact_form(action="suggest"), REMOTE_ADDR=SAM) for _ in range(4)
