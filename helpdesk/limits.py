@@ -66,7 +66,7 @@ class AddressLimit:
             until = cache.get(until_key)
             if until:
                 cache.touch(key, timeout=max(1, math.ceil(until - time.time())))
-        return int(count)
+        return int(count or 0)  # a cache that fails open may answer nothing: under the limit
 
     def count(self, address: str) -> None:
         """Count one event (e.g. a wrong link) without asking whether it was allowed."""
@@ -105,7 +105,7 @@ def recipient_key(email: str) -> str:
     local, _at, domain = email.strip().lower().rpartition("@")
     if not local:
         return email.strip().lower()
-    return f"{local.split('+', 1)[0]}@{domain}"
+    return f"{local.split('+', 1)[0] or local}@{domain}"
 
 
 # --- the limits, each with its settings -----------------------------------------------------
