@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import translation
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -13,6 +14,8 @@ from guides.forms import ContactForm, FeedbackForm, SearchForm, StepOutcomeForm
 from guides.models import Attempt, Company, Guide, Step
 from guides.search import search_guides
 from guides.view_counts import guide_view_record
+from helpdesk import limits
+from helpdesk.http import client_address
 from tickets.services import escalation_request
 
 ATTEMPT_COOKIE_AGE = 60 * 60 * 24 * 30  # a month: long enough to come back after trying
@@ -39,6 +42,16 @@ def _remember_attempt(response: HttpResponse, guide: Guide, token: str) -> None:
         secure=settings.SESSION_COOKIE_SECURE,
         samesite="Lax",
     )
+
+
+def _writes_refused(request: HttpRequest, guide: Guide) -> HttpResponse | None:
+    """Count a write posted on a guide page against the client's budget (WEB_WRITE_LIMIT);
+    past it, the 429 page in the guide's language instead of the write."""
+    retry_after = limits.guide_page_writes().take(client_address(request))
+    if retry_after is None:
+        return None
+    with translation.override(guide.language):
+        return limits.too_many_requests(request, retry_after, reason="writes")
 
 
 def _published_guide(company: str, language: str, slug: str) -> Guide:
@@ -119,6 +132,8 @@ def step_outcome(
     request: HttpRequest, company: str, language: str, slug: str, step_id: int
 ) -> HttpResponse:
     guide = _published_guide(company, language, slug)
+    if refused := _writes_refused(request, guide):
+        return refused
     form = StepOutcomeForm(request.POST)
     step = next((s for s in guide.steps.all() if s.pk == step_id), None)
     if step is None:
@@ -148,6 +163,8 @@ def step_outcome(
 @require_POST
 def attempt_restart(request: HttpRequest, company: str, language: str, slug: str) -> HttpResponse:
     guide = _published_guide(company, language, slug)
+    if refused := _writes_refused(request, guide):
+        return refused
     _attempt, token = services.attempt_start(
         guide=guide, user_agent=request.headers.get("User-Agent", "")
     )
@@ -159,6 +176,8 @@ def attempt_restart(request: HttpRequest, company: str, language: str, slug: str
 @require_POST
 def feedback(request: HttpRequest, company: str, language: str, slug: str) -> HttpResponse:
     guide = _published_guide(company, language, slug)
+    if refused := _writes_refused(request, guide):
+        return refused
     form = FeedbackForm(request.POST)
     if form.is_valid():
         services.feedback_give(
@@ -179,7 +198,15 @@ def contact(request: HttpRequest, company: str, language: str, slug: str) -> Htt
     if attempt is not None and attempt.status == Attempt.Status.ESCALATED:
         return render(request, "guides/contact_done.html", {"guide": guide, "attempt": attempt})
     form = ContactForm(request.POST or None)
+    refusal = None
     if request.method == "POST" and form.is_valid():
+        with translation.override(guide.language):  # the form's language, not the browser's
+            refusal = limits.escalation_refusal(
+                client=client_address(request), email=form.cleaned_data["email"]
+            )
+    if refusal is not None:
+        form.add_error(None, refusal.message)
+    elif request.method == "POST" and form.is_valid():
         token = None
         if attempt is None:
             attempt, token = services.attempt_start(
@@ -199,4 +226,12 @@ def contact(request: HttpRequest, company: str, language: str, slug: str) -> Htt
     if attempt is not None:
         current = selectors.current_outcomes(selectors.attempt_outcome_history(attempt=attempt))
         tried = sorted(current.values(), key=lambda outcome: outcome.step_position)
-    return render(request, "guides/contact.html", {"guide": guide, "form": form, "tried": tried})
+    response = render(
+        request,
+        "guides/contact.html",
+        {"guide": guide, "form": form, "tried": tried},
+        status=200 if refusal is None else 429,
+    )
+    if refusal is not None:
+        response["Retry-After"] = str(refusal.retry_after)
+    return response

@@ -405,8 +405,9 @@ REST_FRAMEWORK = {
         "user": env_rate("API_USER_RATE", "3000/minute"),
         # Writes by anonymous customers (attempts, outcomes, feedback), per address.
         "anon_write": env_rate("API_ANON_WRITE_RATE", "120/minute"),
-        # Customers reading and answering their ticket with its secret, per address: reads
-        # count too, as they are what someone guessing secrets would send.
+        # Customers reading and answering their ticket with its secret, per address: a bound
+        # on load. Wrong secrets also count against STATUS_PAGE_GUESS_LIMIT, the guess budget
+        # the API shares with the status page (helpdesk.limits.ticket_link_guesses).
         "customer_ticket": env_rate("API_CUSTOMER_TICKET_RATE", "60/minute"),
     },
 }
@@ -416,13 +417,32 @@ if DEBUG:
         "rest_framework.renderers.BrowsableAPIRenderer",
     ]
 
-# The customer's status page (tickets.views.ticket_status), per client address: after this
-# many wrong links (404) in the window, the address gets 429 until the window ends, even for
-# a right link; and at most this many replies posted in the window.
+# --- Customer limits (helpdesk.limits) ------------------------------------------------------
+# Each is "at most LIMIT per WINDOW seconds", counted in the cache per client address (or per
+# recipient e-mail address), the window opening at the first counted event.
+# Wrong ticket links (404) on the status page AND the customer ticket API share one budget:
+# past it the address gets 429 on both until the window ends, even for a right link. At most
+# STATUS_PAGE_REPLY_LIMIT replies posted on status pages in the window.
 STATUS_PAGE_GUESS_LIMIT = env_int("STATUS_PAGE_GUESS_LIMIT", 20, minimum=1)
 STATUS_PAGE_GUESS_WINDOW = env_int("STATUS_PAGE_GUESS_WINDOW", 600, minimum=1)
 STATUS_PAGE_REPLY_LIMIT = env_int("STATUS_PAGE_REPLY_LIMIT", 30, minimum=1)
 STATUS_PAGE_REPLY_WINDOW = env_int("STATUS_PAGE_REPLY_WINDOW", 3600, minimum=1)
+# Step outcomes, restarts and feedback posted on guide pages (the API's API_ANON_WRITE_RATE).
+WEB_WRITE_LIMIT = env_int("WEB_WRITE_LIMIT", 120, minimum=1)
+WEB_WRITE_WINDOW = env_int("WEB_WRITE_WINDOW", 60, minimum=1)
+# Requests for a person (guide contact form, contact page, API), per client address and per
+# recipient e-mail address (lower-cased, plus tag removed), whichever is reached first.
+ESCALATION_ADDRESS_LIMIT = env_int("ESCALATION_ADDRESS_LIMIT", 10, minimum=1)
+ESCALATION_ADDRESS_WINDOW = env_int("ESCALATION_ADDRESS_WINDOW", 3600, minimum=1)
+ESCALATION_RECIPIENT_LIMIT = env_int("ESCALATION_RECIPIENT_LIMIT", 5, minimum=1)
+ESCALATION_RECIPIENT_WINDOW = env_int("ESCALATION_RECIPIENT_WINDOW", 3600, minimum=1)
+# Guide suggestions on the contact page (each one a search), per client address.
+CONTACT_SEARCH_LIMIT = env_int("CONTACT_SEARCH_LIMIT", 60, minimum=1)
+CONTACT_SEARCH_WINDOW = env_int("CONTACT_SEARCH_WINDOW", 60, minimum=1)
+# Confirmation e-mails ("a person has your request") per recipient, counted in the database
+# (tickets.notifications): past the cap the ticket is created but its e-mail is not sent.
+CONFIRMATION_EMAIL_LIMIT = env_int("CONFIRMATION_EMAIL_LIMIT", 3, minimum=1)
+CONFIRMATION_EMAIL_WINDOW = env_int("CONFIRMATION_EMAIL_WINDOW", 3600, minimum=1)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Helpdesk API",

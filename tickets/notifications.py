@@ -12,16 +12,19 @@ price of never losing one, until the ticket records what was sent.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.html import format_html
 
 from guides.models import StepOutcomeKind
+from helpdesk.limits import recipient_key
 from helpdesk.text import one_line
 from tickets.models import Ticket, TicketEvent
 
@@ -99,11 +102,57 @@ def _send(*, template: str, context: dict[str, Any], to: list[str]) -> None:
     message.send()
 
 
+def confirmations_in_window(email: str) -> int:
+    """How many confirmation e-mails this mailbox (helpdesk.limits.recipient_key: case and plus
+    tag ignored) was sent, or had withheld by the cap, in the last CONFIRMATION_EMAIL_WINDOW
+    seconds.
+
+    Counted in the database rather than in the cache: the tickets already record when their
+    confirmation went out, so the count survives a cache flush or outage (a cache counter
+    would fail open exactly when a flood meets a Redis restart) and needs no state of its own.
+    The created_at bound lets the newest-tickets index narrow the rows to the window's; a
+    confirmation the sweeper sends late for an older ticket is not counted, and that happens
+    once per ticket after an outage, not at a client's will.
+    """
+    since = timezone.now() - timedelta(seconds=settings.CONFIRMATION_EMAIL_WINDOW)
+    mailbox = recipient_key(email)
+    local, _at, domain = mailbox.rpartition("@")
+    same_mailbox = Q(requester_email__iexact=mailbox) | Q(
+        requester_email__istartswith=f"{local}+", requester_email__iendswith=f"@{domain}"
+    )
+    return (
+        Ticket.objects.filter(created_at__gte=since, customer_notified_at__gte=since)
+        .filter(same_mailbox)
+        .count()
+    )
+
+
 def customer_ticket_created_send(*, ticket_id: int) -> bool:
     """Tell the customer, in their language, that a person has their request, and give them
-    the status link and what they already tried."""
+    the status link and what they already tried.
+
+    At most CONFIRMATION_EMAIL_LIMIT per mailbox in the window, whatever the request limits let
+    through: anyone may type anyone's address into a contact form, and the helpdesk must not
+    become a way to flood a mailbox. Past the cap the ticket stands (agents still see it and
+    their replies are still sent); only this e-mail is withheld, logged, and marked as dealt
+    with so the sweeper does not queue it again. Two workers confirming for one mailbox at the
+    same instant may both pass the count: the cap can be passed by the worker concurrency less
+    one, still "a few"; serialising them would need a lock per mailbox for a rare race.
+    """
     ticket = _ticket(ticket_id)
     if ticket is None or not ticket.requester_email or ticket.customer_notified_at is not None:
+        return False
+    if confirmations_in_window(ticket.requester_email) >= settings.CONFIRMATION_EMAIL_LIMIT:
+        # Marked like a sent one, so withheld confirmations count against the cap too: a
+        # mailbox under a steady flood gets nothing more until the flood stops.
+        Ticket.objects.filter(pk=ticket.pk).update(customer_notified_at=timezone.now())
+        logger.warning(
+            "Confirmation of ticket %s not sent: %s already went to this address in the last "
+            "%s s (CONFIRMATION_EMAIL_LIMIT)",
+            ticket.reference,
+            settings.CONFIRMATION_EMAIL_LIMIT,
+            settings.CONFIRMATION_EMAIL_WINDOW,
+        )
         return False
     with translation.override(ticket.language):
         _send(

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import math
-import time
-from dataclasses import dataclass
-
 from django.conf import settings
 from django.contrib import messages
-from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -22,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from guides import services as guide_services
 from guides.models import Guide
 from guides.search import search_guides
+from helpdesk import limits
 from helpdesk.http import client_address
 from tickets import services
 from tickets.forms import ContactRequestForm, CustomerReplyForm
@@ -30,73 +26,9 @@ from tickets.notifications import tried_steps_for_display
 from tickets.selectors import ticket_thread
 from tickets.services import escalation_request
 
-# --- limits per client address, counted in the shared cache ------------------------------------
-
-
-@dataclass(frozen=True)
-class AddressLimit:
-    """At most ``limit`` counted events per client address in a window of ``window`` seconds.
-
-    The window opens at the address's first counted event and lasts its full length (not a
-    sliding window): simple, and all it takes to make guessing slow.
-    """
-
-    name: str
-    limit: int
-    window: int
-
-    def _keys(self, address: str) -> tuple[str, str]:
-        key = f"tickets:limit:{self.name}:{address}"
-        return key, f"{key}:until"
-
-    def count(self, address: str) -> None:
-        key, until_key = self._keys(address)
-        # add() only creates a missing key and incr() is atomic on Redis, so concurrent
-        # requests never lose a count there (the file cache's incr is a read and a write:
-        # a lost count or two under concurrency, which a limit tolerates).
-        if cache.add(key, 1, timeout=self.window):
-            cache.set(until_key, time.time() + self.window, timeout=self.window)
-            return
-        try:
-            cache.incr(key)
-        except ValueError:  # the window ended between add() and incr()
-            if cache.add(key, 1, timeout=self.window):
-                cache.set(until_key, time.time() + self.window, timeout=self.window)
-
-    def retry_after(self, address: str) -> int | None:
-        """Seconds until the address may try again, or None when it is under the limit."""
-        key, until_key = self._keys(address)
-        values = cache.get_many([key, until_key])
-        if values.get(key, 0) < self.limit:
-            return None
-        until = values.get(until_key)
-        return max(1, math.ceil(until - time.time())) if until else self.window
-
-    def reset(self, address: str) -> None:
-        cache.delete_many(list(self._keys(address)))
-
-
-def status_link_guesses() -> AddressLimit:
-    return AddressLimit(
-        "status-guess", settings.STATUS_PAGE_GUESS_LIMIT, settings.STATUS_PAGE_GUESS_WINDOW
-    )
-
-
-def status_page_replies() -> AddressLimit:
-    return AddressLimit(
-        "status-reply", settings.STATUS_PAGE_REPLY_LIMIT, settings.STATUS_PAGE_REPLY_WINDOW
-    )
-
-
-def _too_many_requests(request: HttpRequest, retry_after: int) -> HttpResponse:
-    response = render(
-        request,
-        "tickets/too_many_requests.html",
-        {"minutes": max(1, math.ceil(retry_after / 60))},
-        status=429,
-    )
-    response["Retry-After"] = str(retry_after)
-    return response
+# The status page's limits, named here too for the tests and callers that knew them here.
+status_link_guesses = limits.ticket_link_guesses
+status_page_replies = limits.status_page_replies
 
 
 # --- the customer's status page ------------------------------------------------------------------
@@ -131,7 +63,7 @@ def ticket_status(request: HttpRequest, reference: str, token: str) -> HttpRespo
     guesses = status_link_guesses()
     retry_after = guesses.retry_after(address)
     if retry_after is not None:
-        return _too_many_requests(request, retry_after)
+        return limits.too_many_requests(request, retry_after, reason="guesses")
     ticket = (
         Ticket.objects.select_related("company", "guide__company")
         .filter(reference=reference)
@@ -195,36 +127,60 @@ OPENED_GUIDES_SESSION_KEY = "contact-opened-guides"
 
 def contact(request: HttpRequest) -> HttpResponse:
     """Describe the problem; we first suggest the best-matching guides, and if the customer
-    still wants a person the request takes the same escalation path as a failed guide."""
+    still wants a person the request takes the same escalation path as a failed guide.
+
+    Both steps are limited per client (helpdesk.limits): a suggestion is a search, sending is
+    an escalation (also limited per recipient e-mail address). A refused form is shown again,
+    as typed, with the reason, a 429 and Retry-After; nothing is written."""
     form = ContactRequestForm(request.POST or None)
     suggestions: list = []
-    if request.method == "POST" and form.is_valid():
+    refusal: limits.Refusal | None = None
+    sending = request.POST.get("action") == "send"
+    valid = request.method == "POST" and form.is_valid()
+    if valid:
         company = form.cleaned_data["company"]
-        if request.POST.get("action") == "send":
-            attempt, _token = guide_services.attempt_start_without_guide(
-                language=get_language() or settings.LANGUAGE_CODE,
-                company=company,
-                opened_guide_ids=request.session.get(OPENED_GUIDES_SESSION_KEY, []),
-                user_agent=request.headers.get("User-Agent", ""),
+        if sending:
+            refusal = limits.escalation_refusal(
+                client=client_address(request), email=form.cleaned_data["email"]
             )
-            attempt = escalation_request(
-                attempt=attempt,
-                description=form.cleaned_data["description"],
-                name=form.cleaned_data["name"],
-                email=form.cleaned_data["email"],
-            )
-            request.session.pop(OPENED_GUIDES_SESSION_KEY, None)
-            return render(request, "tickets/contact_done.html", {"attempt": attempt})
-        suggestions = search_guides(
-            query=form.cleaned_data["description"],
-            company=company.slug if company else None,
-            limit=5,
-        )
-    return render(
-        request,
-        "tickets/contact.html",
-        {"form": form, "suggestions": suggestions, "suggested": request.method == "POST"},
+            if refusal is None:
+                attempt, _token = guide_services.attempt_start_without_guide(
+                    language=get_language() or settings.LANGUAGE_CODE,
+                    company=company,
+                    opened_guide_ids=request.session.get(OPENED_GUIDES_SESSION_KEY, []),
+                    user_agent=request.headers.get("User-Agent", ""),
+                )
+                attempt = escalation_request(
+                    attempt=attempt,
+                    description=form.cleaned_data["description"],
+                    name=form.cleaned_data["name"],
+                    email=form.cleaned_data["email"],
+                )
+                request.session.pop(OPENED_GUIDES_SESSION_KEY, None)
+                return render(request, "tickets/contact_done.html", {"attempt": attempt})
+        else:
+            refusal = limits.contact_search_refusal(client=client_address(request))
+            if refusal is None:
+                suggestions = search_guides(
+                    query=form.cleaned_data["description"],
+                    company=company.slug if company else None,
+                    limit=5,
+                )
+    if refusal is not None:
+        form.add_error(None, refusal.message)
+    context = {
+        "form": form,
+        "suggestions": suggestions,
+        "suggested": request.method == "POST" and refusal is None,
+        # After suggestions, or when sending was refused for now: the button that sends.
+        "can_send": valid and (refusal is None or sending),
+    }
+    response = render(
+        request, "tickets/contact.html", context, status=200 if refusal is None else 429
     )
+    if refusal is not None:
+        response["Retry-After"] = str(refusal.retry_after)
+    return response
 
 
 @require_safe

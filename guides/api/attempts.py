@@ -16,7 +16,7 @@ from drf_spectacular.utils import (
     extend_schema_field,
 )
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, Throttled, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 
 from guides import selectors, services
 from guides.models import Attempt, Guide, StepOutcome
+from helpdesk import limits
 from helpdesk.api.errors import ErrorSerializer, error_body
 from helpdesk.api.fields import (
     StrictBooleanField,
@@ -33,6 +34,7 @@ from helpdesk.api.fields import (
     StrictIntegerField,
 )
 from helpdesk.api.schema import ERROR_RESPONSES
+from helpdesk.http import client_address
 from tickets.services import escalation_request
 
 TOKEN_HEADER_NAME = "X-Attempt-Token"  # noqa: S105 - a header name, not a secret
@@ -259,6 +261,10 @@ class AttemptContactView(_AttemptView):
     def post(self, request: Request) -> Response:
         attempt = self.attempt(request)
         data = _valid(ContactInputSerializer, request)
+        # The same budgets as the web forms: per client, and per recipient whatever the client.
+        refusal = limits.escalation_refusal(client=client_address(request), email=data["email"])
+        if refusal is not None:
+            raise Throttled(wait=refusal.retry_after, detail=refusal.message)
         attempt = escalation_request(
             attempt=attempt, description=data["description"], name=data["name"],
             email=data["email"],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from tests.factories import agent_in
 from tests.helpdesk.test_http import trust_proxies
@@ -228,3 +229,44 @@ def test_the_penalty_ends_with_the_window(client, db, guess_limit):
     guess_limit.reset(MALLORY)  # what the cache does when the window's keys expire
 
     assert client.get(status_path(ticket), REMOTE_ADDR=MALLORY).status_code == 200
+
+
+# --- one guess budget for the status page and the customer ticket API -------------------------
+
+
+def api_get(ticket: Ticket, secret: str, address: str):
+    client = APIClient(REMOTE_ADDR=address)
+    client.credentials(HTTP_X_TICKET_SECRET=secret)
+    return client.get(f"/api/v1/customer/tickets/{ticket.reference}/")
+
+
+def test_wrong_links_on_the_page_and_wrong_secrets_on_the_api_share_one_budget(
+    client, db, guess_limit
+):
+    ticket = ticket_escalated()
+    page_guesses = [status_path(ticket, token=f"{n:040d}") for n in range(2)]
+
+    assert [client.get(path, REMOTE_ADDR=MALLORY).status_code for path in page_guesses] == [404] * 2
+    assert api_get(ticket, "9" * 40, MALLORY).status_code == 404  # the third guess
+
+    page = client.get(status_path(ticket), REMOTE_ADDR=MALLORY)
+    api = api_get(ticket, ticket.status_token(), MALLORY)
+    assert page.status_code == api.status_code == 429
+    assert 590 <= int(page["Retry-After"]) <= 600
+    assert 590 <= int(api["Retry-After"]) <= 600
+    assert api.json()["code"] == "throttled"
+    assert ticket.reference not in api.content.decode()
+    # Sam's budget is his own.
+    assert api_get(ticket, ticket.status_token(), SAM).status_code == 200
+
+
+def test_guesses_on_the_api_close_the_status_page_too(client, db, guess_limit):
+    ticket = ticket_escalated()
+
+    codes = [api_get(ticket, f"{n:040d}", MALLORY).status_code for n in range(4)]
+
+    assert codes == [404, 404, 404, 429]
+    refused = client.get(status_path(ticket), REMOTE_ADDR=MALLORY)
+    assert refused.status_code == 429
+    assert "Too many wrong links" in refused.content.decode()
+    assert client.get(status_path(ticket), REMOTE_ADDR=SAM).status_code == 200

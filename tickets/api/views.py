@@ -22,12 +22,19 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle, UserRateThrottle
+from rest_framework.throttling import (
+    AnonRateThrottle,
+    BaseThrottle,
+    ScopedRateThrottle,
+    UserRateThrottle,
+)
 from rest_framework.views import APIView
 
 from guides.models import Language
+from helpdesk import limits
 from helpdesk.api.errors import ErrorSerializer, error_body
 from helpdesk.api.schema import ERROR_RESPONSES
+from helpdesk.http import client_address
 from tickets import selectors, services
 from tickets.api import serializers as io
 from tickets.api.authentication import ApiTokenAuthentication
@@ -418,14 +425,26 @@ SECRET_HEADER = OpenApiParameter(
 
 
 class CustomerTicketThrottle(ScopedRateThrottle):
-    """Every request with a secret, reads included, counts per address: reads are what a
-    guesser would send (see API_CUSTOMER_TICKET_RATE)."""
+    """Every request with a secret, reads included, counts per address (see
+    API_CUSTOMER_TICKET_RATE): a bound on load, as wrong secrets have their own budget."""
+
+
+class TicketGuessThrottle(BaseThrottle):
+    """Refuses an address that opened too many wrong ticket links, here or on the status page:
+    one guess budget per client (helpdesk.limits.ticket_link_guesses), counted on 404s."""
+
+    def allow_request(self, request, view) -> bool:
+        self.retry_after = limits.ticket_link_guesses().retry_after(client_address(request))
+        return self.retry_after is None
+
+    def wait(self) -> float | None:
+        return self.retry_after
 
 
 class _CustomerTicketView(TicketErrorsAnswered, APIView):
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
-    throttle_classes = [AnonRateThrottle, CustomerTicketThrottle]
+    throttle_classes = [AnonRateThrottle, CustomerTicketThrottle, TicketGuessThrottle]
     throttle_scope = "customer_ticket"
     error_field = "body"  # the only input a customer sends
 
@@ -436,6 +455,7 @@ class _CustomerTicketView(TicketErrorsAnswered, APIView):
         ticket = Ticket.objects.filter(reference=reference).first()
         # An unknown reference and a wrong secret look the same: a bare 404.
         if ticket is None or not constant_time_compare(secret, ticket.status_token()):
+            limits.ticket_link_guesses().count(client_address(request))
             raise NotFound()
         return ticket
 

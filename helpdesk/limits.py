@@ -1,0 +1,227 @@
+"""Limits on what one client, or one recipient e-mail address, may do in a window of time.
+
+One mechanism (AddressLimit, counted in the shared cache) for every customer-facing limit of
+the web pages and the API; each limit's bound comes from settings (see the README's
+configuration table). The API's DRF throttles stay for plain request rates; these are the
+limits that count a kind of event (a wrong link, an escalation, a reply) across surfaces.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import ngettext
+
+
+@dataclass(frozen=True)
+class AddressLimit:
+    """At most ``limit`` counted events per address (a client's, or a normalised e-mail
+    address) in a window of ``window`` seconds.
+
+    The window opens at the address's first counted event and lasts its full length (not a
+    sliding window): simple, and all it takes to make guessing and flooding slow.
+
+    A value missing from the cache (expired, evicted, or the cache unreachable) reads as "under
+    the limit": a limit that fails open never refuses a customer because Redis blinked.
+    """
+
+    name: str
+    limit: int
+    window: int
+
+    def _keys(self, address: str) -> tuple[str, str]:
+        # Hashed: e-mail addresses stay out of the cache, and any address makes a valid key.
+        digest = hashlib.sha256(address.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        key = f"limit:{self.name}:{digest}"
+        return key, f"{key}:until"
+
+    def _open_window(self, key: str, until_key: str) -> bool:
+        if not cache.add(key, 1, timeout=self.window):
+            return False
+        cache.set(until_key, time.time() + self.window, timeout=self.window)
+        return True
+
+    def _count(self, address: str) -> int:
+        key, until_key = self._keys(address)
+        # add() only creates a missing key and incr() is atomic on Redis (and keeps the key's
+        # expiry), so concurrent requests never lose a count there. The file cache's incr is
+        # a read and a write that also resets the expiry to the default timeout: a lost count
+        # or two under concurrency, which a limit tolerates, and the expiry put back to the
+        # window's end below.
+        if self._open_window(key, until_key):
+            return 1
+        try:
+            count = cache.incr(key)
+        except ValueError:  # the window ended between add() and incr()
+            self._open_window(key, until_key)
+            return 1
+        if not _atomic_counters():
+            until = cache.get(until_key)
+            if until:
+                cache.touch(key, timeout=max(1, math.ceil(until - time.time())))
+        return int(count or 0)  # a cache that fails open may answer nothing: under the limit
+
+    def count(self, address: str) -> None:
+        """Count one event (e.g. a wrong link) without asking whether it was allowed."""
+        self._count(address)
+
+    def take(self, address: str) -> int | None:
+        """Count one event and say whether it was within the limit: None if so, else the
+        seconds until the address may try again. Counting first, then comparing, keeps a
+        burst of concurrent requests from all passing a check made before any counted."""
+        if self._count(address) <= self.limit:
+            return None
+        return self.retry_after(address) or self.window
+
+    def retry_after(self, address: str) -> int | None:
+        """Seconds until the address may try again, or None when it is under the limit."""
+        key, until_key = self._keys(address)
+        values = cache.get_many([key, until_key])
+        if (values.get(key) or 0) < self.limit:
+            return None
+        until = values.get(until_key)
+        return max(1, math.ceil(until - time.time())) if until else self.window
+
+    def reset(self, address: str) -> None:
+        cache.delete_many(list(self._keys(address)))
+
+
+def _atomic_counters() -> bool:
+    """Whether the cache's incr keeps the key's expiry and is atomic (Redis, however wrapped)."""
+    return "redis" in str(settings.CACHES["default"]["BACKEND"]).lower()
+
+
+def recipient_key(email: str) -> str:
+    """One key per mailbox: lower-case, and without a plus tag (``sam+1@x`` and ``Sam@X`` reach
+    the same inbox, so they share one budget). Provider-specific aliases (dots in Gmail) are
+    not folded: they are not universal, and folding them could merge two people's budgets."""
+    local, _at, domain = email.strip().lower().rpartition("@")
+    if not local:
+        return email.strip().lower()
+    return f"{local.split('+', 1)[0] or local}@{domain}"
+
+
+# --- the limits, each with its settings -----------------------------------------------------
+
+
+def ticket_link_guesses() -> AddressLimit:
+    """Wrong ticket links: 404s on the status page and on the customer ticket API count
+    against one budget per client, and an address over it is refused on both."""
+    return AddressLimit(
+        "ticket-guess", settings.STATUS_PAGE_GUESS_LIMIT, settings.STATUS_PAGE_GUESS_WINDOW
+    )
+
+
+def status_page_replies() -> AddressLimit:
+    return AddressLimit(
+        "status-reply", settings.STATUS_PAGE_REPLY_LIMIT, settings.STATUS_PAGE_REPLY_WINDOW
+    )
+
+
+def guide_page_writes() -> AddressLimit:
+    """Step outcomes, restarts and feedback posted on guide pages, per client."""
+    return AddressLimit("guide-write", settings.WEB_WRITE_LIMIT, settings.WEB_WRITE_WINDOW)
+
+
+def escalations_per_address() -> AddressLimit:
+    """Requests for a person (both web forms and the API), per client."""
+    return AddressLimit(
+        "escalation-address", settings.ESCALATION_ADDRESS_LIMIT, settings.ESCALATION_ADDRESS_WINDOW
+    )
+
+
+def escalations_per_recipient() -> AddressLimit:
+    """Requests for a person naming one e-mail address (see recipient_key), from any client."""
+    return AddressLimit(
+        "escalation-recipient",
+        settings.ESCALATION_RECIPIENT_LIMIT,
+        settings.ESCALATION_RECIPIENT_WINDOW,
+    )
+
+
+def contact_searches() -> AddressLimit:
+    """Guide suggestions on the contact form (a search each), per client."""
+    return AddressLimit(
+        "contact-search", settings.CONTACT_SEARCH_LIMIT, settings.CONTACT_SEARCH_WINDOW
+    )
+
+
+@dataclass(frozen=True)
+class Refusal:
+    retry_after: int  # seconds
+    message: str  # for the customer, in the active language
+
+
+def escalation_refusal(*, client: str, email: str) -> Refusal | None:
+    """Count one request for a person against the client's budget and, when it names an e-mail
+    address, the recipient's; None when both allow it. Whoever posts a form chooses the address
+    the confirmation goes to, so the recipient's budget holds however many clients send."""
+    retry_after = escalations_per_address().take(client)
+    if retry_after is not None:
+        return Refusal(
+            retry_after,
+            ngettext(
+                "Many requests were sent from your connection in a short time. Please try "
+                "again in %(minutes)d minute.",
+                "Many requests were sent from your connection in a short time. Please try "
+                "again in %(minutes)d minutes.",
+                minutes(retry_after),
+            )
+            % {"minutes": minutes(retry_after)},
+        )
+    if email:
+        retry_after = escalations_per_recipient().take(recipient_key(email))
+        if retry_after is not None:
+            return Refusal(
+                retry_after,
+                ngettext(
+                    "Many requests were sent for this e-mail address in a short time. Please "
+                    "try again in %(minutes)d minute.",
+                    "Many requests were sent for this e-mail address in a short time. Please "
+                    "try again in %(minutes)d minutes.",
+                    minutes(retry_after),
+                )
+                % {"minutes": minutes(retry_after)},
+            )
+    return None
+
+
+def contact_search_refusal(*, client: str) -> Refusal | None:
+    retry_after = contact_searches().take(client)
+    if retry_after is None:
+        return None
+    return Refusal(
+        retry_after,
+        ngettext(
+            "You asked for suggestions many times in a short time. Please try again in "
+            "%(minutes)d minute.",
+            "You asked for suggestions many times in a short time. Please try again in "
+            "%(minutes)d minutes.",
+            minutes(retry_after),
+        )
+        % {"minutes": minutes(retry_after)},
+    )
+
+
+def minutes(retry_after: int) -> int:
+    return max(1, math.ceil(retry_after / 60))
+
+
+def too_many_requests(request: HttpRequest, retry_after: int, *, reason: str) -> HttpResponse:
+    """The 429 page, in the active language, with Retry-After. ``reason`` picks its sentence:
+    "guesses" (wrong links) or "writes" (anything posted too often)."""
+    response = render(
+        request,
+        "too_many_requests.html",
+        {"minutes": minutes(retry_after), "reason": reason},
+        status=429,
+    )
+    response["Retry-After"] = str(retry_after)
+    return response
