@@ -415,6 +415,10 @@ REST_FRAMEWORK = {
         "user": env_rate("API_USER_RATE", "3000/minute"),
         # Writes by anonymous customers (attempts, outcomes, feedback), per address.
         "anon_write": env_rate("API_ANON_WRITE_RATE", "120/minute"),
+        # Answers to "was this helpful?" per address, on the guide page and the API together
+        # (guides.visitors.FeedbackThrottle): one vote per visitor is kept by a cookie, and
+        # this bounds a client that drops it.
+        "feedback": env_rate("FEEDBACK_RATE", "30/hour"),
         # Customers reading and answering their ticket with its secret, per address: reads
         # count too, as they are what someone guessing secrets would send.
         "customer_ticket": env_rate("API_CUSTOMER_TICKET_RATE", "60/minute"),
