@@ -304,7 +304,7 @@ def read_guide(db):
     return guide
 
 
-def page(guide) -> str:
+def page_of(guide) -> str:
     return reverse(
         "guides:guide-detail",
         kwargs={"company": guide.company.slug, "language": guide.language, "slug": guide.slug},
@@ -328,26 +328,26 @@ def on_day(monkeypatch, day: date) -> None:
 def test_a_visitor_counts_once_a_day_and_another_visitor_counts_too(read_guide):
     layla = reader()
     for _ in range(3):
-        assert layla.get(page(read_guide)).status_code == 200
+        assert layla.get(page_of(read_guide)).status_code == 200
     assert views_counted(read_guide) == 1
 
-    assert reader().get(page(read_guide)).status_code == 200
+    assert reader().get(page_of(read_guide)).status_code == 200
     assert views_counted(read_guide) == 2
 
 
 def test_the_same_visitor_counts_again_the_next_day(read_guide, monkeypatch):
     layla = reader()
     on_day(monkeypatch, date(2026, 3, 1))
-    layla.get(page(read_guide))
+    layla.get(page_of(read_guide))
     on_day(monkeypatch, date(2026, 3, 2))
-    layla.get(page(read_guide))
-    layla.get(page(read_guide))
+    layla.get(page_of(read_guide))
+    layla.get(page_of(read_guide))
 
     assert views_counted(read_guide) == 2
 
 
 def test_a_head_request_does_not_count(read_guide):
-    response = reader().head(page(read_guide))
+    response = reader().head(page_of(read_guide))
 
     assert response.status_code == 200
     assert views_counted(read_guide) == 0
@@ -367,7 +367,7 @@ def test_the_reload_after_a_step_outcome_does_not_count(read_guide, monkeypatch)
     )
     # The page was opened yesterday and left open; today the customer marks a step.
     on_day(monkeypatch, date(2026, 3, 1))
-    layla.get(page(read_guide))
+    layla.get(page_of(read_guide))
     assert views_counted(read_guide) == 1
     on_day(monkeypatch, date(2026, 3, 2))
 
@@ -393,13 +393,13 @@ def test_the_reload_after_a_step_outcome_does_not_count(read_guide, monkeypatch)
     ],
 )
 def test_obvious_bots_do_not_count(read_guide, user_agent):
-    assert Client(HTTP_USER_AGENT=user_agent).get(page(read_guide)).status_code == 200
+    assert Client(HTTP_USER_AGENT=user_agent).get(page_of(read_guide)).status_code == 200
     assert views_counted(read_guide) == 0
 
 
 def test_the_count_stores_nothing_about_the_visitor_but_a_cookie(read_guide):
     layla = reader(REMOTE_ADDR="203.0.113.8")
-    response = layla.get(page(read_guide))
+    response = layla.get(page_of(read_guide))
 
     assert views_counted(read_guide) == 1
     cookie = response.cookies["visitor"]

@@ -19,7 +19,6 @@ from tickets.models import ApiToken, api_token_key_hash
 
 PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory's
 LOGIN = reverse("admin:login")
-ATTEMPTS = reverse("admin:axes_accessattempt_changelist")
 
 
 @pytest.fixture(autouse=True)
@@ -40,6 +39,10 @@ def alice(db):
 @pytest.fixture
 def salma(db):
     return staff_user("salma", roles.SUPERVISOR)
+
+
+def attempts_list() -> str:
+    return reverse("admin:axes_accessattempt_changelist")
 
 
 def from_address(address: str, **headers) -> Client:
@@ -126,7 +129,7 @@ def test_a_supervisor_sees_the_lockout_in_the_admin_and_lifts_it(alice, salma, l
     supervisor = Client()
     supervisor.force_login(salma)
 
-    listed = supervisor.get(ATTEMPTS, {"locked_out": "yes"})
+    listed = supervisor.get(attempts_list(), {"locked_out": "yes"})
 
     assert listed.status_code == 200
     rows = listed.context["cl"].result_list
@@ -134,7 +137,7 @@ def test_a_supervisor_sees_the_lockout_in_the_admin_and_lifts_it(alice, salma, l
     assert sum(row.failures_since_start for row in rows) == limit
 
     lifted = supervisor.post(
-        ATTEMPTS,
+        attempts_list(),
         {
             "action": "delete_selected",
             ACTION_CHECKBOX_NAME: [row.pk for row in rows],
@@ -152,7 +155,7 @@ def test_an_agent_does_not_see_the_attempts(alice, limit):
     bob = staff_user("bob", roles.AGENT)
     client = Client()
     client.force_login(bob)
-    assert client.get(ATTEMPTS).status_code == 403
+    assert client.get(attempts_list()).status_code == 403
 
 
 def test_api_tokens_and_open_sessions_are_not_password_sign_ins(alice, limit):
