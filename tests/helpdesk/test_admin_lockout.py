@@ -28,6 +28,7 @@ def _fast_hashing(settings):
 
 @pytest.fixture
 def limit(settings) -> int:
+    settings.AXES_FAILURE_LIMIT = 3  # ADMIN_LOGIN_FAILURE_LIMIT; read at each sign-in
     return settings.AXES_FAILURE_LIMIT
 
 
