@@ -182,7 +182,7 @@ def feedback(request: HttpRequest, company: str, language: str, slug: str) -> Ht
     guide = _published_guide(company, language, slug)
     form = FeedbackForm(request.POST)
     response = _back_to_the_guide(request, guide, "feedback")
-    if not FeedbackThrottle().allow_request(request, None):
+    if not FeedbackThrottle().allow_answer(request):
         messages.error(request, _("Too many answers came from your connection. Please try later."))
     elif form.is_valid():
         # One answer per visitor (and per attempt): answering again replaces it.

@@ -108,3 +108,8 @@ class FeedbackThrottle(SimpleRateThrottle):
 
     def get_cache_key(self, request, view) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+    def allow_answer(self, request: HttpRequest) -> bool:
+        """For the guide page's form: a plain Django request does, as the key reads only
+        request.META."""
+        return self.allow_request(request, None)  # type: ignore[arg-type]

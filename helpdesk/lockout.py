@@ -109,15 +109,15 @@ class AccessAttemptAdmin(axes_admin.AccessAttemptAdmin):
 
     @admin.display(description=_("failures of the username"))
     def username_failures(self, attempt: AccessAttempt) -> int:
-        return attempt.username_failures  # type: ignore[attr-defined]
+        return attempt.username_failures
 
     @admin.display(description=_("failures from the address"))
     def address_failures(self, attempt: AccessAttempt) -> int:
-        return attempt.address_failures  # type: ignore[attr-defined]
+        return attempt.address_failures
 
     @admin.display(description=_("locked out"), boolean=True)
     def locked_out(self, attempt: AccessAttempt) -> bool:
-        return attempt.worst_failures >= settings.AXES_FAILURE_LIMIT  # type: ignore[attr-defined]
+        return attempt.worst_failures >= settings.AXES_FAILURE_LIMIT
 
 
 def lockout_admin_register(site: admin.AdminSite) -> None:
