@@ -1,5 +1,9 @@
 """Guide page views, counted in the shared cache and flushed to ``Guide.view_count`` in bulk.
 
+Which page views count is decided by guide_page_view_record from the visitor's signed cookie
+alone (guides.visitors): once per visitor, guide and day, GET only, no obvious bots; no address
+or list of views is kept on the server.
+
 A popular guide is viewed millions of times; one UPDATE per view would make every page view a
 write contending for the same row. A view only adds one to a counter in the cache, and
 ``flush_guide_view_counts`` (beat, every ``GUIDE_VIEW_FLUSH_INTERVAL`` seconds) moves the
