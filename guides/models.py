@@ -210,6 +210,12 @@ def attempt_token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def feedback_voter_hash(*, guide_id: int, visitor_id: str) -> str:
+    """Who gave an answer, as stored: the visitor's random id (guides.visitors) hashed with the
+    guide, so one visitor's answers to different guides cannot be linked to each other."""
+    return hashlib.sha256(f"{guide_id}:{visitor_id}".encode()).hexdigest()
+
+
 class AttemptStatus(models.TextChoices):
     IN_PROGRESS = "in_progress", _("In progress")
     RESOLVED = "resolved", _("Resolved")
@@ -371,6 +377,9 @@ class Feedback(models.Model):
         related_name="feedback",
         verbose_name=_("attempt"),
     )
+    # feedback_voter_hash of the guide and the visitor who answered; empty for an answer given
+    # through the API with an attempt's token only (and for answers older than this field).
+    voter = models.CharField(_("voter"), max_length=64, blank=True, editable=False)
     helpful = models.BooleanField(_("helpful"))
     comment = PlainTextField(_("comment"), blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -381,11 +390,17 @@ class Feedback(models.Model):
         verbose_name = _("feedback")
         verbose_name_plural = _("feedback")
         constraints = [
-            # One answer per attempt; answering again changes it.
+            # One answer per attempt and one per visitor; answering again changes it
+            # (guides.services.feedback_give).
             models.UniqueConstraint(
                 fields=["attempt"],
                 condition=Q(attempt__isnull=False),
                 name="feedback_one_per_attempt",
+            ),
+            models.UniqueConstraint(
+                fields=["guide", "voter"],
+                condition=~Q(voter=""),
+                name="feedback_one_per_visitor",
             ),
         ]
 

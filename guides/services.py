@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
+from functools import reduce
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -29,6 +31,7 @@ from guides.models import (
     Tag,
     attempt_token_hash,
     attempt_token_new,
+    feedback_voter_hash,
 )
 from guides.search import guide_search_index_update, guide_search_index_update_for
 from helpdesk.text import one_line, plain_text
@@ -403,48 +406,68 @@ def attempt_contact_submit(
 
 @transaction.atomic
 def feedback_give(
-    *, guide: Guide | None, helpful: bool, comment: str = "", attempt: Attempt | None = None
+    *,
+    guide: Guide | None,
+    helpful: bool,
+    comment: str = "",
+    attempt: Attempt | None = None,
+    visitor_id: str | None = None,
 ) -> Feedback:
-    """'Was this helpful?'. An attempt answers once; answering again changes its answer, and
-    the guide's counters move with it (F expressions: concurrent answers never lose a count)."""
+    """'Was this helpful?': one answer per attempt and one per visitor (guides.visitors), each
+    a unique constraint. Answering again replaces the answer; when the attempt and the visitor
+    each had one (the same person, e.g. on the web and through the API), they become one. The
+    guide's tallies move with every change, by F expressions under the guide's lock."""
     if guide is None:
         # A contact-form request has no guide: there is nothing to rate.
         raise SelfHelpError(_("This request has no guide to rate."))
     if attempt is not None and attempt.guide_id != guide.pk:
         raise SelfHelpError(_("This attempt belongs to another guide."), field="attempt")
-    now = timezone.now()
-    previous = None
+    if attempt is None and not visitor_id:
+        raise ValueError("An answer needs an attempt or a visitor: each has one vote.")
+    voter = feedback_voter_hash(guide_id=guide.pk, visitor_id=visitor_id) if visitor_id else ""
+    # Lock the guide: every answer moves its tallies, so answers to one guide queue on its row
+    # anyway. Taken first, it makes "is there an answer already?" and the insert one step: two
+    # first answers of one visitor or attempt sent at once cannot both insert.
+    list(Guide.objects.select_for_update().filter(pk=guide.pk).values_list("pk", flat=True))
+    mine = [Q(guide=guide, voter=voter)] if voter else []
     if attempt is not None:
-        # Lock the attempt, not its feedback: two first answers sent at once would both find
-        # no feedback row to lock, and the second insert would break the one-per-attempt
-        # constraint. Locked, the second waits and then changes the first's answer; the
-        # attempt's lock covers its answer too, so that row needs none of its own.
-        _attempt_lock(attempt)
-        previous = Feedback.objects.filter(attempt=attempt).first()
+        mine.append(Q(attempt=attempt))
+    previous = list(Feedback.objects.filter(reduce(operator.or_, mine)).order_by("pk"))  # <= 2
+    now = timezone.now()
     comment = plain_text(comment).strip()
-    if previous is not None:
-        was_helpful = previous.helpful
-        previous.helpful, previous.comment, previous.updated_at = helpful, comment, now
-        previous.save(update_fields=["helpful", "comment", "updated_at"])
-        if was_helpful != helpful:
-            _feedback_counters_move(guide_id=guide.pk, helpful=helpful, was_helpful=was_helpful)
-        return previous
-    feedback = Feedback.objects.create(
-        guide=guide, attempt=attempt, helpful=helpful, comment=comment, created_at=now,
-        updated_at=now,
-    )  # fmt: skip
-    _feedback_counters_move(guide_id=guide.pk, helpful=helpful, was_helpful=None)
-    return feedback
+    if not previous:
+        feedback = Feedback.objects.create(
+            guide=guide, attempt=attempt, voter=voter, helpful=helpful, comment=comment,
+            created_at=now, updated_at=now,
+        )  # fmt: skip
+        _feedback_tallies_move(guide_id=guide.pk, added=[helpful], removed=[])
+        return feedback
+    kept = next((answer for answer in previous if voter and answer.voter == voter), previous[0])
+    merged = [answer for answer in previous if answer.pk != kept.pk]
+    if merged:
+        # Before the save below, which may give the kept answer this attempt.
+        Feedback.objects.filter(pk__in=[answer.pk for answer in merged]).delete()
+    removed = [kept.helpful, *(answer.helpful for answer in merged)]
+    kept.helpful, kept.comment, kept.updated_at = helpful, comment, now
+    changed = ["helpful", "comment", "updated_at"]
+    if attempt is not None and kept.attempt_id != attempt.pk:
+        kept.attempt = attempt
+        changed.append("attempt")
+    if voter and kept.voter != voter:
+        kept.voter = voter
+        changed.append("voter")
+    kept.save(update_fields=changed)
+    _feedback_tallies_move(guide_id=guide.pk, added=[helpful], removed=removed)
+    return kept
 
 
-def _feedback_counters_move(*, guide_id: int, helpful: bool, was_helpful: bool | None) -> None:
+def _feedback_tallies_move(*, guide_id: int, added: list[bool], removed: list[bool]) -> None:
+    helpful = added.count(True) - removed.count(True)
+    needs_work = added.count(False) - removed.count(False)
     changes: dict[str, Any] = {}
     if helpful:
-        changes["helpful_count"] = F("helpful_count") + 1
-    else:
-        changes["needs_work_count"] = F("needs_work_count") + 1
-    if was_helpful is True:
-        changes["helpful_count"] = F("helpful_count") - 1
-    elif was_helpful is False:
-        changes["needs_work_count"] = F("needs_work_count") - 1
-    Guide.objects.filter(pk=guide_id).update(**changes)
+        changes["helpful_count"] = F("helpful_count") + helpful
+    if needs_work:
+        changes["needs_work_count"] = F("needs_work_count") + needs_work
+    if changes:
+        Guide.objects.filter(pk=guide_id).update(**changes)

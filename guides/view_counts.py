@@ -1,5 +1,9 @@
 """Guide page views, counted in the shared cache and flushed to ``Guide.view_count`` in bulk.
 
+Which page views count is decided by guide_page_view_record from the visitor's signed cookie
+alone (guides.visitors): once per visitor, guide and day, GET only, no obvious bots; no address
+or list of views is kept on the server.
+
 A popular guide is viewed millions of times; one UPDATE per view would make every page view a
 write contending for the same row. A view only adds one to a counter in the cache, and
 ``flush_guide_view_counts`` (beat, every ``GUIDE_VIEW_FLUSH_INTERVAL`` seconds) moves the
@@ -32,6 +36,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
@@ -45,6 +50,7 @@ from django.db import models, transaction
 from django.db.models import Case, F, Value, When
 
 from guides.models import Guide
+from guides.visitors import Visitor
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +144,33 @@ def _pending_counts(cache: BaseCache | None) -> _PendingCounts:
     raise ImproperlyConfigured(
         f"Guide view counts need RedisCache or FileBasedCache, not {type(cache).__name__}."
     )
+
+
+# User-Agents of clients that are not people reading: search and preview crawlers, monitors,
+# HTTP libraries and command-line tools, headless browsers. A browser always sends a
+# User-Agent, so an empty one is not counted either. Deliberately short: it only has to keep
+# the obvious ones out; a script posing as a browser is one visitor a day if it keeps cookies.
+BOT_USER_AGENT = re.compile(
+    r"bot|crawl|spider|slurp|archiver|externalhit|preview|monitor|headless|phantomjs|lighthouse"
+    r"|curl|wget|httpie|python|aiohttp|httpx|go-http-client|java/|okhttp|libwww|scrapy",
+    re.IGNORECASE,
+)
+
+
+def guide_page_view_record(
+    *, guide_id: int, method: str, user_agent: str, visitor: Visitor, cache: BaseCache | None = None
+) -> bool:
+    """Count a view of the guide page when it is a person's first today; returns whether it
+    counted. Not counted: HEAD (no page was read), obvious bots, and a visitor who already
+    viewed the guide today (reloads, and the redirect back after a step outcome or an answer,
+    which marks the guide viewed). The decision reads only the visitor's cookie, so the cost
+    on the page stays one cache increment, and only for the views that count."""
+    if method != "GET" or not user_agent or BOT_USER_AGENT.search(user_agent):
+        return False
+    if not visitor.view_is_first_today(guide_id):
+        return False
+    guide_view_record(guide_id=guide_id, cache=cache)
+    return True
 
 
 def guide_view_record(*, guide_id: int, cache: BaseCache | None = None) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.utils import translation
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -13,7 +13,8 @@ from guides import selectors, services
 from guides.forms import ContactForm, FeedbackForm, SearchForm, StepOutcomeForm
 from guides.models import Attempt, Company, Guide, Step
 from guides.search import search_guides
-from guides.view_counts import guide_view_record
+from guides.view_counts import guide_page_view_record
+from guides.visitors import FeedbackThrottle, visitor_of, visitor_remember
 from helpdesk import limits
 from helpdesk.http import client_address
 from tickets.services import escalation_request
@@ -102,7 +103,13 @@ def company_detail(request: HttpRequest, company: str) -> HttpResponse:
 
 def guide_detail(request: HttpRequest, company: str, language: str, slug: str) -> HttpResponse:
     guide = _published_guide(company, language, slug)
-    guide_view_record(guide_id=guide.pk)
+    visitor = visitor_of(request)
+    guide_page_view_record(
+        guide_id=guide.pk,
+        method=request.method or "",
+        user_agent=request.headers.get("User-Agent", ""),
+        visitor=visitor,
+    )
     attempt = _attempt_from_cookie(request, guide)
     current = {}
     feedback = None
@@ -110,7 +117,7 @@ def guide_detail(request: HttpRequest, company: str, language: str, slug: str) -
         current = selectors.current_outcomes(selectors.attempt_outcome_history(attempt=attempt))
         feedback = selectors.attempt_feedback(attempt=attempt)
     steps = [(step, current.get(step.pk)) for step in guide.steps.all()]
-    return render(
+    response = render(
         request,
         "guides/guide.html",
         {
@@ -125,6 +132,20 @@ def guide_detail(request: HttpRequest, company: str, language: str, slug: str) -
             "feedback_form": FeedbackForm(),
         },
     )
+    visitor_remember(response, visitor)
+    return response
+
+
+def _back_to_the_guide(
+    request: HttpRequest, guide: Guide, anchor: str = ""
+) -> HttpResponseRedirect:
+    """The redirect after a form on the guide page. The page it leads back to was already seen:
+    it is noted as viewed today, so that the reload is not counted as a new view."""
+    response = HttpResponseRedirect(guide.public_path() + (f"#{anchor}" if anchor else ""))
+    visitor = visitor_of(request)
+    visitor.view_is_first_today(guide.pk)
+    visitor_remember(response, visitor)
+    return response
 
 
 @require_POST
@@ -138,7 +159,7 @@ def step_outcome(
     step = next((s for s in guide.steps.all() if s.pk == step_id), None)
     if step is None:
         raise Http404("No such step in this guide.")
-    response = HttpResponseRedirect(f"{guide.public_path()}#step-{step.position}")
+    response = _back_to_the_guide(request, guide, f"step-{step.position}")
     if not form.is_valid():
         messages.error(request, _("Choose what happened at this step."))
         return response
@@ -168,7 +189,7 @@ def attempt_restart(request: HttpRequest, company: str, language: str, slug: str
     _attempt, token = services.attempt_start(
         guide=guide, user_agent=request.headers.get("User-Agent", "")
     )
-    response = redirect(guide.public_path())
+    response = _back_to_the_guide(request, guide)
     _remember_attempt(response, guide, token)
     return response
 
@@ -179,17 +200,22 @@ def feedback(request: HttpRequest, company: str, language: str, slug: str) -> Ht
     if refused := _writes_refused(request, guide):
         return refused
     form = FeedbackForm(request.POST)
-    if form.is_valid():
+    response = _back_to_the_guide(request, guide, "feedback")
+    if not FeedbackThrottle().allow_answer(request):
+        messages.error(request, _("Too many answers came from your connection. Please try later."))
+    elif form.is_valid():
+        # One answer per visitor (and per attempt): answering again replaces it.
         services.feedback_give(
             guide=guide,
             attempt=_attempt_from_cookie(request, guide),
+            visitor_id=visitor_of(request).id,
             helpful=form.cleaned_data["helpful"],
             comment=form.cleaned_data["comment"],
         )
         messages.success(request, _("Thank you for telling us."))
     else:
         messages.error(request, _("Choose Yes or Needs work."))
-    return HttpResponseRedirect(f"{guide.public_path()}#feedback")
+    return response
 
 
 def contact(request: HttpRequest, company: str, language: str, slug: str) -> HttpResponse:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -67,6 +68,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "csp",
     "helpdesk",
+    # Before tickets: the role sync after migrate grants its permissions (tickets/roles.py).
+    "axes",
     "guides",
     "tickets",
 ]
@@ -84,6 +87,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: turns a refused admin sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -171,6 +176,30 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Admin sign-in lockout (django-axes, https://django-axes.readthedocs.io/en/latest/): failed
+# sign-ins are recorded in the database (AccessAttempt, which supervisors see and delete in the
+# admin to lift a lock). After ADMIN_LOGIN_FAILURE_LIMIT failures for one username from any
+# address, or from one address for any username, every sign-in they make is refused, the right
+# password included, until ADMIN_LOGIN_COOLOFF minutes pass without another failure.
+AUTHENTICATION_BACKENDS = [
+    # First, so that a locked-out sign-in is refused before any password is checked. It needs
+    # the request, which every sign-in form passes (tests use force_login, or login(request=)).
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# The address every other per-address limit counts (TRUSTED_PROXY_COUNT), not axes' own guess.
+AXES_CLIENT_IP_CALLABLE = "helpdesk.lockout.lockout_client_address"
+AXES_LOCKOUT_CALLABLE = "helpdesk.lockout.lockout_response"
+# A success does not wipe the failures: with it, an attacker holding any account could sign in
+# between guesses at another one from the same address and never reach the limit.
+AXES_RESET_ON_SUCCESS = False
+AXES_VERBOSE = False  # no start-up banner in the output of every command
+# Registered by tickets.admin with the lockout per username and per address (helpdesk.lockout).
+AXES_ENABLE_ADMIN = False
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("ar", _("Arabic")), ("en", _("English"))]
@@ -405,6 +434,10 @@ REST_FRAMEWORK = {
         "user": env_rate("API_USER_RATE", "3000/minute"),
         # Writes by anonymous customers (attempts, outcomes, feedback), per address.
         "anon_write": env_rate("API_ANON_WRITE_RATE", "120/minute"),
+        # Answers to "was this helpful?" per address, on the guide page and the API together
+        # (guides.visitors.FeedbackThrottle): one vote per visitor is kept by a cookie, and
+        # this bounds a client that drops it.
+        "feedback": env_rate("FEEDBACK_RATE", "30/hour"),
         # Customers reading and answering their ticket with its secret, per address: a bound
         # on load. Wrong secrets also count against STATUS_PAGE_GUESS_LIMIT, the guess budget
         # the API shares with the status page (helpdesk.limits.ticket_link_guesses).

@@ -43,6 +43,11 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "guides.view_attempt",
         "guides.view_feedback",
         "guides.view_company",
+        # Admin sign-in lockouts (django-axes): see them, and lift one by deleting its attempts.
+        "axes.view_accessattempt",
+        "axes.delete_accessattempt",
+        "axes.view_accessfailurelog",
+        "axes.view_accesslog",
     ),
     AUTHOR: (
         *(

@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 
 from guides import selectors, services
 from guides.models import Attempt, Guide, StepOutcome
+from guides.visitors import FeedbackThrottle, visitor_of, visitor_remember
 from helpdesk import limits
 from helpdesk.api.errors import ErrorSerializer, error_body
 from helpdesk.api.fields import (
@@ -236,6 +237,9 @@ class StepOutcomeRecordView(_AttemptView):
 
 
 class AttemptFeedbackView(_AttemptView):
+    # Per address, shared with the guide page's form and GuideFeedbackView (FEEDBACK_RATE).
+    throttle_scope = FeedbackThrottle.scope
+
     @extend_schema(
         summary="Say whether the guide helped (answering again changes the answer)",
         parameters=[TOKEN_HEADER],
@@ -290,16 +294,29 @@ class AttemptAbandonView(_AttemptView):
 
 
 class GuideFeedbackView(_AttemptView):
+    """A reader without an attempt is one visitor: the signed ``visitor`` cookie that the guide
+    pages set (guides.visitors), sent back by any client that keeps cookies; without it, the
+    answer is recorded for a new visitor whose cookie the response sets. Answering again with
+    the cookie replaces the answer. A client that drops cookies is bounded by FEEDBACK_RATE per
+    address; a client that holds an attempt answers through /attempt/feedback/ instead."""
+
+    throttle_scope = FeedbackThrottle.scope
+
     @extend_schema(
-        summary="Say whether a guide helped, without an attempt",
+        summary="Say whether a guide helped, without an attempt (one answer per visitor)",
         request=FeedbackInputSerializer,
         responses={201: OpenApiResponse(description="Recorded."), **ERROR_RESPONSES},
     )
     def post(self, request: Request, guide_id: int) -> Response:
         guide = get_object_or_404(Guide, pk=guide_id, status=Guide.Status.PUBLISHED)
         data = _valid(FeedbackInputSerializer, request)
-        services.feedback_give(guide=guide, helpful=data["helpful"], comment=data["comment"])
-        return Response(status=status.HTTP_201_CREATED)
+        visitor = visitor_of(request)
+        services.feedback_give(
+            guide=guide, visitor_id=visitor.id, helpful=data["helpful"], comment=data["comment"]
+        )
+        response = Response(status=status.HTTP_201_CREATED)
+        visitor_remember(response, visitor)
+        return response
 
 
 def _valid(serializer_class: type[serializers.Serializer], request: Request) -> dict:

@@ -134,7 +134,7 @@ def test_talk_to_a_person_needs_a_description(attempt_and_token):
 def test_feedback_moves_the_counters_and_an_attempt_can_change_its_answer(attempt_and_token):
     attempt, _ = attempt_and_token
     guide = attempt.guide
-    services.feedback_give(guide=guide, helpful=True)  # a passing reader
+    services.feedback_give(guide=guide, visitor_id="a-passing-reader-0123456", helpful=True)
     services.feedback_give(guide=guide, attempt=attempt, helpful=True)
     guide.refresh_from_db()
     assert (guide.helpful_count, guide.needs_work_count) == (2, 0)

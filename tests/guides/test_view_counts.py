@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import uuid
+from datetime import date
 from pathlib import Path
 from unittest import mock
 
@@ -15,13 +16,16 @@ import redis
 from django.core.cache.backends.filebased import FileBasedCache
 from django.core.cache.backends.redis import RedisCache
 from django.db import DatabaseError, connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
 
 from guides import view_counts
 from guides.tasks import flush_guide_view_counts
 from guides.view_counts import guide_view_counts_flush, guide_view_record
 from helpdesk.celery import app
-from tests.factories import GuideFactory
+from tests.factories import GuideFactory, StepFactory
 from tests.processes import (
     ROOT,
     manage,
@@ -285,3 +289,120 @@ def test_it_flushes_views_in_a_worker_when_beat_sends_the_task(tmp_path):
     assert int(read.stdout.strip()) == 10 + 7
     assert "Sending due task flush-guide-view-counts" in log.read_text()
     assert web_cache.get(view_counts.PENDING_KEY) is None  # nothing left pending
+
+
+# --- which page views count: a person's first GET of the guide each day ---------------------
+
+BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/142.0 Safari/537.36"
+
+
+@pytest.fixture
+def read_guide(db):
+    guide_view_counts_flush()  # views earlier tests left in the shared cache, before any guide
+    guide = GuideFactory()
+    StepFactory(guide=guide, position=1)
+    return guide
+
+
+def page_of(guide) -> str:
+    return reverse(
+        "guides:guide-detail",
+        kwargs={"company": guide.company.slug, "language": guide.language, "slug": guide.slug},
+    )
+
+
+def reader(**headers) -> Client:
+    return Client(HTTP_USER_AGENT=BROWSER, **headers)
+
+
+def views_counted(guide) -> int:
+    guide_view_counts_flush()
+    guide.refresh_from_db()
+    return guide.view_count
+
+
+def on_day(monkeypatch, day: date) -> None:
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: day)
+
+
+def test_a_visitor_counts_once_a_day_and_another_visitor_counts_too(read_guide):
+    layla = reader()
+    for _ in range(3):
+        assert layla.get(page_of(read_guide)).status_code == 200
+    assert views_counted(read_guide) == 1
+
+    assert reader().get(page_of(read_guide)).status_code == 200
+    assert views_counted(read_guide) == 2
+
+
+def test_the_same_visitor_counts_again_the_next_day(read_guide, monkeypatch):
+    layla = reader()
+    on_day(monkeypatch, date(2026, 3, 1))
+    layla.get(page_of(read_guide))
+    on_day(monkeypatch, date(2026, 3, 2))
+    layla.get(page_of(read_guide))
+    layla.get(page_of(read_guide))
+
+    assert views_counted(read_guide) == 2
+
+
+def test_a_head_request_does_not_count(read_guide):
+    response = reader().head(page_of(read_guide))
+
+    assert response.status_code == 200
+    assert views_counted(read_guide) == 0
+
+
+def test_the_reload_after_a_step_outcome_does_not_count(read_guide, monkeypatch):
+    layla = reader()
+    step = read_guide.steps.get()
+    outcome = reverse(
+        "guides:step-outcome",
+        kwargs={
+            "company": read_guide.company.slug,
+            "language": read_guide.language,
+            "slug": read_guide.slug,
+            "step_id": step.pk,
+        },
+    )
+    # The page was opened yesterday and left open; today the customer marks a step.
+    on_day(monkeypatch, date(2026, 3, 1))
+    layla.get(page_of(read_guide))
+    assert views_counted(read_guide) == 1
+    on_day(monkeypatch, date(2026, 3, 2))
+
+    for result in ("did_not_work", "could_not_do", "worked"):
+        back = layla.post(outcome, {"outcome": result})
+        assert back.status_code == 302
+        assert layla.get(back["Location"]).status_code == 200
+
+    assert views_counted(read_guide) == 1
+
+
+@pytest.mark.parametrize(
+    "user_agent",
+    [
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+        "facebookexternalhit/1.1",
+        "curl/8.5.0",
+        "Wget/1.21.4",
+        "python-requests/2.32.3",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/142.0 Safari/537.36",
+        "",
+    ],
+)
+def test_obvious_bots_do_not_count(read_guide, user_agent):
+    assert Client(HTTP_USER_AGENT=user_agent).get(page_of(read_guide)).status_code == 200
+    assert views_counted(read_guide) == 0
+
+
+def test_the_count_stores_nothing_about_the_visitor_but_a_cookie(read_guide):
+    layla = reader(REMOTE_ADDR="203.0.113.8")
+    response = layla.get(page_of(read_guide))
+
+    assert views_counted(read_guide) == 1
+    cookie = response.cookies["visitor"]
+    assert cookie["httponly"]
+    assert cookie["samesite"] == "Lax"
+    assert "203.0.113.8" not in cookie.value

@@ -331,7 +331,7 @@ def test_the_data_migrations_clean_rows_stored_before_the_rule(db):
         )
 
     import_module("tickets.migrations.0011_plain_text_cleanup").clean(apps, None)
-    import_module("guides.migrations.0008_plain_text_cleanup").clean(apps, None)
+    import_module("guides.migrations.0009_plain_text_cleanup").clean(apps, None)
 
     with connection.cursor() as cursor:
         cursor.execute(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_user_model
+from django.test import RequestFactory
 from django.urls import reverse
 
 from tests.factories import QueueFactory, TicketFactory, agent_in, staff_user
@@ -196,6 +197,11 @@ def test_it_gives_the_demo_accounts_their_roles(client, db, settings):
         "agent.en": [roles.AGENT],
         "author": [roles.AUTHOR],
     }
-    assert client.login(username="author", password="demo-author-2026")
+    # A password sign-in as at the admin login: the lockout backend (django-axes) needs a request.
+    assert client.login(
+        request=RequestFactory().post("/admin/login/"),
+        username="author",
+        password="demo-author-2026",
+    )
     assert client.get(CHANGELIST).status_code == 403
     assert client.get(reverse("admin:guides_guide_changelist")).status_code == 200

@@ -24,6 +24,6 @@ def clean(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("guides", "0007_search_arabic_stems")]
+    dependencies = [("guides", "0008_feedback_one_per_visitor")]
 
     operations = [migrations.RunPython(clean, migrations.RunPython.noop, elidable=True)]
