@@ -73,6 +73,12 @@ class CacheUnavailable(redis.exceptions.ConnectionError):
     something else than it wrote)."""
 
 
+def cache_outage_logged(error: BaseException) -> bool:
+    """True for an outage error of a FailOpenRedisCache's client: its breaker has counted it
+    and logs the outage once per interval, so callers need not log it again."""
+    return isinstance(error, CacheUnavailable) or getattr(error, "_cache_outage_logged", False)
+
+
 class CircuitBreaker:
     """Open after a failure for ``retry_interval`` seconds; then one call tries again.
 
@@ -122,6 +128,7 @@ class CircuitBreaker:
             self._open_until = now + self.retry_interval
 
     def failure(self, error: BaseException) -> None:
+        error._cache_outage_logged = True  # type: ignore[attr-defined]  # see cache_outage_logged
         with self._lock:
             now = self._clock()
             self._open_until = now + self.retry_interval

@@ -22,7 +22,13 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from guides.models import Attempt, Guide
-from helpdesk.cache import CacheUnavailable, CircuitBreaker, FailOpenRedisCache, cache_probe
+from helpdesk.cache import (
+    CacheUnavailable,
+    CircuitBreaker,
+    FailOpenRedisCache,
+    cache_outage_logged,
+    cache_probe,
+)
 from helpdesk.health import HEARTBEAT_KEY
 from helpdesk.tasks import heartbeat
 from tests.brokers import PrivateRedis, private_redis, silent_listener
@@ -33,6 +39,8 @@ from tickets.tasks import sweep_escalations
 
 BACKEND = "helpdesk.cache.FailOpenRedisCache"
 KEY_PREFIX = "helpdesk-cache-outage"
+# Whose warnings count as noise during an outage (kombu's own chatter is not ours).
+OUR_LOGGERS = {"helpdesk", "guides", "tickets", "django", "rest_framework"}
 
 
 def cache_settings(url: str, **options: object) -> dict[str, object]:
@@ -160,8 +168,9 @@ def test_a_hanging_redis_costs_one_timeout_per_back_off_not_one_per_call():
         assert listener.accepted == 1
         # The raw client the guide view counter uses is held back too.
         client = backend._cache.get_client("views", write=True)
-        with pytest.raises(redis.exceptions.ConnectionError):
+        with pytest.raises(redis.exceptions.ConnectionError) as raised:
             client.hincrby("views", "1", 1)
+        assert cache_outage_logged(raised.value)  # so the view counter does not log it again
         with pytest.raises(redis.exceptions.ConnectionError):
             client.pipeline().hgetall("views").execute()
         assert listener.accepted == 1
@@ -271,7 +280,7 @@ def test_escalations_during_a_cache_outage_are_answered_and_ticketed(
         assert cache_redis.client().keys(f"{KEY_PREFIX}:*throttle*")
 
         cache_redis.stop()
-        caplog.set_level(logging.WARNING, logger="helpdesk.cache")
+        caplog.set_level(logging.WARNING)
         api = APIClient(raise_request_exception=False)
         api_statuses = [api_escalation(api, guide, number) for number in range(20)]
         pages = [guide_page_escalation(guide, number) for number in range(10)]
@@ -285,9 +294,15 @@ def test_escalations_during_a_cache_outage_are_answered_and_ticketed(
             Attempt.objects.filter(status=Attempt.Status.ESCALATED).values_list("pk", flat=True)
         )
         assert len(escalated) == 40
-        outage_warnings = [r for r in caplog.records if r.name == "helpdesk.cache"]
-        print(f"\n40 escalations with the cache down; {len(outage_warnings)} cache warning(s)")
-        assert 1 <= len(outage_warnings) <= 2  # once per interval (60 s), not per request
+        # One warning for the outage (per CACHE_FAILURE_LOG_INTERVAL), not one per request:
+        # throttles, limits and the guide view counter all leave it to the cache.
+        warnings = [
+            f"{r.name}: {r.getMessage()}"
+            for r in caplog.records
+            if r.levelno >= logging.WARNING and r.name.split(".")[0] in OUR_LOGGERS
+        ]
+        print(f"\n40 escalations with the cache down; warnings: {warnings}")
+        assert len(warnings) == 1 and warnings[0].startswith("helpdesk.cache: "), warnings
 
         # A worker started while the cache is still down makes the tickets at once (the
         # broker is up), and runs the heartbeat and the sweeper, which use the cache.
