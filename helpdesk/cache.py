@@ -205,6 +205,9 @@ class _GuardedPipeline(Pipeline):
         except OUTAGE_ERRORS as error:
             self.breaker.failure(error)
             raise
+        except redis.exceptions.ResponseError:
+            self.breaker.success()  # an error reply is still an answer: Redis is up
+            raise
         self.breaker.success()
         return result
 
@@ -220,6 +223,9 @@ class _GuardedRedis(redis.Redis):
             result = super().execute_command(*args, **options)
         except OUTAGE_ERRORS as error:
             self.breaker.failure(error)
+            raise
+        except redis.exceptions.ResponseError:
+            self.breaker.success()  # an error reply is still an answer: Redis is up
             raise
         self.breaker.success()
         return result
