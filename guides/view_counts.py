@@ -51,6 +51,7 @@ from django.db.models import Case, F, Value, When
 
 from guides.models import Guide
 from guides.visitors import Visitor
+from helpdesk.cache import cache_outage_logged
 
 logger = logging.getLogger(__name__)
 
@@ -177,8 +178,11 @@ def guide_view_record(*, guide_id: int, cache: BaseCache | None = None) -> None:
     """Count one view of a guide page. Never raises: a view is not worth a failed page."""
     try:
         _pending_counts(cache).add(guide_id)
-    except Exception:
-        logger.warning("View of guide %s not counted: the cache failed", guide_id, exc_info=True)
+    except Exception as error:
+        if not cache_outage_logged(error):  # else logged once per interval, not per view
+            logger.warning(
+                "View of guide %s not counted: the cache failed", guide_id, exc_info=True
+            )
 
 
 def guide_view_counts_flush(*, cache: BaseCache | None = None) -> int:

@@ -151,11 +151,20 @@ REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Fails open: while this Redis is unreachable the cache answers "nothing cached"
+            # (throttles allow, views go uncounted) instead of failing the request.
+            "BACKEND": "helpdesk.cache.FailOpenRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "helpdesk"),
-            # A page view never waits long on a Redis host that stopped answering.
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            "OPTIONS": {
+                # A page view never waits long on a Redis host that stopped answering...
+                "socket_connect_timeout": 1,
+                "socket_timeout": 1,
+                # ... and after a failure, not at all for this long (one try per interval).
+                "retry_interval": env_float("CACHE_RETRY_INTERVAL", 5.0, minimum=0.0),
+                # One warning per interval while it is down, not one per request.
+                "failure_log_interval": env_float("CACHE_FAILURE_LOG_INTERVAL", 60.0, minimum=0.0),
+            },
         }
     }
 else:
