@@ -125,7 +125,7 @@ def test_the_cache_check_is_not_fooled_by_a_cache_that_drops_writes(client, db, 
 
     assert response.status_code == 503
     assert response.json()["failing"] == ["cache"]
-    assert response.json()["cache"] == {"status": "down", "error": "read back failed"}
+    assert response.json()["cache"] == {"status": "down", "error": "CacheUnavailable"}
     # Their records are in the cache: neither is blamed for its outage.
     assert response.json()["worker"]["status"] == "unknown"
     assert response.json()["beat"]["status"] == "unknown"
