@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
+    "helpdesk",
     "guides",
     "tickets",
 ]
@@ -81,6 +82,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Innermost: a replayed answer passes the outer middleware like the first one did.
+    "helpdesk.idempotency.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -358,6 +361,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "options": {"expires": 3500},
     },
+    # Idempotency-Key records past IDEMPOTENCY_KEY_TTL are already ignored; this deletes them.
+    "purge-idempotency-records": {
+        "task": "helpdesk.tasks.purge_idempotency_records",
+        "schedule": 3600.0,
+        "options": {"expires": 3500},
+    },
 }
 
 # --- REST API -----------------------------------------------------------------------------
@@ -405,6 +414,10 @@ STATUS_PAGE_GUESS_WINDOW = env_int("STATUS_PAGE_GUESS_WINDOW", 600, minimum=1)
 STATUS_PAGE_REPLY_LIMIT = env_int("STATUS_PAGE_REPLY_LIMIT", 30, minimum=1)
 STATUS_PAGE_REPLY_WINDOW = env_int("STATUS_PAGE_REPLY_WINDOW", 3600, minimum=1)
 
+# Idempotency-Key (helpdesk.idempotency): how long, in seconds, a POST's answer is kept and
+# replayed to a retry that sends the same key; after that the key may be used again.
+IDEMPOTENCY_KEY_TTL = env_int("IDEMPOTENCY_KEY_TTL", 24 * 3600, minimum=60)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Helpdesk API",
     "DESCRIPTION": (
@@ -423,6 +436,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "helpdesk.api.schema.forbid_nul_in_request_strings",
+        "helpdesk.api.schema.document_idempotency_key",
     ],
     "ENUM_NAME_OVERRIDES": {
         "LanguageEnum": "guides.models.Language",
