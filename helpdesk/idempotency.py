@@ -97,8 +97,11 @@ def caller_scope(request: HttpRequest) -> str | None:
     if not (isinstance(view_class, type) and issubclass(view_class, APIView)):
         return None
     view = view_class(**getattr(match.func, "initkwargs", {}))
-    # The view's own authenticators, so a key is scoped to the user the view will act for.
-    api_request = Request(request, authenticators=view.get_authenticators())
+    # The view's own authenticators, so a key is scoped to the user the view will act for;
+    # its parsers too, as the session's CSRF check reads the body.
+    api_request = Request(
+        request, parsers=view.get_parsers(), authenticators=view.get_authenticators()
+    )
     try:
         user = api_request.user
     except APIException:

@@ -255,6 +255,22 @@ def test_one_agent_with_two_tokens_replays_their_answer(alice, ticket):
     assert ticket.events.filter(kind=TicketEvent.Kind.INTERNAL_NOTE).count() == 1
 
 
+def test_a_session_caller_is_scoped_to_their_user_and_checked_for_csrf(alice, ticket):
+    csrf = "a" * 32
+    browser = APIClient(enforce_csrf_checks=True)
+    browser.force_login(alice.user)
+    browser.cookies["csrftoken"] = csrf
+    url = f"/api/v1/tickets/{ticket.reference}/notes/"
+    forged = browser.post(url, {"body": "Checked"}, HTTP_IDEMPOTENCY_KEY="k")
+    first = browser.post(url, {"body": "Checked"}, HTTP_IDEMPOTENCY_KEY="k", HTTP_X_CSRFTOKEN=csrf)
+    with_token = agent_client(alice).post(url, {"body": "Checked"}, HTTP_IDEMPOTENCY_KEY="k")
+
+    assert forged.status_code in (401, 403)  # refused, and not kept: the retry went through
+    assert first.status_code == 201
+    assert with_token.content == first.content  # the same user, by session or by token
+    assert ticket.events.filter(kind=TicketEvent.Kind.INTERNAL_NOTE).count() == 1
+
+
 def test_the_record_keeps_no_credential_and_no_address(sam, guide_with_steps):
     token = sam._credentials["HTTP_X_ATTEMPT_TOKEN"]
     sam.post(CONTACT, SAM, HTTP_IDEMPOTENCY_KEY="k1")
