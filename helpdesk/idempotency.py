@@ -36,6 +36,7 @@ from django.utils.translation import gettext
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.views import APIView
+from rest_framework.viewsets import ViewSetMixin
 
 from helpdesk.api.errors import error_body
 from helpdesk.http import client_address
@@ -88,7 +89,8 @@ def request_fingerprint(request: HttpRequest, body: bytes) -> str:
 
 def caller_scope(request: HttpRequest) -> str | None:
     """Who is asking, as the view will see it; None when the view will refuse the caller (a
-    wrong token, a session without its CSRF token), an answer that is never stored."""
+    wrong or missing token, a session without its CSRF token, a role without the permission):
+    that refusal is the view's to give, and is never stored or replayed."""
     try:
         match = resolve(request.path_info)
     except Resolver404:
@@ -102,8 +104,13 @@ def caller_scope(request: HttpRequest) -> str | None:
     api_request = Request(
         request, parsers=view.get_parsers(), authenticators=view.get_authenticators()
     )
+    view.request, view.args, view.kwargs = api_request, match.args, match.kwargs
+    if isinstance(view, ViewSetMixin):
+        view.action = match.func.actions.get("post", "")  # type: ignore[attr-defined]
     try:
         user = api_request.user
+        if not all(rule.has_permission(api_request, view) for rule in view.get_permissions()):
+            return None
     except APIException:
         return None
     if user is not None and user.is_authenticated:

@@ -173,7 +173,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
-STATICFILES_DIRS = [BASE_DIR / "helpdesk" / "static"]
+# helpdesk/static is found as an installed app's (no STATICFILES_DIRS entry, or collectstatic
+# would find every file twice).
 STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -299,6 +299,25 @@ def test_refusals_of_the_caller_or_the_state_are_not_kept(sam, alice, ticket):
     assert not IdempotencyRecord.objects.exists()
 
 
+def test_a_caller_without_credentials_is_refused_whatever_the_key(guide_with_steps, ticket):
+    key = new_key()
+    assert start(guide_with_steps, key=key).status_code == 201  # this address used the key
+    anonymous = APIClient().post(
+        f"/api/v1/tickets/{ticket.reference}/notes/", {"body": "x"}, HTTP_IDEMPOTENCY_KEY=key
+    )
+    assert anonymous.status_code == 401
+
+
+def test_an_agent_who_lost_the_permission_is_refused_not_replayed(alice, ticket):
+    client = agent_client(alice)
+    key = new_key()
+    url = f"/api/v1/tickets/{ticket.reference}/notes/"
+    assert client.post(url, {"body": "Checked"}, HTTP_IDEMPOTENCY_KEY=key).status_code == 201
+    alice.user.groups.clear()
+
+    assert client.post(url, {"body": "Checked"}, HTTP_IDEMPOTENCY_KEY=key).status_code == 403
+
+
 # --- expiry ------------------------------------------------------------------------------
 
 
