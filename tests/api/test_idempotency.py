@@ -221,6 +221,7 @@ def test_another_customer_with_the_same_key_gets_their_own_answer(guide_with_ste
     )  # fmt: skip
 
     assert (sams.status_code, ritas.status_code) == (202, 202)
+    assert IdempotencyRecord.objects.count() == 2
     assert set(Attempt.objects.values_list("contact_email", flat=True)) == {
         "sam@example.com",
         "rita@example.com",
@@ -234,6 +235,7 @@ def test_attempts_started_from_two_addresses_with_one_key_get_two_tokens(guide_w
 
     assert first.json()["token"] != second.json()["token"]
     assert Attempt.objects.count() == 2
+    assert IdempotencyRecord.objects.count() == 2
 
 
 def test_another_agent_with_the_same_key_does_their_own_work(alice, bob, ticket):
@@ -244,6 +246,7 @@ def test_another_agent_with_the_same_key_does_their_own_work(alice, bob, ticket)
         assert response.status_code == 201
     notes = ticket.events.filter(kind=TicketEvent.Kind.INTERNAL_NOTE)
     assert sorted(notes.values_list("author__username", flat=True)) == ["alice", "bob"]
+    assert IdempotencyRecord.objects.count() == 2
 
 
 def test_one_agent_with_two_tokens_replays_their_answer(alice, ticket):
@@ -276,6 +279,7 @@ def test_the_record_keeps_no_credential_and_no_address(sam, guide_with_steps):
     sam.post(CONTACT, SAM, HTTP_IDEMPOTENCY_KEY="k1")
     start(guide_with_steps, address="198.51.100.7", key="k2")
 
+    assert IdempotencyRecord.objects.count() == 2
     for record in IdempotencyRecord.objects.all():
         assert token not in record.scope_hash
         assert "198.51.100.7" not in record.scope_hash
@@ -324,6 +328,8 @@ def test_an_agent_who_lost_the_permission_is_refused_not_replayed(alice, ticket)
 def test_a_key_past_its_time_to_live_runs_again(sam):
     key = new_key()
     assert sam.post(CONTACT, SAM, HTTP_IDEMPOTENCY_KEY=key).status_code == 202
+    IdempotencyRecord.objects.update(created_at=timezone.now() - timedelta(hours=23, minutes=59))
+    assert sam.post(CONTACT, SAM, HTTP_IDEMPOTENCY_KEY=key).status_code == 202  # replayed
     IdempotencyRecord.objects.update(created_at=timezone.now() - timedelta(hours=24, seconds=1))
 
     late = sam.post(CONTACT, SAM, HTTP_IDEMPOTENCY_KEY=key)
@@ -335,6 +341,8 @@ def test_a_key_past_its_time_to_live_runs_again(sam):
 def test_the_time_to_live_is_a_setting(sam):
     key = new_key()
     sam.post(CONTACT, SAM, HTTP_IDEMPOTENCY_KEY=key)
+    IdempotencyRecord.objects.update(created_at=timezone.now() - timedelta(seconds=50))
+    assert sam.post(CONTACT, SAM, HTTP_IDEMPOTENCY_KEY=key).status_code == 202
     IdempotencyRecord.objects.update(created_at=timezone.now() - timedelta(seconds=61))
     assert sam.post(CONTACT, SAM, HTTP_IDEMPOTENCY_KEY=key).status_code == 409
 
