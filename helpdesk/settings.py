@@ -87,6 +87,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Innermost but for axes: a replayed answer passes the outer middleware like the first one
+    # did (axes only acts on the admin's sign-in).
+    "helpdesk.idempotency.IdempotencyMiddleware",
     # Last, as django-axes asks: turns a refused admin sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -219,7 +222,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
-STATICFILES_DIRS = [BASE_DIR / "helpdesk" / "static"]
+# helpdesk/static is found as an installed app's (no STATICFILES_DIRS entry, or collectstatic
+# would find every file twice).
 STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -415,6 +419,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "options": {"expires": 3500},
     },
+    # Idempotency-Key records past IDEMPOTENCY_KEY_TTL are already ignored; this deletes them.
+    "purge-idempotency-records": {
+        "task": "helpdesk.tasks.purge_idempotency_records",
+        "schedule": 3600.0,
+        "options": {"expires": 3500},
+    },
 }
 
 # --- REST API -----------------------------------------------------------------------------
@@ -486,6 +496,10 @@ CONTACT_SEARCH_WINDOW = env_int("CONTACT_SEARCH_WINDOW", 60, minimum=1)
 CONFIRMATION_EMAIL_LIMIT = env_int("CONFIRMATION_EMAIL_LIMIT", 3, minimum=1)
 CONFIRMATION_EMAIL_WINDOW = env_int("CONFIRMATION_EMAIL_WINDOW", 3600, minimum=1)
 
+# Idempotency-Key (helpdesk.idempotency): how long, in seconds, a POST's answer is kept and
+# replayed to a retry that sends the same key; after that the key may be used again.
+IDEMPOTENCY_KEY_TTL = env_int("IDEMPOTENCY_KEY_TTL", 24 * 3600, minimum=60)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Helpdesk API",
     "DESCRIPTION": (
@@ -504,6 +518,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "helpdesk.api.schema.forbid_nul_in_request_strings",
+        "helpdesk.api.schema.document_idempotency_key",
     ],
     "ENUM_NAME_OVERRIDES": {
         "LanguageEnum": "guides.models.Language",

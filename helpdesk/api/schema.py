@@ -1,5 +1,6 @@
 from drf_spectacular.utils import OpenApiResponse
 
+from helpdesk import idempotency
 from helpdesk.api.errors import ErrorSerializer
 
 # Documented on every operation: the one error shape (see helpdesk.api.errors).
@@ -25,4 +26,40 @@ def forbid_nul_in_request_strings(result: dict, generator, request, public) -> d
         for prop in component.get("properties", {}).values():
             if prop.get("type") == "string" and not {"format", "enum", "pattern"} & set(prop):
                 prop["pattern"] = NO_NUL_PATTERN
+    return result
+
+
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": idempotency.HEADER,
+    "in": "header",
+    "required": False,
+    "description": (
+        "A unique key of your choosing (a random UUID) that names this request. A retry with "
+        "the same key and the same body gets the first answer again (marked "
+        "`Idempotent-Replayed: true`) and the work is done once. A key is yours alone and "
+        "expires after IDEMPOTENCY_KEY_TTL seconds (24 hours by default)."
+    ),
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": idempotency.KEY_MAX_LENGTH,
+        "pattern": idempotency.KEY_PATTERN,
+    },
+}
+IDEMPOTENCY_KEY_REUSED = {
+    "description": "The Idempotency-Key was sent before with another request (another body "
+    "or another operation): a new request needs a new key.",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+
+
+def document_idempotency_key(result: dict, generator, request, public) -> dict:
+    """drf-spectacular post-processing hook: every POST takes an Idempotency-Key and may
+    answer 422 (helpdesk.idempotency, a middleware the views know nothing of)."""
+    for path_item in result.get("paths", {}).values():
+        operation = path_item.get("post")
+        if operation is None:
+            continue
+        operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_KEY_PARAMETER))
+        operation.setdefault("responses", {}).setdefault("422", IDEMPOTENCY_KEY_REUSED)
     return result
