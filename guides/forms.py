@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from guides.models import StepOutcome
+from guides.models import Attempt, StepOutcome
 
 
 class StepOutcomeForm(forms.Form):
@@ -33,6 +33,8 @@ class ContactForm(forms.Form):
     )
     name = forms.CharField(required=False, max_length=200, label=_("Your name (optional)"))
     email = forms.EmailField(
+        # The address validator allows 320 characters; the column holds fewer.
+        max_length=Attempt._meta.get_field("contact_email").max_length,
         label=_("Your e-mail address"),
         help_text=_("A person will answer you here."),
     )

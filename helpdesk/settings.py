@@ -73,6 +73,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # NUL and other control characters in the path, query or form: 400 before any view or
+    # database lookup (PostgreSQL cannot compare a NUL); before the session cookie's lookup.
+    "helpdesk.request_guards.ControlCharacterGuard",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -371,8 +374,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "helpdesk.api.pagination.PageNumberPagination",
     "DEFAULT_VERSIONING_CLASS": None,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    # JSON in, JSON out: form encodings would turn a missing boolean into False.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON in, JSON out: form encodings would turn a missing boolean into False. The parser
+    # refuses deep nesting and lone surrogates (helpdesk.api.parsers).
+    "DEFAULT_PARSER_CLASSES": ["helpdesk.api.parsers.JSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "EXCEPTION_HANDLER": "helpdesk.api.errors.exception_handler",
     # helpdesk.http.client_address asks DRF too: one customer, one address.
