@@ -13,6 +13,10 @@ runs, covers every route at once, the ones added later included.
   one is not locked out; no cookie of ours ever holds one.
 
 The API answers in its JSON error shape, the web with a plain page.
+
+One more refusal happens on the way out: SQLite cannot bind an integer beyond 64 bits, and
+Django checks the range only for integer fields' own lookups, not for a foreign key's (an
+admin list filter such as ?company=99999999999999999999). That number names no row: 400.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ def _refusal(request: HttpRequest, part: str) -> HttpResponse:
             "path": "The URL path holds a control character.",
             "query": "A query parameter holds a NUL character.",
             "form": "A form field holds a NUL character.",
+            "number": "A number in the request is too large.",
         }[part]
         return JsonResponse(error_body(400, "invalid", detail), status=400)
     # This runs before the locale middleware: answer in the language the browser asks for.
@@ -66,11 +71,18 @@ def _refusal(request: HttpRequest, part: str) -> HttpResponse:
             "path": _("This address holds a control character. Check the link and try again."),
             "query": _("This address holds a NUL character. Check the link and try again."),
             "form": _("The form holds a NUL character. Remove it and send again."),
+            "number": _("A number in this request is too large. Check it and try again."),
         }[part]
     return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
 
 
-class ControlCharacterGuard:
+def _is_integer_overflow(exc: Exception) -> bool:
+    # sqlite3's message when binding an int beyond 64 bits; any other OverflowError is a bug
+    # and stays a 500.
+    return isinstance(exc, OverflowError) and "too large to convert to SQLite" in str(exc)
+
+
+class RequestGuard:
     """Middleware: see the module docstring. Placed before the session middleware, which
     looks its cookie up in the database."""
 
@@ -83,3 +95,8 @@ class ControlCharacterGuard:
         if part is not None:
             return _refusal(request, part)
         return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if _is_integer_overflow(exception):
+            return _refusal(request, "number")
+        return None

@@ -75,7 +75,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # NUL and other control characters in the path, query or form: 400 before any view or
     # database lookup (PostgreSQL cannot compare a NUL); before the session cookie's lookup.
-    "helpdesk.request_guards.ControlCharacterGuard",
+    "helpdesk.request_guards.RequestGuard",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
