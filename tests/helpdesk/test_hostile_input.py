@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 
 import pytest
 from django.contrib import admin
+from django.db import DataError
 from django.test import Client
 
 from guides import services as guide_services
+from guides.models import Attempt
 from tests.factories import QueueFactory, TicketFactory, agent_in
 from tickets import roles
 from tickets.models import ApiToken, Ticket, api_token_key_hash
@@ -212,6 +214,124 @@ def _report(target: Target, sent: int) -> None:
         f"{len(target.server_errors)} of {sent} hostile requests got a server error:\n"
         + "\n".join(target.server_errors)
     )
+
+
+# --- the cases that were 500s, one by one --------------------------------------------------
+
+
+def _guide_contact(target: Target, **fields: str):
+    data = {"description": "Still stuck.", "name": "Sam", "email": "sam@example.com", **fields}
+    return Client(raise_request_exception=False).post(f"{target.guide_path}contact/", data)
+
+
+def test_it_refuses_json_nested_a_thousand_levels_deep_with_a_400(target):
+    api = Client(raise_request_exception=False)
+    guide_id = target.ticket.guide_id
+    for body in [DEEP_ARRAY, DEEP_OBJECT, b"[" * 40 + b"]" * 40]:
+        response = api.post(f"/api/v1/guides/{guide_id}/feedback/", body,
+                            content_type="application/json")  # fmt: skip
+        assert response.status_code == 400
+        assert response.json()["code"] == "parse_error"
+        assert "nested deeper than" in response.json()["detail"]
+    # Nesting a request needs is still read: this one fails on its field, not its depth.
+    body = json.dumps({"helpful": [[[["yes"]]]]})
+    response = api.post(f"/api/v1/guides/{guide_id}/feedback/", body,
+                        content_type="application/json")  # fmt: skip
+    assert response.status_code == 400
+    assert "helpful" in response.json()["errors"]
+
+
+def test_it_refuses_a_lone_surrogate_with_a_400_it_can_render(target):
+    response = Client(raise_request_exception=False).post(
+        "/api/v1/attempt/outcomes/",
+        '{"step": ' + str(target.step_id) + ', "outcome": "\\ud800"}',
+        content_type="application/json",
+        HTTP_X_ATTEMPT_TOKEN=target.attempt_token(),
+    )
+    assert response.status_code == 400
+    assert "lone surrogate" in response.json()["detail"]
+
+
+def test_it_refuses_an_email_address_longer_than_its_column_on_every_escalation_path(target):
+    attempts = Attempt.objects.count()
+    response = Client(raise_request_exception=False).post(
+        "/api/v1/attempt/contact/",
+        {"description": "Still stuck.", "email": LONG_EMAIL},
+        content_type="application/json",
+        HTTP_X_ATTEMPT_TOKEN=target.attempt_token(),
+    )
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["email"]
+    attempts += 1  # the token above
+
+    response = _guide_contact(target, email=LONG_EMAIL)
+    assert response.status_code == 200
+    assert "email" in response.context["form"].errors
+
+    response = Client(raise_request_exception=False).post(
+        "/tickets/new/",
+        {"description": "Still stuck.", "email": LONG_EMAIL, "action": "send"},
+    )
+    assert response.status_code == 200
+    assert "email" in response.context["form"].errors
+    # Nothing written for a refused request.
+    assert Attempt.objects.count() == attempts
+    assert (
+        not Attempt.objects.filter(status=Attempt.Status.ESCALATED)
+        .exclude(pk=target.ticket.attempt_id)
+        .exists()
+    )
+
+
+def test_a_failed_escalation_from_the_guide_page_leaves_no_attempt_behind(target, monkeypatch):
+    # The database refusing the escalation's write, as PostgreSQL refused a long address.
+    def refused(**kwargs):
+        raise DataError("value too long for type character varying(254)")
+
+    monkeypatch.setattr("guides.views.escalation_request", refused)
+    attempts = Attempt.objects.count()
+    assert _guide_contact(target).status_code == 500
+    assert Attempt.objects.count() == attempts
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/tickets/{reference}%00/",
+        "/api/v1/customer/tickets/{reference}%00/",
+        "/api/v1/customer/tickets/a%00b/replies/",
+        "/api/v1/companies/a%00b/",
+        "/api/v1/guides/?company=%00",
+    ],
+)
+def test_it_refuses_nul_in_an_api_address_with_a_400_in_the_error_shape(target, path):
+    headers = target.api_headers("/api/v1/tickets/")
+    response = Client(raise_request_exception=False).get(
+        path.format(reference=target.ticket.reference), **headers
+    )
+    assert response.status_code == 400
+    assert response.json()["status"] == 400
+    assert response.json()["code"] == "invalid"
+
+
+def test_it_refuses_nul_in_a_web_address_and_an_admin_filter_with_a_plain_400(target):
+    client = Client(raise_request_exception=False)
+    token = target.ticket.status_token()
+    for path in [f"/tickets/{target.ticket.reference}%00/{token}/", "/search/?q=a%00"]:
+        response = client.get(path)
+        assert response.status_code == 400
+        assert response["Content-Type"].startswith("text/plain")
+    client.force_login(target.staff_user)
+    response = client.get("/admin/tickets/ticket/?status=%00")
+    assert response.status_code == 400
+    assert client.get("/admin/tickets/ticket/?status=new").status_code == 200
+
+
+def test_it_refuses_an_integer_too_large_for_the_database_in_an_admin_filter(target):
+    client = Client(raise_request_exception=False)
+    client.force_login(target.staff_user)
+    response = client.get("/admin/tickets/ticket/?queue=" + "9" * 30)
+    assert response.status_code == 400
 
 
 # --- the API, from its schema -------------------------------------------------------------
