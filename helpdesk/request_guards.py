@@ -39,14 +39,20 @@ def _holds_nul(pairs: Iterable[tuple[str, list[str]]]) -> bool:
     return any("\x00" in key or any("\x00" in value for value in values) for key, values in pairs)
 
 
+def _is_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith("/api/")
+
+
 def refusal_reason(request: HttpRequest) -> str | None:
     """Why the request is refused (the part of it at fault), or None."""
     if PATH_CONTROL.search(request.path_info):
         return "path"
     if _holds_nul(request.GET.lists()):
         return "query"
+    # The API parses its own bodies (JSON only: a form is a 415 there); reading one here
+    # would consume the stream before DRF sees it.
     is_form = request.method == "POST" and request.content_type in FORM_CONTENT_TYPES
-    if is_form and _holds_nul(request.POST.lists()):
+    if is_form and not _is_api(request) and _holds_nul(request.POST.lists()):
         return "form"
     return None
 
@@ -57,7 +63,7 @@ def _cookies_clean(request: HttpRequest) -> None:
 
 
 def _refusal(request: HttpRequest, part: str) -> HttpResponse:
-    if request.path_info.startswith("/api/"):
+    if _is_api(request):
         detail = {
             "path": "The URL path holds a control character.",
             "query": "A query parameter holds a NUL character.",
