@@ -72,10 +72,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    # NUL and other control characters in the path, query or form: 400 before any view or
-    # database lookup (PostgreSQL cannot compare a NUL); before the session cookie's lookup.
+    # NUL and other control characters in the path, query or form: 400 before any view, file
+    # or database lookup (PostgreSQL cannot compare a NUL), the session cookie's included.
     "helpdesk.request_guards.RequestGuard",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
