@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from guides.models import StepOutcome
+from guides.models import Attempt, StepOutcome
 from helpdesk.text import OneLineFormField, PlainTextFormField
 
 
@@ -39,6 +39,8 @@ class ContactForm(forms.Form):
         label=_("Your name (optional)"),
     )
     email = forms.EmailField(
+        # The address validator allows 320 characters; the column holds fewer.
+        max_length=Attempt._meta.get_field("contact_email").max_length,
         label=_("Your e-mail address"),
         help_text=_("A person will answer you here."),
     )

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.utils import translation
@@ -234,16 +235,18 @@ def contact(request: HttpRequest, company: str, language: str, slug: str) -> Htt
         form.add_error(None, refusal.message)
     elif request.method == "POST" and form.is_valid():
         token = None
-        if attempt is None:
-            attempt, token = services.attempt_start(
-                guide=guide, user_agent=request.headers.get("User-Agent", "")
+        # One transaction: a request refused on the way (or failing) leaves no attempt behind.
+        with transaction.atomic():
+            if attempt is None:
+                attempt, token = services.attempt_start(
+                    guide=guide, user_agent=request.headers.get("User-Agent", "")
+                )
+            attempt = escalation_request(
+                attempt=attempt,
+                description=form.cleaned_data["description"],
+                name=form.cleaned_data["name"],
+                email=form.cleaned_data["email"],
             )
-        attempt = escalation_request(
-            attempt=attempt,
-            description=form.cleaned_data["description"],
-            name=form.cleaned_data["name"],
-            email=form.cleaned_data["email"],
-        )
         response = render(request, "guides/contact_done.html", {"guide": guide, "attempt": attempt})
         if token:
             _remember_attempt(response, guide, token)

@@ -78,6 +78,9 @@ MIDDLEWARE = [
     # Outermost, so a database outage raised in any layer below becomes a 503 (helpdesk.outages).
     "helpdesk.outages.DatabaseOutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # NUL and other control characters in the path, query or form: 400 before any view, file
+    # or database lookup (PostgreSQL cannot compare a NUL), the session cookie's included.
+    "helpdesk.request_guards.RequestGuard",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -438,8 +441,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "helpdesk.api.pagination.PageNumberPagination",
     "DEFAULT_VERSIONING_CLASS": None,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    # JSON in, JSON out: form encodings would turn a missing boolean into False.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON in, JSON out: form encodings would turn a missing boolean into False. The parser
+    # refuses deep nesting and lone surrogates (helpdesk.api.parsers).
+    "DEFAULT_PARSER_CLASSES": ["helpdesk.api.parsers.JSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "EXCEPTION_HANDLER": "helpdesk.api.errors.exception_handler",
     # helpdesk.http.client_address asks DRF too: one customer, one address.

@@ -2,6 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from guides import selectors
+from guides.models import Attempt
 from helpdesk.text import OneLineFormField, PlainTextFormField
 from tickets.models import CUSTOMER_MESSAGE_MAX_LENGTH
 
@@ -28,7 +29,10 @@ class ContactRequestForm(forms.Form):
         label=_("Your name (optional)"),
     )
     email = forms.EmailField(
-        label=_("Your e-mail address"), help_text=_("A person will answer you here.")
+        # The address validator allows 320 characters; the column holds fewer.
+        max_length=Attempt._meta.get_field("contact_email").max_length,
+        label=_("Your e-mail address"),
+        help_text=_("A person will answer you here."),
     )
 
 

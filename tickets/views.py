@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -144,18 +145,20 @@ def contact(request: HttpRequest) -> HttpResponse:
                 client=client_address(request), email=form.cleaned_data["email"]
             )
             if refusal is None:
-                attempt, _token = guide_services.attempt_start_without_guide(
-                    language=get_language() or settings.LANGUAGE_CODE,
-                    company=company,
-                    opened_guide_ids=request.session.get(OPENED_GUIDES_SESSION_KEY, []),
-                    user_agent=request.headers.get("User-Agent", ""),
-                )
-                attempt = escalation_request(
-                    attempt=attempt,
-                    description=form.cleaned_data["description"],
-                    name=form.cleaned_data["name"],
-                    email=form.cleaned_data["email"],
-                )
+                # One transaction: a request failing on the way leaves no attempt behind.
+                with transaction.atomic():
+                    attempt, _token = guide_services.attempt_start_without_guide(
+                        language=get_language() or settings.LANGUAGE_CODE,
+                        company=company,
+                        opened_guide_ids=request.session.get(OPENED_GUIDES_SESSION_KEY, []),
+                        user_agent=request.headers.get("User-Agent", ""),
+                    )
+                    attempt = escalation_request(
+                        attempt=attempt,
+                        description=form.cleaned_data["description"],
+                        name=form.cleaned_data["name"],
+                        email=form.cleaned_data["email"],
+                    )
                 request.session.pop(OPENED_GUIDES_SESSION_KEY, None)
                 return render(request, "tickets/contact_done.html", {"attempt": attempt})
         else:

@@ -31,12 +31,22 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
+def _encodable(text: str) -> str:
+    # A message may quote the input; a lone surrogate in it (which helpdesk.api.parsers
+    # refuses, but other paths may not) would make the 400 itself fail to encode: a 500.
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _flatten(detail: Any) -> list[str]:
     if isinstance(detail, list):
         return [message for item in detail for message in _flatten(item)]
     if isinstance(detail, dict):
-        return [f"{key}: {message}" for key, value in detail.items() for message in _flatten(value)]
-    return [str(detail)]
+        return [
+            f"{_encodable(str(key))}: {message}"
+            for key, value in detail.items()
+            for message in _flatten(value)
+        ]
+    return [_encodable(str(detail))]
 
 
 def error_body(status: int, code: str, detail: str, errors: dict | None = None) -> dict:
@@ -57,7 +67,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail
         if isinstance(detail, dict):
-            fields = {str(key): _flatten(value) for key, value in detail.items()}
+            fields = {_encodable(str(key)): _flatten(value) for key, value in detail.items()}
         else:
             fields = {"non_field_errors": _flatten(detail)}
         response.data = error_body(response.status_code, "invalid", "Invalid input.", fields)

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import models
 from rest_framework import serializers
+
+# The column every e-mail address is stored in (Django's EmailField, RFC 5321's 254); the
+# address validator alone allows 320, which the database then refuses.
+EMAIL_MAX_LENGTH = models.EmailField().max_length
 
 
 class StrictCharField(serializers.CharField):
@@ -21,6 +26,10 @@ class StrictCharField(serializers.CharField):
 
 
 class StrictEmailField(serializers.EmailField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", EMAIL_MAX_LENGTH)
+        super().__init__(**kwargs)
+
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
