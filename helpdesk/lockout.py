@@ -13,6 +13,7 @@ from axes import admin as axes_admin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.db.models import Case, F, QuerySet, Sum, Value, When, Window
 from django.db.models.functions import Greatest
 from django.http import HttpRequest, HttpResponse
@@ -33,6 +34,17 @@ def lockout_client_address(request: HttpRequest) -> str | None:
         return str(ipaddress.ip_address(client_address(request).strip()))
     except ValueError:
         return None
+
+
+def lockout_username(request: HttpRequest, credentials: dict | None = None) -> str | None:
+    """The username failed sign-ins count against, cut to the longest a user can have: axes
+    stores it in a 255-character column, and a longer one (which names no account anyway)
+    would end the sign-in in a database error instead of a refusal."""
+    source = credentials if credentials else getattr(request, "POST", {})
+    username = source.get("username")
+    if not isinstance(username, str):
+        return None
+    return username[: get_user_model()._meta.get_field("username").max_length]
 
 
 def lockout_response(

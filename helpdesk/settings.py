@@ -208,6 +208,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF", 15, minimum
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 # The address every other per-address limit counts (TRUSTED_PROXY_COUNT), not axes' own guess.
 AXES_CLIENT_IP_CALLABLE = "helpdesk.lockout.lockout_client_address"
+AXES_USERNAME_CALLABLE = "helpdesk.lockout.lockout_username"
 AXES_LOCKOUT_CALLABLE = "helpdesk.lockout.lockout_response"
 # A success does not wipe the failures: with it, an attacker holding any account could sign in
 # between guesses at another one from the same address and never reach the limit.

@@ -97,6 +97,16 @@ def test_it_refuses_every_username_from_an_address_that_guessed_many(alice, salm
     assert sign_in(elsewhere, "alice", PASSWORD).status_code == 302
 
 
+def test_a_username_longer_than_any_account_is_a_failed_sign_in_not_an_error(db, limit):
+    # Axes keeps the username in a 255-character column: a longer one ended in a DataError on
+    # PostgreSQL (a 500) before the username was cut to the longest an account can have.
+    guesser = from_address("203.0.113.77")
+    for _ in range(limit - 1):
+        assert sign_in(guesser, "x" * 400, "wrong").status_code == 200  # the form again
+
+    assert sign_in(guesser, "x" * 401, "wrong").status_code == 429  # the limit-th failure
+
+
 def test_it_counts_the_address_the_trusted_proxy_saw(alice, limit, settings):
     """Behind one proxy of ours, the client is the address the proxy appended to
     X-Forwarded-For, as for every other per-address limit; not the proxy's own address."""
