@@ -1,0 +1,207 @@
+"""The embedded (file-system) broker under a stress of publishers: every message is delivered
+exactly once and the worker stays alive.
+
+kombu's own file-system transport fails these tests (kombu#1551: a poll between a message file's
+creation and its write reads an empty file, and the worker exits on ``JSONDecodeError``). To see
+it fail, run them on kombu's transport:
+
+    HELPDESK_TEST_BROKER_TRANSPORT=kombu.transport.filesystem:Transport \\
+        .venv/bin/pytest tests/helpdesk/test_embedded_broker.py
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from kombu import Connection
+
+from helpdesk.celery import app
+from tests.processes import process_env, running, wait_for
+
+# The transport under test: the project's default, unless the environment names another.
+TRANSPORT = (
+    os.environ.get("HELPDESK_TEST_BROKER_TRANSPORT")
+    or getattr(settings, "CELERY_BROKER_TRANSPORT", None)
+    or "filesystem"
+)
+
+# Enough concurrent publishers that, on kombu's transport, some message file is nearly always
+# between its creation and its write while the worker polls; messages big enough that a write
+# is not one instant. A web server with a few threads under a burst of escalations does this.
+PUBLISHERS = 8
+ROUNDS = 30
+MESSAGES_PER_PUBLISHER = 40
+PADDING = "x" * 256_000
+
+# A worker on the transport under test, at the default polling interval, like `make run`'s.
+RUN_WORKER = (
+    "import sys; from helpdesk.celery import app; "
+    "app.conf.broker_transport = sys.argv[1]; app.worker_main(sys.argv[2:])"
+)
+RECEIVED = re.compile(r"Task celery\.accumulate\[([0-9a-f-]+)\] received")
+
+
+def broker_folder(root: Path) -> tuple[Path, dict[str, object]]:
+    """A fresh broker folder of the test's own and the transport options that point at it."""
+    folder = root / "broker"
+    for sub in ("queue", "processed", "control"):
+        (folder / sub).mkdir(parents=True)
+    options = {
+        **settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+        "data_folder_in": str(folder / "queue"),
+        "data_folder_out": str(folder / "queue"),
+        "processed_folder": str(folder / "processed"),
+        "control_folder": str(folder / "control"),
+    }
+    return folder, options
+
+
+def queue_name() -> str:
+    # The transport keeps the bindings it declared in memory for the whole process: a queue of
+    # one test's own, so that none is taken as already bound in another test's folder.
+    return f"stress-{uuid.uuid4().hex[:8]}"
+
+
+def connection(options: dict[str, object]) -> Connection:
+    return app.connection_for_write(transport=TRANSPORT, transport_options=options)
+
+
+def in_threads(count: int, target, *args) -> list[BaseException]:
+    """Run ``target(index, *args)`` in ``count`` threads at once; the errors they raised.
+
+    Meanwhile another thread keeps the interpreter busy, as other requests do in a threaded web
+    server: a publishing thread waits for its turn between system calls, as it would there."""
+    errors: list[BaseException] = []
+    start = threading.Barrier(count)
+    done = threading.Event()
+
+    def other_requests() -> None:
+        while not done.is_set():
+            sum(range(10_000))
+
+    busy = threading.Thread(target=other_requests)
+    busy.start()
+
+    def run(index: int) -> None:
+        try:
+            start.wait(timeout=10)
+            target(index, *args)
+        except BaseException as exc:  # reported by the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    done.set()
+    busy.join()
+    return errors
+
+
+@pytest.mark.worker
+def test_it_delivers_every_message_once_to_a_worker_while_many_publish(tmp_path):
+    folder, options = broker_folder(tmp_path)
+    env = process_env(tmp_path, CELERY_BROKER_DIR=str(folder))
+    log = tmp_path / "worker.log"
+    args = [
+        sys.executable, "-c", RUN_WORKER, TRANSPORT,
+        "worker", "--loglevel=INFO", "--concurrency=2", "--without-mingle", "--without-gossip",
+    ]  # fmt: skip
+    sent: list[str] = []
+
+    def publish(index: int, conns: list[Connection], burst: list[str]) -> None:
+        # The padding rides in kwargs, which the worker's log does not echo.
+        app.send_task(
+            "celery.accumulate",
+            kwargs={"padding": PADDING},
+            task_id=burst[index],
+            connection=conns[index],
+        )
+
+    def received() -> Counter[str]:
+        return Counter(RECEIVED.findall(log.read_text(errors="replace")))
+
+    with running(args, env, log) as worker:
+
+        def all_received_or_worker_gone() -> bool:
+            return worker.poll() is not None or len(received()) >= len(sent)
+
+        wait_for(lambda: "ready." in log.read_text(), timeout=30, what="the worker", log=log)
+        conns = [connection(options) for _ in range(PUBLISHERS)]
+        # Bursts the worker keeps up with, so that it polls while files are being written (with
+        # a backlog it would only read files written long before).
+        for _ in range(ROUNDS):
+            burst = [str(uuid.uuid4()) for _ in range(PUBLISHERS)]
+            sent.extend(burst)
+            assert in_threads(PUBLISHERS, publish, conns, burst) == []
+            wait_for(all_received_or_worker_gone, timeout=15, what="the burst", log=log)
+            if worker.poll() is not None:
+                break
+        for conn in conns:
+            conn.release()
+        alive = worker.poll() is None
+
+    output = log.read_text(errors="replace")
+    assert alive, f"the worker exited after {len(sent)} messages:\n{output[-3000:]}"
+    assert "Unrecoverable error" not in output
+    counts = received()
+    assert sorted(counts) == sorted(sent)
+    assert set(counts.values()) == {1}
+
+
+def test_it_gives_each_message_to_exactly_one_of_several_racing_consumers(tmp_path):
+    _, options = broker_folder(tmp_path)
+    sent = [f"{p}-{n}" for p in range(PUBLISHERS) for n in range(MESSAGES_PER_PUBLISHER)]
+    delivered: list[str] = []
+    name = queue_name()
+    deadline = time.monotonic() + 20  # bounds the test when messages go missing
+
+    def publish(index: int) -> None:
+        with connection(options) as conn, conn.SimpleQueue(name) as queue:
+            for n in range(MESSAGES_PER_PUBLISHER):
+                queue.put({"id": f"{index}-{n}", "padding": PADDING})
+
+    def consume() -> None:
+        with connection(options) as conn, conn.SimpleQueue(name) as queue:
+            while len(delivered) < len(sent) and time.monotonic() < deadline:
+                try:
+                    message = queue.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                delivered.append(message.payload["id"])
+                message.ack()
+
+    def publish_or_consume(index: int) -> None:
+        publish(index) if index < PUBLISHERS else consume()
+
+    errors = in_threads(PUBLISHERS + 3, publish_or_consume)
+
+    assert errors == []
+    assert sorted(delivered) == sorted(sent)
+
+
+def test_it_sets_an_unreadable_message_file_aside_and_delivers_the_next(tmp_path):
+    folder, options = broker_folder(tmp_path)
+    name = queue_name()
+    lost = folder / "queue" / f"0_lost.{name}.msg"
+    with connection(options) as conn, conn.SimpleQueue(name) as queue:
+        # Older than any new message, so read first: what a power cut can leave behind.
+        lost.write_bytes(b"")
+        queue.put({"id": "after"})
+
+        message = queue.get(timeout=5)
+        message.ack()
+
+        assert message.payload == {"id": "after"}
+        assert queue.qsize() == 0
+    assert lost.with_name(lost.name + ".unreadable").exists()
