@@ -21,18 +21,15 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from kombu import Connection
 
 from helpdesk.celery import app
-from tests.processes import process_env, running, wait_for
+from tests.processes import celery, process_env, running, wait_for
 
-# The transport under test: the project's default, unless the environment names another.
-TRANSPORT = (
-    os.environ.get("HELPDESK_TEST_BROKER_TRANSPORT")
-    or getattr(settings, "CELERY_BROKER_TRANSPORT", None)
-    or "filesystem"
-)
+# The transport under test: the embedded default's, unless the environment names another.
+OTHER_TRANSPORT = os.environ.get("HELPDESK_TEST_BROKER_TRANSPORT")
+TRANSPORT = OTHER_TRANSPORT or "helpdesk.broker:Transport"
+POLLING_INTERVAL = 0.1  # the embedded default's (CELERY_POLLING_INTERVAL)
 
 # Enough concurrent publishers that, on kombu's transport, some message file is nearly always
 # between its creation and its write while the worker polls; messages big enough that a write
@@ -42,8 +39,9 @@ ROUNDS = 30
 MESSAGES_PER_PUBLISHER = 40
 PADDING = "x" * 256_000
 
-# A worker on the transport under test, at the default polling interval, like `make run`'s.
-RUN_WORKER = (
+# `make run`'s worker options. Another transport is set on the app before the worker starts.
+WORKER = ["worker", "--loglevel=INFO", "--concurrency=2", "--without-mingle", "--without-gossip"]
+RUN_WORKER_ON = (
     "import sys; from helpdesk.celery import app; "
     "app.conf.broker_transport = sys.argv[1]; app.worker_main(sys.argv[2:])"
 )
@@ -56,7 +54,7 @@ def broker_folder(root: Path) -> tuple[Path, dict[str, object]]:
     for sub in ("queue", "processed", "control"):
         (folder / sub).mkdir(parents=True)
     options = {
-        **settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+        "polling_interval": POLLING_INTERVAL,
         "data_folder_in": str(folder / "queue"),
         "data_folder_out": str(folder / "queue"),
         "processed_folder": str(folder / "processed"),
@@ -72,7 +70,7 @@ def queue_name() -> str:
 
 
 def connection(options: dict[str, object]) -> Connection:
-    return app.connection_for_write(transport=TRANSPORT, transport_options=options)
+    return Connection("filesystem://", transport=TRANSPORT, transport_options=options)
 
 
 def in_threads(count: int, target, *args) -> list[BaseException]:
@@ -113,10 +111,10 @@ def test_it_delivers_every_message_once_to_a_worker_while_many_publish(tmp_path)
     folder, options = broker_folder(tmp_path)
     env = process_env(tmp_path, CELERY_BROKER_DIR=str(folder))
     log = tmp_path / "worker.log"
-    args = [
-        sys.executable, "-c", RUN_WORKER, TRANSPORT,
-        "worker", "--loglevel=INFO", "--concurrency=2", "--without-mingle", "--without-gossip",
-    ]  # fmt: skip
+    if OTHER_TRANSPORT:
+        args = [sys.executable, "-c", RUN_WORKER_ON, OTHER_TRANSPORT, *WORKER]
+    else:  # exactly `make run`'s worker, on the embedded default's settings
+        args = celery(*WORKER)
     sent: list[str] = []
 
     def publish(index: int, conns: list[Connection], burst: list[str]) -> None:
@@ -154,6 +152,8 @@ def test_it_delivers_every_message_once_to_a_worker_while_many_publish(tmp_path)
     output = log.read_text(errors="replace")
     assert alive, f"the worker exited after {len(sent)} messages:\n{output[-3000:]}"
     assert "Unrecoverable error" not in output
+    if not OTHER_TRANSPORT:
+        assert f"transport:   {TRANSPORT}://" in output
     counts = received()
     assert sorted(counts) == sorted(sent)
     assert set(counts.values()) == {1}
