@@ -64,8 +64,6 @@ if importlib.util.find_spec("sqlalchemy"):
 
 
 def fresh_folder(parent: Path) -> Path:
-    # Its name also names the queues: a transport keeps the bindings it declared in memory for
-    # the whole process, and two candidates may be one transport.
     folder = Path(tempfile.mkdtemp(prefix="broker-", dir=parent))
     for sub in ("queue", "control"):
         (folder / sub).mkdir()
@@ -79,7 +77,7 @@ def consume(candidate: Candidate, folder: Path, name: str, count: int) -> None:
 
 
 def sequential(candidate: Candidate, folder: Path, count: int) -> str:
-    name = f"sequential-{folder.name}"
+    name = "sequential"
     with candidate.connection(folder) as conn, conn.SimpleQueue(name) as queue:
         start = time.perf_counter()
         for _ in range(count):
@@ -96,7 +94,7 @@ def sequential(candidate: Candidate, folder: Path, count: int) -> str:
 def concurrent(candidate: Candidate, folder: Path, count: int, publishers: int) -> str:
     errors: list[BaseException] = []
     per_publisher = count // publishers
-    name = f"concurrent-{folder.name}"
+    name = "concurrent"
 
     def publish() -> None:
         try:

@@ -86,6 +86,8 @@ class Channel(filesystem.Channel):
                 payload = path.read_bytes()
             except FileNotFoundError:
                 continue  # another consumer took it since the listing
+            except OSError as exc:
+                raise ChannelError(f"Cannot read file {str(path)!r} from queue.") from exc
             try:
                 message = loads(bytes_to_str(payload))
             except ValueError as exc:  # not JSON, or not UTF-8
@@ -110,6 +112,8 @@ class Channel(filesystem.Channel):
                 path.unlink()
         except FileNotFoundError:
             return False
+        except OSError as exc:  # e.g. a processed folder on another file system
+            raise ChannelError(f"Cannot take file {str(path)!r} from queue.") from exc
         return True
 
     def _set_aside(self, path: Path, error: Exception) -> None:
@@ -144,13 +148,13 @@ class Channel(filesystem.Channel):
         **kwargs: Any,
     ) -> None:
         # kombu records the binding in the transport's in-memory state, shared by every channel
-        # of the process, before it writes the table file; another thread's channel then skips
-        # its own bind, publishes, finds no queue in the file and drops the message. The file
-        # is written first here, so a binding found in memory is always in the file too.
+        # of the process, before it writes the table file, and skips the file when the record
+        # exists: another thread's channel then published into a table without its queue and
+        # the message was dropped. Publishers read the file, so the file is made to hold the
+        # binding first, always (declarations are cached per connection: this is rare).
         exchange = exchange or "amq.direct"
-        if not self.state.has_binding(queue, exchange, routing_key):
-            meta = self.typeof(exchange).prepare_bind(queue, exchange, routing_key, arguments)
-            self._queue_bind(exchange, *meta)
+        meta = self.typeof(exchange).prepare_bind(queue, exchange, routing_key, arguments)
+        self._queue_bind(exchange, *meta)
         super().queue_bind(queue, exchange, routing_key, arguments, **kwargs)
 
     def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:

@@ -66,12 +66,6 @@ def broker_folder(root: Path) -> tuple[Path, dict[str, object]]:
     return folder, options
 
 
-def queue_name() -> str:
-    # The transport keeps the bindings it declared in memory for the whole process: a queue of
-    # one test's own, so that none is taken as already bound in another test's folder.
-    return f"stress-{uuid.uuid4().hex[:8]}"
-
-
 def connection(options: dict[str, object], transport: str = TRANSPORT) -> Connection:
     return Connection("filesystem://", transport=transport, transport_options=options)
 
@@ -168,7 +162,7 @@ def test_it_gives_each_message_to_exactly_one_of_several_racing_consumers(tmp_pa
     _, options = broker_folder(tmp_path)
     sent = [f"{p}-{n}" for p in range(PUBLISHERS) for n in range(MESSAGES_PER_PUBLISHER)]
     delivered: list[str] = []
-    name = queue_name()
+    name = "stress"
     deadline = time.monotonic() + 20  # bounds the test when messages go missing
 
     def publish(index: int) -> None:
@@ -197,7 +191,7 @@ def test_it_gives_each_message_to_exactly_one_of_several_racing_consumers(tmp_pa
 
 def test_it_sets_an_unreadable_message_file_aside_and_delivers_the_next(tmp_path):
     folder, options = broker_folder(tmp_path)
-    name = queue_name()
+    name = "stress"
     lost = folder / "queue" / f"0_lost.{name}.msg"
     with connection(options) as conn, conn.SimpleQueue(name) as queue:
         # Older than any new message, so read first: what a power cut can leave behind.
