@@ -82,7 +82,12 @@ def test_it_restarts_a_killed_worker_and_beat_while_web_keeps_answering(var_dir)
     log = var_dir / "make-run.log"
 
     with running([str(BIN / "supervisord"), "-c", str(CONFIG)], env, log) as manager:
-        before = wait_for(lambda: all_running(env), timeout=30, what="web, worker, beat", log=log)
+
+        def started() -> dict[str, int] | None:
+            assert manager.poll() is None, f"supervisord exited:\n{log.read_text()}"
+            return all_running(env)
+
+        before = wait_for(started, timeout=30, what="web, worker, beat", log=log)
         wait_for(lambda: web_answers(port), timeout=30, what="web", log=log)
 
         # What the kernel does to a worker that runs out of memory; beat likewise.
