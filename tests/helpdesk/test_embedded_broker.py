@@ -11,17 +11,19 @@ it fail, run them on kombu's transport:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
 import threading
-import time
 import uuid
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 from kombu import Connection
+from kombu.simple import SimpleQueue
 
 from helpdesk.celery import app
 from tests.processes import celery, process_env, running, wait_for
@@ -36,7 +38,7 @@ POLLING_INTERVAL = 0.1  # the embedded default's (CELERY_POLLING_INTERVAL)
 # is not one instant. A web server with a few threads under a burst of escalations does this.
 PUBLISHERS = 8
 ROUNDS = 12
-MESSAGES_PER_PUBLISHER = 15
+CONSUMERS = 3
 PADDING = "x" * 256_000
 OTHER_REQUESTS = 3
 
@@ -46,6 +48,22 @@ RUN_WORKER_ON = (
     "import sys; from helpdesk.celery import app; "
     "app.conf.broker_transport = sys.argv[1]; app.worker_main(sys.argv[2:])"
 )
+# A consumer process of its own, as a second worker would be: it writes each message's id.
+CONSUME = """
+import json, sys
+from kombu import Connection
+transport, options, out = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+with Connection("filesystem://", transport=transport, transport_options=options) as conn:
+    with conn.SimpleQueue("stress") as queue, open(out, "a") as ids:
+        while True:
+            try:
+                message = queue.get(timeout=options["polling_interval"])
+            except queue.Empty:
+                continue
+            ids.write(message.payload["id"] + "\\n")
+            ids.flush()
+            message.ack()
+"""
 RECEIVED = re.compile(r"Task celery\.accumulate\[([0-9a-f-]+)\] received")
 # The worker's banner: ".> transport:   filesystem://localhost//" on kombu's own transport.
 BANNER_TRANSPORT = re.compile(r"transport:\s+(\S+?)://")
@@ -160,33 +178,50 @@ def test_it_delivers_every_message_once_to_a_worker_while_many_publish(tmp_path)
 
 def test_it_gives_each_message_to_exactly_one_of_several_racing_consumers(tmp_path):
     _, options = broker_folder(tmp_path)
-    sent = [f"{p}-{n}" for p in range(PUBLISHERS) for n in range(MESSAGES_PER_PUBLISHER)]
-    delivered: list[str] = []
-    name = "stress"
-    deadline = time.monotonic() + 20  # bounds the test when messages go missing
+    sent: list[str] = []
+    outputs = [tmp_path / f"consumer-{n}.ids" for n in range(CONSUMERS)]
+    logs = [tmp_path / f"consumer-{n}.log" for n in range(CONSUMERS)]
 
-    def publish(index: int) -> None:
-        with connection(options) as conn, conn.SimpleQueue(name) as queue:
-            for n in range(MESSAGES_PER_PUBLISHER):
-                queue.put({"id": f"{index}-{n}", "padding": PADDING})
+    def delivered() -> list[str]:
+        return [i for out in outputs if out.exists() for i in out.read_text().split()]
 
-    def consume() -> None:
-        with connection(options) as conn, conn.SimpleQueue(name) as queue:
-            while len(delivered) < len(sent) and time.monotonic() < deadline:
-                try:
-                    message = queue.get(timeout=0.1)
-                except queue.Empty:
-                    continue
-                delivered.append(message.payload["id"])
-                message.ack()
+    def publish(index: int, queues: list[SimpleQueue], burst: list[str]) -> None:
+        queues[index].put({"id": burst[index], "padding": PADDING})
 
-    def publish_or_consume(index: int) -> None:
-        publish(index) if index < PUBLISHERS else consume()
+    conns = [connection(options) for _ in range(PUBLISHERS)]
+    queues = [conn.SimpleQueue("stress") for conn in conns]
+    with ExitStack() as stack:
+        consumers = [
+            stack.enter_context(
+                running(
+                    [sys.executable, "-c", CONSUME, TRANSPORT, json.dumps(options), str(out)],
+                    process_env(tmp_path),
+                    log,
+                )
+            )
+            for out, log in zip(outputs, logs, strict=True)
+        ]
 
-    errors = in_threads(PUBLISHERS + 3, publish_or_consume)
+        def burst_delivered_or_consumer_gone() -> bool:
+            gone = any(consumer.poll() is not None for consumer in consumers)
+            return gone or len(delivered()) >= len(sent)
 
-    assert errors == []
-    assert sorted(delivered) == sorted(sent)
+        for round_ in range(ROUNDS):
+            burst = [f"{round_}-{index}" for index in range(PUBLISHERS)]
+            sent.extend(burst)
+            assert in_threads(PUBLISHERS, publish, queues, burst) == []
+            wait_for(burst_delivered_or_consumer_gone, timeout=15, what="the burst", log=logs[0])
+            if any(consumer.poll() is not None for consumer in consumers):
+                break
+        for queue in queues:
+            queue.close()
+        for conn in conns:
+            conn.release()
+        alive = [consumer.poll() is None for consumer in consumers]
+
+    failures = "".join(log.read_text()[-2000:] for log in logs)
+    assert all(alive), f"a consumer exited after {len(sent)} messages:\n{failures}"
+    assert sorted(delivered()) == sorted(sent)
 
 
 def test_it_sets_an_unreadable_message_file_aside_and_delivers_the_next(tmp_path):
