@@ -23,15 +23,19 @@ translations: $(INSTALLED)
 
 install: $(INSTALLED) translations
 
-# Web (http://127.0.0.1:8000), a Celery worker and beat, on SQLite and the file-system broker.
+# Web (http://127.0.0.1:$(PORT)), a Celery worker and beat, on SQLite and the file-system broker,
+# kept running by supervisord (supervisord.conf): a worker or beat that crashes is started again.
 # Ctrl-C stops all three.
+PORT ?= 8000
 run: export DEBUG ?= true
 run: export PATH := $(abspath $(BIN)):$(PATH)
+run: export HELPDESK_VAR_DIR := $(abspath $(or $(HELPDESK_VAR_DIR),var))
+run: export PORT := $(PORT)
 run: install
 	$(MANAGE) migrate --noinput
 	$(MANAGE) load_demo --tickets
-	@echo "Web: http://127.0.0.1:8000/   Admin: /admin/   API: /api/v1/guides/   Docs: /api/docs/"
-	$(BIN)/honcho -f Procfile start
+	@echo "Web: http://127.0.0.1:$(PORT)/   Admin: /admin/   API: /api/v1/guides/   Docs: /api/docs/"
+	$(BIN)/supervisord -c supervisord.conf
 
 demo: export DEBUG ?= true
 demo: install

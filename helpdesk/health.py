@@ -111,7 +111,7 @@ def broker_check() -> Check:
             conn.ensure_connection(max_retries=0, timeout=BROKER_TIMEOUT)
             # Opening a channel talks to the server (Redis answers a PING).
             conn.default_channel  # noqa: B018
-            if conn.transport_cls == "filesystem":
+            if conn.transport.driver_type == "filesystem":  # kombu's, or helpdesk.broker's
                 _filesystem_broker_writable(conn.transport_options)
     except Exception as exc:
         return _down(exc)

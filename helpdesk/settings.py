@@ -303,6 +303,10 @@ if "EMAIL_HOST" in _email:
 # killed worker loses the message it held; the escalation sweeper covers that case.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's file-system channel with atomic writes: kombu's own lets a polling worker read a
+    # half-written message and die on it (kombu#1551; helpdesk/broker.py, docs/escalation.md).
+    # A transport named here wins over the URL's scheme; the URL stays filesystem://.
+    CELERY_BROKER_TRANSPORT = "helpdesk.broker:Transport"
     _broker_dir = Path(env_str("CELERY_BROKER_DIR", str(VAR_DIR / "broker")))
     for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
