@@ -168,6 +168,21 @@ class CircuitBreaker:
             self._answered_open = 0
             self._answered_open_total = 0
 
+    def call(self, command: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run one round trip to Redis through the breaker: refused at once while it is open,
+        and its outcome (an outage, or any answer) moves the breaker."""
+        self.before()
+        try:
+            result = command(*args, **kwargs)
+        except OUTAGE_ERRORS as error:
+            self.failure(error)
+            raise
+        except redis.exceptions.ResponseError:
+            self.success()  # an error reply is still an answer: Redis is up
+            raise
+        self.success()
+        return result
+
 
 _breakers: dict[tuple[object, ...], CircuitBreaker] = {}
 _breakers_lock = threading.Lock()
@@ -199,17 +214,7 @@ class _GuardedPipeline(Pipeline):
     breaker: CircuitBreaker
 
     def execute(self, raise_on_error: bool = True) -> list[Any]:
-        self.breaker.before()
-        try:
-            result = super().execute(raise_on_error)
-        except OUTAGE_ERRORS as error:
-            self.breaker.failure(error)
-            raise
-        except redis.exceptions.ResponseError:
-            self.breaker.success()  # an error reply is still an answer: Redis is up
-            raise
-        self.breaker.success()
-        return result
+        return self.breaker.call(super().execute, raise_on_error)
 
 
 class _GuardedRedis(redis.Redis):
@@ -218,17 +223,7 @@ class _GuardedRedis(redis.Redis):
     breaker: CircuitBreaker
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
-        self.breaker.before()
-        try:
-            result = super().execute_command(*args, **options)
-        except OUTAGE_ERRORS as error:
-            self.breaker.failure(error)
-            raise
-        except redis.exceptions.ResponseError:
-            self.breaker.success()  # an error reply is still an answer: Redis is up
-            raise
-        self.breaker.success()
-        return result
+        return self.breaker.call(super().execute_command, *args, **options)
 
     def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Pipeline:
         pipe = _GuardedPipeline(
