@@ -18,7 +18,6 @@ records live, is down). Everything but ``ok`` and ``unknown`` fails the check.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Collection
 from datetime import datetime
@@ -30,8 +29,6 @@ from django.db import connection
 from django.utils import timezone
 
 from helpdesk.cache import cache_probe
-
-logger = logging.getLogger(__name__)
 
 HEARTBEAT_KEY = "health:worker-heartbeat"
 BEAT_TICK_KEY = "health:beat-tick"
@@ -51,11 +48,6 @@ def worker_heartbeat_record(*, sent_at: str | None) -> None:
         {"sent_at": sent_at, "consumed_at": timezone.now().isoformat()},
         timeout=None,
     )
-
-
-def worker_heartbeat_last() -> dict[str, str | None] | None:
-    value = cache.get(HEARTBEAT_KEY)
-    return value if isinstance(value, dict) else None
 
 
 def beat_tick_record() -> None:

@@ -27,11 +27,6 @@ from tickets.notifications import tried_steps_for_display
 from tickets.selectors import ticket_thread
 from tickets.services import escalation_request
 
-# The status page's limits, named here too for the tests and callers that knew them here.
-status_link_guesses = limits.ticket_link_guesses
-status_page_replies = limits.status_page_replies
-
-
 # --- the customer's status page ------------------------------------------------------------------
 
 
@@ -61,7 +56,7 @@ def ticket_status(request: HttpRequest, reference: str, token: str) -> HttpRespo
     window ends: a guesser learns nothing from a lucky hit during the penalty.
     """
     address = client_address(request)
-    guesses = status_link_guesses()
+    guesses = limits.ticket_link_guesses()
     retry_after = guesses.retry_after(address)
     if retry_after is not None:
         return limits.too_many_requests(request, retry_after, reason="guesses")
@@ -79,7 +74,7 @@ def ticket_status(request: HttpRequest, reference: str, token: str) -> HttpRespo
         form = CustomerReplyForm(request.POST if request.method == "POST" else None)
         refusal, status = "", 200
         if request.method == "POST":
-            replies = status_page_replies()
+            replies = limits.status_page_replies()
             retry_after = replies.retry_after(address)
             if retry_after is not None:
                 refusal = _("You sent many messages in a short time. Please try again later.")

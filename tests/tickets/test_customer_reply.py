@@ -13,9 +13,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from helpdesk import limits
 from tests.factories import TicketFactory, agent_in
 from tests.tickets import ticket_escalated
-from tickets import services, views
+from tickets import services
 from tickets.models import Ticket, TicketEvent
 
 SAM = "198.51.100.7"
@@ -208,7 +209,7 @@ def test_a_post_with_a_wrong_link_is_a_404_and_stores_nothing(client, sams_ticke
 
 def test_it_limits_the_replies_from_one_address(client, sams_ticket, settings):
     settings.STATUS_PAGE_REPLY_LIMIT = 2
-    replies = views.status_page_replies()
+    replies = limits.status_page_replies()
     replies.reset(SAM)
     replies.reset(LAYLA)
 

@@ -12,10 +12,11 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from helpdesk import limits
 from tests.factories import agent_in
 from tests.helpdesk.test_http import trust_proxies
 from tests.tickets import STORIES, ticket_escalated
-from tickets import services, views
+from tickets import services
 from tickets.models import Ticket, TicketEvent
 
 
@@ -156,7 +157,7 @@ def guess_limit(settings):
     (the cache lives as long as the test run)."""
     settings.STATUS_PAGE_GUESS_LIMIT = 3
     settings.STATUS_PAGE_GUESS_WINDOW = 600
-    guesses = views.status_link_guesses()
+    guesses = limits.ticket_link_guesses()
     for address in (MALLORY, SAM):
         guesses.reset(address)
     yield guesses
