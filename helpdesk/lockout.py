@@ -10,7 +10,7 @@ import ipaddress
 import math
 
 from axes import admin as axes_admin
-from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -130,11 +130,3 @@ class AccessAttemptAdmin(axes_admin.AccessAttemptAdmin):
     @admin.display(description=_("locked out"), boolean=True)
     def locked_out(self, attempt: AccessAttempt) -> bool:
         return attempt.worst_failures >= settings.AXES_FAILURE_LIMIT
-
-
-def lockout_admin_register(site: admin.AdminSite) -> None:
-    """Axes' models in the admin (AXES_ENABLE_ADMIN is off so that axes does not register its
-    own list of attempts first); called by the workspace's admin, tickets.admin."""
-    site.register(AccessAttempt, AccessAttemptAdmin)
-    site.register(AccessLog, axes_admin.AccessLogAdmin)
-    site.register(AccessFailureLog, axes_admin.AccessFailureLogAdmin)

@@ -214,7 +214,7 @@ AXES_LOCKOUT_CALLABLE = "helpdesk.lockout.lockout_response"
 # between guesses at another one from the same address and never reach the limit.
 AXES_RESET_ON_SUCCESS = False
 AXES_VERBOSE = False  # no start-up banner in the output of every command
-# Registered by tickets.admin with the lockout per username and per address (helpdesk.lockout).
+# Registered by helpdesk.admin with the lockout per username and per address (helpdesk.lockout).
 AXES_ENABLE_ADMIN = False
 
 LANGUAGE_CODE = "en"

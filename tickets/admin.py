@@ -39,7 +39,6 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from guides.models import Company, Language, StepKind, StepOutcomeKind
-from helpdesk.lockout import lockout_admin_register
 from tickets import events, selectors, services
 from tickets.models import (
     OPEN_TICKET_STATUSES,
@@ -1286,7 +1285,3 @@ class ApiTokenAdmin(admin.ModelAdmin):
             ngettext("%(count)d token revoked.", "%(count)d tokens revoked.", revoked)
             % {"count": revoked},
         )
-
-
-# Admin sign-in lockouts (django-axes), which supervisors see and lift (tickets/roles.py).
-lockout_admin_register(admin.site)
