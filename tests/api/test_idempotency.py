@@ -276,11 +276,12 @@ def test_a_session_caller_is_scoped_to_their_user_and_checked_for_csrf(alice, ti
 
 def test_the_record_keeps_no_credential_and_no_address(sam, guide_with_steps):
     token = sam._credentials["HTTP_X_ATTEMPT_TOKEN"]
-    sam.post(CONTACT, SAM, HTTP_IDEMPOTENCY_KEY="k1")
+    assert sam.post(CONTACT, SAM, HTTP_IDEMPOTENCY_KEY="k1").status_code == 202
     start(guide_with_steps, address="198.51.100.7", key="k2")
 
     assert IdempotencyRecord.objects.count() == 2
     for record in IdempotencyRecord.objects.all():
+        assert len(record.scope_hash) == 64 and int(record.scope_hash, 16) >= 0  # a digest
         assert token not in record.scope_hash
         assert "198.51.100.7" not in record.scope_hash
         assert len(record.scope_hash) == 64
@@ -340,7 +341,7 @@ def test_a_key_past_its_time_to_live_runs_again(sam):
 @override_settings(IDEMPOTENCY_KEY_TTL=60)
 def test_the_time_to_live_is_a_setting(sam):
     key = new_key()
-    sam.post(CONTACT, SAM, HTTP_IDEMPOTENCY_KEY=key)
+    assert sam.post(CONTACT, SAM, HTTP_IDEMPOTENCY_KEY=key).status_code == 202
     IdempotencyRecord.objects.update(created_at=timezone.now() - timedelta(seconds=50))
     assert sam.post(CONTACT, SAM, HTTP_IDEMPOTENCY_KEY=key).status_code == 202
     IdempotencyRecord.objects.update(created_at=timezone.now() - timedelta(seconds=61))
@@ -348,7 +349,7 @@ def test_the_time_to_live_is_a_setting(sam):
 
 
 def test_the_purge_task_deletes_expired_records_only(sam, guide_with_steps):
-    sam.post(CONTACT, SAM, HTTP_IDEMPOTENCY_KEY="old")
+    assert sam.post(CONTACT, SAM, HTTP_IDEMPOTENCY_KEY="old").status_code == 202
     start(guide_with_steps, key="fresh")
     IdempotencyRecord.objects.filter(key="old").update(
         created_at=timezone.now() - timedelta(days=2)

@@ -26,6 +26,7 @@ from guides.tasks import flush_guide_view_counts
 from guides.view_counts import guide_view_counts_flush, guide_view_record
 from helpdesk.celery import app
 from tests.factories import GuideFactory, StepFactory
+from tests.guides import visitor_of_client
 from tests.processes import (
     ROOT,
     manage,
@@ -405,4 +406,7 @@ def test_the_count_stores_nothing_about_the_visitor_but_a_cookie(read_guide):
     cookie = response.cookies["visitor"]
     assert cookie["httponly"]
     assert cookie["samesite"] == "Lax"
-    assert "203.0.113.8" not in cookie.value
+    # All it holds: a random id, today and the guide viewed (no address, nothing else).
+    visitor = visitor_of_client(layla)
+    assert (visitor.day, visitor.viewed) == (timezone.localdate().isoformat(), [read_guide.pk])
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", visitor.id)

@@ -14,9 +14,10 @@ from rest_framework.test import APIClient
 
 from guides import services
 from guides.api.attempts import _AnonymousWriteThrottle
-from guides.models import Feedback, Guide
+from guides.models import Feedback, Guide, feedback_voter_hash
+from guides.visitors import VISITOR_COOKIE
+from tests.guides import visitor_of_client
 
-VISITOR_COOKIE = "visitor"  # guides.visitors
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"
 
 
@@ -55,8 +56,12 @@ def test_it_keeps_one_answer_from_a_visitor_who_posts_25_times_on_the_page(guide
 
     assert Feedback.objects.count() == 1
     assert tallies(guide) == (1, 0)
-    assert Feedback.objects.get().voter  # a hash, not the cookie's id
-    assert layla.cookies[VISITOR_COOKIE].value.split("|")[0] not in Feedback.objects.get().voter
+    # A hash of the guide and the visitor's id, not the id itself.
+    visitor_id = visitor_of_client(layla).id
+    assert Feedback.objects.get().voter == feedback_voter_hash(
+        guide_id=guide.pk, visitor_id=visitor_id
+    )
+    assert visitor_id not in Feedback.objects.get().voter
 
 
 def test_changing_the_answer_on_the_page_replaces_it(guide):

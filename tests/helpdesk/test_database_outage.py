@@ -23,16 +23,11 @@ from django.http import HttpRequest, HttpResponse
 from django.test import Client
 
 from guides.models import Attempt, StepOutcome
+from tests.brokers import free_port
 from tests.processes import process_env, running, test_database_url, wait_for
 
 RETRY_AFTER = "7"
 CSRF_SECRET = "outageoutageoutageoutageoutage12"  # 32 characters, the unmasked cookie form
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class DatabaseProxy:
