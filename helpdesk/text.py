@@ -15,7 +15,7 @@ a message rather than reaching the database as "" (and a check constraint): the 
 forms' fields (PlainTextFormField) and the services that refuse empty text. Markdown written
 by authors (guide summaries, step bodies) is not plain text and keeps plain model fields: its
 renderer and sanitiser deal with it. Rows stored before these fields are cleaned by the data
-migrations guides/0008 and tickets/0011 (stored_text_clean).
+migrations guides/0009 and tickets/0011 (stored_text_clean).
 
 On output, pages still isolate user text (``<bdi>``, ``dir="auto"``): an Arabic name beside
 English labels (or the reverse) must not reorder its neighbours, which needs no control at all.
