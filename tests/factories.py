@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from guides.models import Attempt, Company, Guide, Step, Tag, attempt_token_hash
 from tickets import roles
-from tickets.models import AgentProfile, Queue, Ticket
+from tickets.models import AgentProfile, ApiToken, Queue, Ticket, api_token_key_hash
 
 
 class CompanyFactory(factory.django.DjangoModelFactory):
@@ -141,3 +141,13 @@ class TicketFactory(factory.django.DjangoModelFactory):
              "outcome": "skipped", "note": "", "recorded_at": "2026-11-01T10:02:00+00:00"},
         ]
     )  # fmt: skip
+
+
+def token_for(user, *, revoked: bool = False, name: str = "CRM sync") -> str:
+    """An API token of the user's; returns its key (shown once, as in the admin)."""
+    key = ApiToken.key_new()
+    ApiToken.objects.create(
+        user=user, name=name, prefix=key[:8], key_hash=api_token_key_hash(key),
+        revoked_at=timezone.now() if revoked else None,
+    )  # fmt: skip
+    return key

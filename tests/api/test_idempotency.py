@@ -21,8 +21,8 @@ from rest_framework.test import APIClient
 from guides.models import Attempt, StepOutcome
 from helpdesk import idempotency, tasks
 from helpdesk.models import IdempotencyRecord
-from tests.factories import QueueFactory, TicketFactory, agent_in
-from tickets.models import ApiToken, Ticket, TicketEvent, api_token_key_hash
+from tests.factories import QueueFactory, TicketFactory, agent_in, token_for
+from tickets.models import Ticket, TicketEvent
 
 CONTACT = "/api/v1/attempt/contact/"
 OUTCOMES = "/api/v1/attempt/outcomes/"
@@ -44,14 +44,6 @@ def customer(guide) -> APIClient:
     assert response.status_code == 201
     api.credentials(HTTP_X_ATTEMPT_TOKEN=response.json()["token"])
     return api
-
-
-def token_for(user) -> str:
-    key = ApiToken.key_new()
-    ApiToken.objects.create(
-        user=user, name="CRM sync", prefix=key[:8], key_hash=api_token_key_hash(key)
-    )
-    return key
 
 
 def agent_client(agent) -> APIClient:

@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from tests.factories import QueueFactory, TicketFactory, agent_in, staff_user
+from tests.factories import QueueFactory, TicketFactory, agent_in, staff_user, token_for
 from tickets import roles, services
 from tickets.models import (
     STAFF_MESSAGE_MAX_LENGTH,
@@ -21,17 +21,7 @@ from tickets.models import (
     Priority,
     Ticket,
     TicketEvent,
-    api_token_key_hash,
 )
-
-
-def token_for(user, *, revoked: bool = False) -> str:
-    key = ApiToken.key_new()
-    ApiToken.objects.create(
-        user=user, name="CRM sync", prefix=key[:8], key_hash=api_token_key_hash(key),
-        revoked_at=timezone.now() if revoked else None,
-    )  # fmt: skip
-    return key
 
 
 def client_for(user, *, scheme: str = "Token") -> APIClient:

@@ -7,8 +7,15 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from tests.api.test_tickets_api import client_for, token_for
-from tests.factories import CompanyFactory, QueueFactory, TicketFactory, agent_in, staff_user
+from tests.api.test_tickets_api import client_for
+from tests.factories import (
+    CompanyFactory,
+    QueueFactory,
+    TicketFactory,
+    agent_in,
+    staff_user,
+    token_for,
+)
 from tickets import roles, services
 
 

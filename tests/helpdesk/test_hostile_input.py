@@ -26,9 +26,9 @@ from django.test import Client
 
 from guides import services as guide_services
 from guides.models import Attempt
-from tests.factories import QueueFactory, TicketFactory, agent_in
+from tests.factories import QueueFactory, TicketFactory, agent_in, token_for
 from tickets import roles
-from tickets.models import ApiToken, Ticket, api_token_key_hash
+from tickets.models import Ticket
 
 # --- the corpus ---------------------------------------------------------------------------
 
@@ -195,10 +195,7 @@ def target(guide_with_steps, caplog, settings) -> Target:
         attempt=attempt, description="Still stuck.", email="sam@example.com"
     )
     ticket = TicketFactory(attempt=attempt, queue=queue)
-    key = ApiToken.key_new()
-    ApiToken.objects.create(
-        user=sue.user, name="corpus", prefix=key[:8], key_hash=api_token_key_hash(key)
-    )
+    key = token_for(sue.user, name="corpus")
     return Target(
         guide_path=guide_with_steps.public_path(),
         step_id=guide_with_steps.steps.order_by("position").first().pk,
