@@ -21,11 +21,6 @@ PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory's
 LOGIN = reverse("admin:login")
 
 
-@pytest.fixture(autouse=True)
-def _fast_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def limit(settings) -> int:
     settings.AXES_FAILURE_LIMIT = 3  # ADMIN_LOGIN_FAILURE_LIMIT; read at each sign-in

@@ -181,8 +181,6 @@ class Target:
 
 @pytest.fixture
 def target(guide_with_steps, caplog, settings) -> Target:
-    # The admin login hashes each wrong password: at full strength, half a second each.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Thousands of 4xx warnings cost time; the 500s' errors are kept.
     caplog.set_level(logging.ERROR, logger="django.request")
     queue = QueueFactory(name="Billing", slug="billing")

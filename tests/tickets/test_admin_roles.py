@@ -187,7 +187,6 @@ def test_it_gives_the_demo_accounts_their_roles(client, db, settings):
     from django.core.management import call_command
 
     settings.DEBUG = True  # load_demo refuses to run otherwise (its passwords are public)
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     call_command("load_demo", verbosity=0)
     users = {u.username: u for u in get_user_model().objects.prefetch_related("groups")}
 

@@ -17,8 +17,6 @@ from tickets.models import AgentProfile, Priority, Queue, RoutingRule, SLAPolicy
 @pytest.fixture
 def demo(db, settings):
     settings.DEBUG = True  # load_demo refuses to run otherwise (its passwords are public)
-    # The demo users' passwords are hashed on every load; the fast hasher keeps this quick.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     call_command("load_demo", verbosity=0)
 
 
