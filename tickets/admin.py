@@ -1002,14 +1002,14 @@ class TicketAdmin(admin.ModelAdmin):
     def _work_reply(self, request: HttpRequest, ticket: Ticket) -> str:
         data = _valid(ReplyForm(request.POST, ticket=ticket))
         services.ticket_reply(
-            ticket=ticket, author=request.user, body=data["body"], public=True,
+            ticket=ticket, actor=request.user, body=data["body"], public=True,
             status_after=data["status_after"] or None,
         )  # fmt: skip
         return str(_("Reply sent to the customer."))
 
     def _work_note(self, request: HttpRequest, ticket: Ticket) -> str:
         data = _valid(NoteForm(request.POST))
-        services.ticket_note(ticket=ticket, author=request.user, body=data["body"])
+        services.ticket_note(ticket=ticket, actor=request.user, body=data["body"])
         return str(_("Internal note added."))
 
     def _work_status(self, request: HttpRequest, ticket: Ticket) -> str:

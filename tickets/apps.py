@@ -17,3 +17,7 @@ class TicketsConfig(AppConfig):
         # After every migrate, once all permissions exist: keeps the role groups exactly as
         # tickets/roles.py says (the migration that created them ran before some permissions).
         post_migrate.connect(_roles_sync, sender=self, dispatch_uid="tickets-roles-sync")
+        # The receivers that turn the services' signals (tickets.signals) into Celery tasks
+        # sent after commit live in tickets.tasks; importing it here connects them in every
+        # process, not only in the workers that load the tasks.
+        from tickets import tasks  # noqa: F401

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -198,6 +199,10 @@ TICKET_TRANSITIONS: dict[str, tuple[str, ...]] = {
     TicketStatus.SOLVED: (TicketStatus.OPEN, TicketStatus.CLOSED),
     TicketStatus.CLOSED: (),
 }
+
+# A solved ticket reopens on a customer's reply within this window; after it the ticket is
+# closed (tickets.services.tickets_close_solved) and the customer starts a new escalation.
+REOPEN_WINDOW = timedelta(days=7)
 
 
 class Ticket(models.Model):
@@ -397,6 +402,17 @@ class Ticket(models.Model):
         return salted_hmac(
             "tickets.status-link", f"{self.reference}:{self.status_key_version}", algorithm="sha256"
         ).hexdigest()[:40]
+
+    def accepts_customer_replies(self, now: datetime | None = None) -> bool:
+        """Whether the customer may still write on the ticket: not closed, and if solved, solved
+        within REOPEN_WINDOW. The status page and the API offer the reply form by this rule;
+        tickets.services.ticket_customer_reply enforces it on the locked row."""
+        if self.status == TicketStatus.CLOSED:
+            return False
+        if self.status == TicketStatus.SOLVED:
+            now = now or timezone.now()
+            return self.solved_at is not None and now - self.solved_at <= REOPEN_WINDOW
+        return True
 
 
 class TicketEvent(models.Model):

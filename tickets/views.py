@@ -79,7 +79,7 @@ def ticket_status(request: HttpRequest, reference: str, token: str) -> HttpRespo
             if retry_after is not None:
                 refusal = _("You sent many messages in a short time. Please try again later.")
                 status = 429
-            elif not services.ticket_accepts_customer_replies(ticket):
+            elif not ticket.accepts_customer_replies():
                 refusal, status = _closed_refusal(), 409
             elif form.is_valid():
                 replies.count(address)
@@ -104,7 +104,7 @@ def ticket_status(request: HttpRequest, reference: str, token: str) -> HttpRespo
                 "thread": ticket_thread(ticket=ticket, public_only=True),
                 "form": form,
                 "refusal": refusal,
-                "accepts_replies": services.ticket_accepts_customer_replies(ticket),
+                "accepts_replies": ticket.accepts_customer_replies(),
                 "new_request_url": _new_request_url(ticket),
             },
             status=status,

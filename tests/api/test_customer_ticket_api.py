@@ -36,8 +36,8 @@ def url(ticket: Ticket, replies: bool = False) -> str:
 
 
 def test_it_shows_the_customer_their_ticket_and_the_public_thread_only(alice, ticket):
-    services.ticket_reply(ticket=ticket, author=alice.user, body="Which card did you use?")
-    services.ticket_note(ticket=ticket, author=alice.user, body="Probably fraud, check")
+    services.ticket_reply(ticket=ticket, actor=alice.user, body="Which card did you use?")
+    services.ticket_note(ticket=ticket, actor=alice.user, body="Probably fraud, check")
 
     response = customer(ticket).get(url(ticket))
 
@@ -85,7 +85,7 @@ def test_a_rotated_secret_no_longer_opens_the_ticket(ticket):
 
 def test_a_customer_reply_on_a_pending_ticket_opens_it(alice, ticket):
     services.ticket_reply(
-        ticket=ticket, author=alice.user, body="Which card?", status_after="pending"
+        ticket=ticket, actor=alice.user, body="Which card?", status_after="pending"
     )
 
     response = customer(ticket).post(url(ticket, True), {"body": "The Visa one"})

@@ -177,8 +177,8 @@ def test_an_unknown_reference_is_404(alice):
 
 
 def test_it_shows_the_ticket_with_the_snapshot_and_the_whole_thread(alice, ticket):
-    services.ticket_reply(ticket=ticket, author=alice.user, body="Try again please")
-    services.ticket_note(ticket=ticket, author=alice.user, body="Customer is VIP")
+    services.ticket_reply(ticket=ticket, actor=alice.user, body="Try again please")
+    services.ticket_note(ticket=ticket, actor=alice.user, body="Customer is VIP")
 
     data = client_for(alice.user).get(url(ticket)).json()
 

@@ -112,12 +112,12 @@ def test_it_shows_a_ticket_with_2_or_20_events_in_the_same_queries(db):
     ticket = TicketFactory(queue=queue, assignee=alice)
     client = agent_client(alice)
     path = f"/api/v1/tickets/{ticket.reference}/"
-    services.ticket_reply(ticket=ticket, author=alice.user, body="Hello")  # + status change
+    services.ticket_reply(ticket=ticket, actor=alice.user, body="Hello")  # + status change
     client.get(path)
     small = count_queries(client, path)
     for number in range(9):
         author = (alice.user, sue)[number % 2]
-        services.ticket_note(ticket=ticket, author=author, body=f"Note {number}")
+        services.ticket_note(ticket=ticket, actor=author, body=f"Note {number}")
         services.ticket_priority_change(ticket=ticket, priority=1 + number % 4, actor=sue)
 
     assert ticket.events.count() >= 19
@@ -132,11 +132,11 @@ def test_the_customer_reads_2_or_20_messages_in_the_same_queries(db):
     client = APIClient()
     client.credentials(HTTP_X_TICKET_SECRET=ticket.status_token())
     path = f"/api/v1/customer/tickets/{ticket.reference}/"
-    services.ticket_reply(ticket=ticket, author=alice.user, body="Hello")
+    services.ticket_reply(ticket=ticket, actor=alice.user, body="Hello")
     services.ticket_customer_reply(ticket=ticket, body="Hi")
     small = count_queries(client, path)
     for number in range(9):
-        services.ticket_reply(ticket=ticket, author=alice.user, body=f"Reply {number}")
+        services.ticket_reply(ticket=ticket, actor=alice.user, body=f"Reply {number}")
         services.ticket_customer_reply(ticket=ticket, body=f"Answer {number}")
 
     assert count_queries(client, path) == small == 2  # ticket, public thread

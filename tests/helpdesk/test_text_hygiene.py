@@ -192,7 +192,7 @@ def test_the_admin_stores_titles_without_bidi_controls_and_keeps_markdown_as_wri
 def test_an_agents_reply_and_a_queryset_update_are_cleaned_too(admin_user, db):
     ticket = TicketFactory()
 
-    event = services.ticket_reply(ticket=ticket, author=admin_user, body=f"Rename {SPOOF}")
+    event = services.ticket_reply(ticket=ticket, actor=admin_user, body=f"Rename {SPOOF}")
     Ticket.objects.filter(pk=ticket.pk).update(subject=f"About {SPOOF}\nagain")
 
     assert TicketEvent.objects.get(pk=event.pk).body == f"Rename {CLEAN}"

@@ -44,7 +44,7 @@ def test_it_puts_what_the_customer_tried_above_the_thread(client, desk):
         language="ar", subject="البطاقة <b>مرفوضة</b>",
     )  # fmt: skip
     services.ticket_customer_reply(ticket=ticket, body="Any news? <script>x()</script>")
-    services.ticket_note(ticket=ticket, author=desk.alice.user, body="Bank outage, I think")
+    services.ticket_note(ticket=ticket, actor=desk.alice.user, body="Bank outage, I think")
     client.force_login(desk.alice.user)
 
     response = client.get(page_of(ticket))
@@ -236,7 +236,7 @@ def test_it_reads_a_ticket_in_the_same_number_of_queries_however_long_its_thread
 ):
     ticket = TicketFactory(queue=desk.billing, assignee=desk.alice)
     client.force_login(desk.salma)
-    services.ticket_note(ticket=ticket, author=desk.alice.user, body="First")
+    services.ticket_note(ticket=ticket, actor=desk.alice.user, body="First")
     services.ticket_customer_reply(ticket=ticket, body="Hello?")
     client.get(page_of(ticket))  # content types and the like, cached from then on
     with CaptureQueriesContext(connection) as queries:
@@ -247,7 +247,7 @@ def test_it_reads_a_ticket_in_the_same_number_of_queries_however_long_its_thread
     # queues.
     assert 6 < len(short_thread) < 15, short_thread
     for number in range(18):
-        services.ticket_note(ticket=ticket, author=desk.salma, body=f"Note {number}")
+        services.ticket_note(ticket=ticket, actor=desk.salma, body=f"Note {number}")
 
     with django_assert_num_queries(len(short_thread)):
         body = client.get(page_of(ticket)).content.decode()

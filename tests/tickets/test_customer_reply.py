@@ -49,7 +49,7 @@ def alice(sams_ticket):
 
 
 def solved_days_ago(ticket: Ticket, alice, days: int) -> Ticket:
-    services.ticket_solve(ticket=ticket, author=alice)
+    services.ticket_transition(ticket=ticket, to_status="solved", actor=alice)
     Ticket.objects.filter(pk=ticket.pk).update(solved_at=timezone.now() - timedelta(days=days))
     ticket.refresh_from_db()
     return ticket
@@ -60,7 +60,7 @@ def test_it_opens_a_pending_ticket_and_shows_the_answer_after_a_redirect(
 ):
     services.ticket_reply(
         ticket=sams_ticket,
-        author=alice,
+        actor=alice,
         body="Which bank issued the card?",
         status_after=Ticket.Status.PENDING,
     )

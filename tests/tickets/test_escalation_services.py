@@ -160,7 +160,7 @@ def test_without_room_the_ticket_waits_and_is_assigned_when_an_agent_frees_up(
     assert first.assignee == only
     assert second.assignee is None
 
-    services.ticket_solve(ticket=first)
+    services.ticket_transition(ticket=first, to_status="solved")
     assert services.tickets_assign_waiting() == 1
 
     second.refresh_from_db()
@@ -239,7 +239,7 @@ def test_pending_pauses_the_resolution_clock_and_the_wait_moves_its_due_time(
     ticket = services.ticket_create_from_attempt(attempt_id=escalated_attempt(guide_with_steps).pk)
     due = ticket.resolution_due_at
     services.ticket_reply(
-        ticket=ticket, author=dana.user, body="Which card was it?", status_after="pending"
+        ticket=ticket, actor=dana.user, body="Which card was it?", status_after="pending"
     )
     ticket.refresh_from_db()
     assert ticket.status == "pending" and ticket.sla_paused_at is not None
@@ -267,7 +267,7 @@ def test_a_ticket_breached_before_it_went_pending_stays_breached(queue, guide_wi
     dana = agent_in(queue, username="dana", languages=["en"])
     ticket = services.ticket_create_from_attempt(attempt_id=escalated_attempt(guide_with_steps).pk)
     services.tickets_sla_check(now=ticket.resolution_due_at)
-    services.ticket_reply(ticket=ticket, author=dana.user, body="Sorry.", status_after="pending")
+    services.ticket_reply(ticket=ticket, actor=dana.user, body="Sorry.", status_after="pending")
 
     ticket.refresh_from_db()
     assert ticket.resolution_breached and ticket.sla_paused_at is None
@@ -277,8 +277,8 @@ def test_a_first_reply_stops_the_first_response_clock(queue, guide_with_steps):
     ticket = services.ticket_create_from_attempt(attempt_id=escalated_attempt(guide_with_steps).pk)
     # The system's replies (no author) are enough here; who may reply is tested in
     # tests/tickets/test_workflow.py.
-    services.ticket_reply(ticket=ticket, author=None, body="Hello, looking at it.")
-    services.ticket_reply(ticket=ticket, author=None, body="note", public=False)
+    services.ticket_reply(ticket=ticket, actor=None, body="Hello, looking at it.")
+    services.ticket_reply(ticket=ticket, actor=None, body="note", public=False)
 
     late = ticket.created_at + timedelta(minutes=61)
     assert services.tickets_sla_check(now=late)["breached"] == 0
@@ -290,7 +290,7 @@ def test_a_first_reply_stops_the_first_response_clock(queue, guide_with_steps):
 
 def test_solving_stops_the_resolution_clock(queue, guide_with_steps):
     ticket = services.ticket_create_from_attempt(attempt_id=escalated_attempt(guide_with_steps).pk)
-    services.ticket_solve(ticket=ticket)
+    services.ticket_transition(ticket=ticket, to_status="solved")
     way_later = ticket.created_at + timedelta(days=3)
     assert services.tickets_sla_check(now=way_later) == {"at_risk": 0, "breached": 0}
 
@@ -313,8 +313,9 @@ def test_publishing_to_an_unreachable_broker_is_bounded_and_never_raises(tmp_pat
     from tests.processes import manage, process_env
 
     script = (
-        "import time; from tickets.services import escalation_publish; "
-        "t = time.monotonic(); sent = escalation_publish(attempt_id=4242); "
+        "import time; from helpdesk.celery import task_send; "
+        "from tickets.tasks import ESCALATION_SEND, escalate_attempt; "
+        "t = time.monotonic(); sent = task_send(escalate_attempt, 4242, **ESCALATION_SEND); "
         "print('RESULT', sent, round(time.monotonic() - t, 2))"
     )
     env = process_env(tmp_path, CELERY_BROKER_URL="redis://127.0.0.1:9/0")

@@ -238,7 +238,7 @@ def test_it_alerts_nobody_when_no_supervisor_has_an_address(db, mailoutbox):
 def reply_by_alice(ticket: Ticket, body: str, *, public: bool = True):
     """Alice, an agent of the ticket's queue, answers (or notes) on the ticket."""
     alice = agent_in(ticket.queue, username="alice").user
-    return services.ticket_reply(ticket=ticket, author=alice, body=body, public=public)
+    return services.ticket_reply(ticket=ticket, actor=alice, body=body, public=public)
 
 
 def test_it_emails_an_agents_reply_to_an_arabic_customer_in_arabic(db, mailoutbox):

@@ -35,9 +35,9 @@ def alice_answering(ticket: Ticket):
 def test_it_shows_the_ticket_what_was_tried_and_the_public_thread(client, db):
     ticket = ticket_escalated(language="en")
     alice = alice_answering(ticket)
-    services.ticket_reply(ticket=ticket, author=alice, body="Which bank issued the card?")
+    services.ticket_reply(ticket=ticket, actor=alice, body="Which bank issued the card?")
     services.ticket_reply(
-        ticket=ticket, author=alice, body="Looks like fraud screening", public=False
+        ticket=ticket, actor=alice, body="Looks like fraud screening", public=False
     )
     TicketEvent.objects.create(
         ticket=ticket, kind=TicketEvent.Kind.INTERNAL_NOTE, body="Customer sounds upset"
@@ -137,7 +137,7 @@ def test_it_reads_the_page_in_two_queries_whatever_the_thread(
     ticket = ticket_escalated()
     alice = alice_answering(ticket)
     for n in range(replies):
-        services.ticket_reply(ticket=ticket, author=alice, body=f"Reply {n}")
+        services.ticket_reply(ticket=ticket, actor=alice, body=f"Reply {n}")
 
     # The ticket with its company and guide, the public thread.
     with django_assert_num_queries(2):

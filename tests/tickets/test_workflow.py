@@ -98,7 +98,7 @@ def test_it_refuses_the_same_status_and_unknown_ones(billing, alice):
 def test_solving_frees_capacity_and_reopening_takes_it_back(billing, alice):
     ticket = ticket_in("open", queue=billing, assignee=alice)
 
-    services.ticket_solve(ticket=ticket, author=alice.user)
+    services.ticket_transition(ticket=ticket, to_status="solved", actor=alice.user)
     alice.refresh_from_db()
     assert alice.open_tickets == 0
 
@@ -116,8 +116,8 @@ def test_an_agent_cannot_work_a_ticket_outside_their_queues(billing, alice):
 
     for action in (
         lambda: services.ticket_transition(ticket=foreign, to_status="solved", actor=alice.user),
-        lambda: services.ticket_reply(ticket=foreign, author=alice.user, body="Hi"),
-        lambda: services.ticket_note(ticket=foreign, author=alice.user, body="Hi"),
+        lambda: services.ticket_reply(ticket=foreign, actor=alice.user, body="Hi"),
+        lambda: services.ticket_note(ticket=foreign, actor=alice.user, body="Hi"),
         lambda: services.ticket_priority_change(ticket=foreign, priority=4, actor=alice.user),
         lambda: services.ticket_assign_to(ticket=foreign, agent=alice, actor=alice.user),
     ):
@@ -130,19 +130,19 @@ def test_an_author_cannot_work_tickets(billing):
     author = staff_user("ada", roles.AUTHOR)
     ticket = ticket_in("open", queue=billing)
     with pytest.raises(services.TicketNotPermitted):
-        services.ticket_reply(ticket=ticket, author=author, body="Hi")
+        services.ticket_reply(ticket=ticket, actor=author, body="Hi")
 
 
 def test_a_public_reply_opens_a_new_ticket_and_can_leave_it_pending(billing, alice, mailoutbox):
     ticket = ticket_in("new", queue=billing, assignee=alice)
 
-    services.ticket_reply(ticket=ticket, author=alice.user, body="Which bank is it?")
+    services.ticket_reply(ticket=ticket, actor=alice.user, body="Which bank is it?")
     ticket.refresh_from_db()
     assert ticket.status == "open"
     assert ticket.first_responded_at is not None
 
     services.ticket_reply(
-        ticket=ticket, author=alice.user, body="Any news?", status_after=TicketStatus.PENDING
+        ticket=ticket, actor=alice.user, body="Any news?", status_after=TicketStatus.PENDING
     )
     ticket.refresh_from_db()
     assert ticket.status == "pending"
@@ -152,7 +152,7 @@ def test_a_public_reply_opens_a_new_ticket_and_can_leave_it_pending(billing, ali
 
 def test_an_internal_note_changes_nothing_the_customer_sees(billing, alice):
     ticket = ticket_in("new", queue=billing, assignee=alice)
-    services.ticket_note(ticket=ticket, author=alice.user, body="Looks like fraud, check.")
+    services.ticket_note(ticket=ticket, actor=alice.user, body="Looks like fraud, check.")
     ticket.refresh_from_db()
     assert ticket.status == "new"
     assert ticket.first_responded_at is None
@@ -162,7 +162,7 @@ def test_an_internal_note_changes_nothing_the_customer_sees(billing, alice):
 def test_an_empty_reply_is_refused(billing, alice):
     ticket = ticket_in("open", queue=billing, assignee=alice)
     with pytest.raises(services.TicketError, match="Write something"):
-        services.ticket_reply(ticket=ticket, author=alice.user, body="   ")
+        services.ticket_reply(ticket=ticket, actor=alice.user, body="   ")
 
 
 @pytest.mark.parametrize(

@@ -252,7 +252,7 @@ class TicketViewSet(TicketErrorsAnswered, viewsets.GenericViewSet):
         data = _valid(io.ReplyInputSerializer, request)
         self.error_field = "body"
         services.ticket_reply(
-            ticket=ticket, author=request.user, body=data["body"],
+            ticket=ticket, actor=request.user, body=data["body"],
             status_after=data.get("status_after"),
         )  # fmt: skip
         return self.detail_response(ticket, code=status.HTTP_201_CREATED)
@@ -268,7 +268,7 @@ class TicketViewSet(TicketErrorsAnswered, viewsets.GenericViewSet):
         ticket = self.ticket()
         data = _valid(io.NoteInputSerializer, request)
         self.error_field = "body"
-        services.ticket_note(ticket=ticket, author=request.user, body=data["body"])
+        services.ticket_note(ticket=ticket, actor=request.user, body=data["body"])
         return self.detail_response(ticket, code=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -461,7 +461,7 @@ class _CustomerTicketView(TicketErrorsAnswered, APIView):
 
     def state(self, ticket: Ticket, *, code: int = status.HTTP_200_OK) -> Response:
         thread = selectors.ticket_thread(ticket=ticket, public_only=True)
-        can_reply = services.ticket_accepts_customer_replies(ticket)
+        can_reply = ticket.accepts_customer_replies()
         context = {"thread": thread, "can_reply": can_reply}
         return Response(io.CustomerTicketOutputSerializer(ticket, context=context).data, code)
 

@@ -1,0 +1,96 @@
+"""The ticket services: every change to tickets, agents' capacity and escalations goes
+through these functions, whichever door it came in by (web page, admin, API, Celery task).
+
+One module per subdomain; this package re-exports their public names, so callers write
+``from tickets import services`` and ``services.ticket_reply(...)``:
+
+- escalation: a customer's request for a person becomes exactly one ticket; the sweeper.
+- routing: which queue and priority a new ticket gets.
+- assignment: automatic assignment, claim next, assignment by a person, availability and
+  capacity.
+- sla: due times, the at-risk and breach check, closing solved tickets.
+- workflow: status changes, replies and notes, customer replies, priority, queue moves.
+- exceptions: the refusals (TicketError and its subclasses).
+
+Services never import tickets.tasks: work that must happen after commit (e-mails, the
+escalation task, assigning waiting tickets) is announced through tickets.signals, and
+tickets.tasks sends the task (see helpdesk.celery).
+"""
+
+from tickets.models import REOPEN_WINDOW
+from tickets.services.assignment import (
+    agent_availability_set,
+    agent_claim_slot,
+    ticket_assign,
+    ticket_assign_to,
+    ticket_claim_next,
+    tickets_assign_waiting,
+)
+from tickets.services.escalation import (
+    MAX_ESCALATION_DELIVERIES,
+    PUBLISH_TIMEOUT_SECONDS,
+    escalation_delivery_record,
+    escalation_request,
+    escalations_sweep,
+    ticket_create_from_attempt,
+)
+from tickets.services.exceptions import (
+    AgentAtCapacity,
+    AgentUnavailable,
+    TicketClosedForReplies,
+    TicketError,
+    TicketNotPermitted,
+    TransitionNotAllowed,
+)
+from tickets.services.routing import RoutingDecision, fallback_queue, route
+from tickets.services.sla import (
+    SLA_AT_RISK_SHARE,
+    sla_due_times,
+    sla_target_at_risk,
+    tickets_close_solved,
+    tickets_sla_check,
+)
+from tickets.services.workflow import (
+    ticket_customer_reply,
+    ticket_move_queue,
+    ticket_note,
+    ticket_priority_change,
+    ticket_reply,
+    ticket_transition,
+)
+
+__all__ = [
+    "MAX_ESCALATION_DELIVERIES",
+    "PUBLISH_TIMEOUT_SECONDS",
+    "REOPEN_WINDOW",
+    "SLA_AT_RISK_SHARE",
+    "AgentAtCapacity",
+    "AgentUnavailable",
+    "RoutingDecision",
+    "TicketClosedForReplies",
+    "TicketError",
+    "TicketNotPermitted",
+    "TransitionNotAllowed",
+    "agent_availability_set",
+    "agent_claim_slot",
+    "escalation_delivery_record",
+    "escalation_request",
+    "escalations_sweep",
+    "fallback_queue",
+    "route",
+    "sla_due_times",
+    "sla_target_at_risk",
+    "ticket_assign",
+    "ticket_assign_to",
+    "ticket_claim_next",
+    "ticket_create_from_attempt",
+    "ticket_customer_reply",
+    "ticket_move_queue",
+    "ticket_note",
+    "ticket_priority_change",
+    "ticket_reply",
+    "ticket_transition",
+    "tickets_assign_waiting",
+    "tickets_close_solved",
+    "tickets_sla_check",
+]

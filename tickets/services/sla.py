@@ -1,0 +1,140 @@
+"""SLA clocks: due times for a new ticket, the periodic check that marks tickets at risk or
+breached, and the closing of tickets solved longer ago than the reopen window."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from tickets import signals
+from tickets.models import (
+    OPEN_TICKET_STATUSES,
+    REOPEN_WINDOW,
+    Priority,
+    Queue,
+    SLAPolicy,
+    Ticket,
+    TicketEvent,
+)
+from tickets.services._common import _event
+from tickets.services.exceptions import TransitionNotAllowed
+from tickets.services.workflow import ticket_transition
+
+# Share of an SLA target after which a ticket is "at risk".
+SLA_AT_RISK_SHARE = 0.75
+
+
+def sla_due_times(
+    *, queue: Queue, priority: int, start: datetime
+) -> tuple[datetime | None, datetime | None]:
+    policy = SLAPolicy.objects.filter(queue=queue, priority=priority).first()
+    if policy is None:
+        return None, None
+    return (
+        start + timedelta(minutes=policy.first_response_minutes),
+        start + timedelta(minutes=policy.resolution_minutes),
+    )
+
+
+def tickets_sla_check(*, now: datetime | None = None) -> dict[str, int]:
+    """Mark open tickets at risk or breached, once each; on a breach raise the priority one
+    step. Idempotent: a second run at the same time changes nothing."""
+    now = now or timezone.now()
+    counts = {"at_risk": 0, "breached": 0}
+    open_tickets = Ticket.objects.filter(status__in=OPEN_TICKET_STATUSES)
+
+    # First response: breached when due and no public reply yet.
+    first_breaches = open_tickets.filter(
+        first_response_breached=False,
+        first_responded_at__isnull=True,
+        first_response_due_at__lte=now,
+    )
+    for ticket_id in first_breaches.values_list("pk", flat=True):
+        counts["breached"] += _sla_breach(ticket_id, "first_response_breached", now)
+
+    resolution_breaches = open_tickets.filter(
+        resolution_breached=False, resolution_due_at__lte=now, sla_paused_at__isnull=True
+    )
+    for ticket_id in resolution_breaches.values_list("pk", flat=True):
+        counts["breached"] += _sla_breach(ticket_id, "resolution_breached", now)
+
+    candidates = open_tickets.filter(
+        sla_at_risk_at__isnull=True, resolution_breached=False, resolution_due_at__isnull=False
+    ).only(
+        "pk",
+        "created_at",
+        "resolution_due_at",
+        "first_response_due_at",
+        "first_responded_at",
+        "sla_paused_at",
+    )
+    for ticket in candidates:
+        if _sla_at_risk(ticket, now):
+            marked = Ticket.objects.filter(pk=ticket.pk, sla_at_risk_at__isnull=True).update(
+                sla_at_risk_at=now, updated_at=now
+            )
+            if marked:
+                _event(ticket, TicketEvent.Kind.SLA_AT_RISK, now=now, change={})
+                counts["at_risk"] += 1
+    return counts
+
+
+def sla_target_at_risk(*, created_at: datetime, due_at: datetime, now: datetime) -> bool:
+    """Whether SLA_AT_RISK_SHARE of the time between creation and a due time has passed: the
+    one rule for "at risk", used by the SLA check and by the pages that colour the clocks."""
+    total = (due_at - created_at).total_seconds()
+    return total > 0 and (now - created_at).total_seconds() >= SLA_AT_RISK_SHARE * total
+
+
+def _sla_at_risk(ticket: Ticket, now: datetime) -> bool:
+    targets = [ticket.resolution_due_at] if ticket.sla_paused_at is None else []
+    if ticket.first_responded_at is None:
+        targets.append(ticket.first_response_due_at)
+    return any(
+        sla_target_at_risk(created_at=ticket.created_at, due_at=due, now=now)
+        for due in targets
+        if due is not None
+    )
+
+
+def _sla_breach(ticket_id: int, flag: str, now: datetime) -> int:
+    with transaction.atomic():
+        # The flag in the WHERE clause makes the breach happen once, however many sweeps race.
+        marked = Ticket.objects.filter(pk=ticket_id, **{flag: False}).update(
+            **{flag: True}, sla_breached=True, updated_at=now
+        )
+        if not marked:
+            return 0
+        ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
+        target = "first_response" if flag == "first_response_breached" else "resolution"
+        _event(ticket, TicketEvent.Kind.SLA_BREACHED, now=now, change={"target": target})
+        if ticket.priority < Priority.URGENT:
+            raised = Ticket.objects.filter(pk=ticket_id).update(priority=F("priority") + 1)
+            if raised:
+                _event(
+                    ticket, TicketEvent.Kind.PRIORITY_CHANGED, now=now,
+                    change={
+                        "from": ticket.priority, "to": ticket.priority + 1, "after_breach": True
+                    },
+                )  # fmt: skip
+        signals.sla_breached.send(sender=Ticket, ticket_id=ticket_id)
+    return 1
+
+
+def tickets_close_solved(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Close tickets solved longer ago than the reopen window (run by beat)."""
+    now = now or timezone.now()
+    due = Ticket.objects.filter(
+        status=Ticket.Status.SOLVED, solved_at__lte=now - REOPEN_WINDOW
+    ).values_list("pk", flat=True)[:limit]
+    closed = 0
+    for ticket_id in list(due):
+        try:
+            ticket_transition(ticket=ticket_id, to_status=Ticket.Status.CLOSED)
+        except TransitionNotAllowed:
+            continue  # reopened meanwhile
+        closed += 1
+    return closed

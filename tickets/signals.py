@@ -1,0 +1,41 @@
+"""What the ticket services announce, for follow-up work that runs elsewhere.
+
+The services change rows; e-mails, the escalation worker and automatic assignment run as
+Celery tasks. tickets.tasks imports the services, so the services cannot import the tasks back.
+Instead a service sends one of these signals inside its transaction, naming what happened, and
+tickets.tasks connects the receivers that queue the matching task after commit
+(helpdesk.celery.send_after_commit). TicketsConfig.ready() imports tickets.tasks, so the
+receivers are connected in every process: web, worker, beat and management commands.
+
+This module imports neither the services nor the tasks. Every signal carries ids, never rows:
+the task reads the committed row itself.
+"""
+
+from django.dispatch import Signal
+
+# A customer asked for a person: the escalated attempt is stored. Argument: attempt_id.
+escalation_requested = Signal()
+
+# A ticket was created from an attempt: its customer is to be told the reference.
+# Argument: ticket_id.
+ticket_created = Signal()
+
+# An agent was given a ticket they did not take themselves (automatic assignment, a
+# supervisor): they are to be told. Argument: ticket_id.
+ticket_assigned = Signal()
+
+# A ticket's SLA target ran out: the supervisors are to be alerted. Argument: ticket_id.
+sla_breached = Signal()
+
+# An agent replied in public: the reply is to be e-mailed to the customer. Argument: event_id.
+agent_replied = Signal()
+
+# An agent has room for another ticket (they solved one, or came back from away): waiting
+# tickets may be assigned now rather than at beat's next run. No argument.
+capacity_freed = Signal()
+
+# The sweeper found a ticket whose customer e-mail never went out (the worker died between
+# the ticket's commit and the send). Argument: ticket_id. Sent outside any transaction;
+# each receiver returns whether the broker took the message, and the sweeper stops at the
+# first refusal.
+customer_notification_unsent = Signal()
