@@ -4,8 +4,6 @@ actions), and the supervisor's queues, agents, routing rules, SLA policies and A
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import cast
 
 from django import forms
@@ -17,7 +15,7 @@ from django.contrib.admin.views.main import ALL_VAR, ORDER_VAR, PAGE_VAR, SEARCH
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import EmptyPage, Page, Paginator
-from django.db import connections, models
+from django.db import connections
 from django.db.models import Count, QuerySet
 from django.http import (
     Http404,
@@ -30,18 +28,15 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
-from django.utils.formats import date_format, number_format
+from django.utils.formats import number_format
 from django.utils.functional import cached_property
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from guides.models import Company, Language, StepKind, StepOutcomeKind
+from guides.models import Company, Language
 from tickets import events, selectors, services
 from tickets.models import (
-    OPEN_TICKET_STATUSES,
     STAFF_MESSAGE_MAX_LENGTH,
     TICKET_TRANSITIONS,
     AgentProfile,
@@ -55,6 +50,7 @@ from tickets.models import (
     TicketStatus,
     api_token_key_hash,
 )
+from tickets.presentation import duration, sla_clocks, sla_summary, tried_steps, when
 from tickets.selectors import (
     WORK_ORDER,
     agent_queue_ids,
@@ -221,131 +217,6 @@ class RoutingRuleAdmin(admin.ModelAdmin):
         ),
         (_("Then"), {"fields": ["queue", "priority"]}),
     ]
-
-
-# --- tickets: shared pieces ----------------------------------------------------------------------
-
-
-def _when(value: datetime | None, fmt: str = "SHORT_DATETIME_FORMAT") -> str:
-    return date_format(timezone.localtime(value), fmt) if value is not None else "—"
-
-
-def _choice_label(choices: type[models.TextChoices], value: str) -> str:
-    try:
-        return str(choices(value).label)
-    except ValueError:  # a kind or outcome retired since the snapshot: show it as stored
-        return value
-
-
-def tried_steps_html(steps: list[dict]) -> SafeString:
-    """The customer's self-help history as an ordered list, in the order it happened.
-
-    Everything in the snapshot came from the guide or the customer, so every value goes
-    through format_html's escaping; dir="auto" lets an Arabic note read right to left inside
-    an English page (and the other way round).
-    """
-    if not steps:
-        return format_html("<p>{}</p>", _("The customer asked for a person without trying a step."))
-
-    def item(step: dict) -> tuple:
-        kind, outcome = str(step.get("kind") or "?"), str(step.get("outcome") or "?")
-        raw_time = str(step.get("recorded_at") or "")
-        recorded_at = parse_datetime(raw_time)
-        note = str(step.get("note") or "")
-        return (
-            outcome,
-            _("Step %(position)s") % {"position": step.get("position", "?")},
-            str(step.get("title") or ""),
-            _choice_label(StepKind, kind),
-            _choice_label(StepOutcomeKind, outcome),
-            raw_time,
-            _when(recorded_at) if recorded_at else raw_time,
-            format_html('<p class="tried-step-note" dir="auto">{}</p>', note) if note else "",
-        )
-
-    rows = format_html_join(
-        "",
-        '<li class="tried-step outcome-{}">{} · <bdi dir="auto">{}</bdi> · {} · <strong>{}</strong>'
-        ' · <time datetime="{}">{}</time>{}</li>',
-        (item(step) for step in steps),
-    )
-    return format_html('<ol class="tried-steps">{}</ol>', rows)
-
-
-def _duration(delta: timedelta) -> str:
-    """A clock in the unit an agent thinks in: "2d 4h", "3h 05m", "12m"."""
-    minutes = max(int(delta.total_seconds() // 60), 0)
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    # Translators: short units of a countdown; d = days, h = hours, m = minutes.
-    if days:
-        return _("%(days)dd %(hours)dh") % {"days": days, "hours": hours}
-    if hours:
-        return _("%(hours)dh %(minutes)02dm") % {"hours": hours, "minutes": minutes}
-    return _("%(minutes)dm") % {"minutes": minutes}
-
-
-@dataclass(frozen=True)
-class SLAClock:
-    """One SLA target of a ticket as the workspace shows it. ``state`` is a CSS class:
-    ok, at-risk, breached, met or none."""
-
-    label: str
-    state: str
-    text: str
-    due_at: datetime | None
-
-
-def sla_clocks(ticket: Ticket, *, now: datetime) -> list[SLAClock]:
-    """Both targets: first response, then resolution."""
-    is_open = ticket.status in OPEN_TICKET_STATUSES
-
-    def clock(label, due, done_at, breached_flag, paused_at=None) -> SLAClock:
-        if due is None:
-            return SLAClock(label, "none", str(_("no target")), None)
-        if done_at is not None:
-            late = breached_flag or done_at > due
-            state, text = ("breached", _("missed")) if late else ("met", _("met"))
-            return SLAClock(label, state, f"{text} · {_when(done_at)}", due)
-        if breached_flag:
-            return SLAClock(label, "breached", str(_("breached")), due)
-        if paused_at is not None:
-            # Pending: the clock stands where it stopped; its due time moves on when it resumes.
-            paused = str(_("paused · %(left)s left")) % {"left": _duration(due - paused_at)}
-            return SLAClock(label, "paused", paused, None)
-        if due <= now:
-            return SLAClock(label, "breached", str(_("breached")), due)
-        if not is_open:
-            return SLAClock(label, "met", str(_("stopped")), due)
-        # The beat check marks "at risk" once a minute; the page applies the same rule itself,
-        # so a target 1 minute away is never shown as fine in between.
-        at_risk = ticket.sla_at_risk_at is not None or services.sla_target_at_risk(
-            created_at=ticket.created_at, due_at=due, now=now
-        )
-        state = "at-risk" if at_risk else "ok"
-        return SLAClock(label, state, str(_("%(left)s left")) % {"left": _duration(due - now)}, due)
-
-    return [
-        clock(
-            _("First response"), ticket.first_response_due_at, ticket.first_responded_at,
-            ticket.first_response_breached,
-        ),
-        clock(
-            _("Resolution"), ticket.resolution_due_at, ticket.solved_at,
-            ticket.resolution_breached, ticket.sla_paused_at,
-        ),
-    ]  # fmt: skip
-
-
-def sla_summary(ticket: Ticket, *, now: datetime) -> SLAClock:
-    """The one clock that matters in a list: a breach, else the next running target."""
-    first, resolution = sla_clocks(ticket, now=now)
-    if ticket.sla_breached or "breached" in (first.state, resolution.state):
-        return SLAClock(str(_("SLA")), "breached", str(_("breached")), None)
-    for clock in (first, resolution):
-        if clock.state in ("ok", "at-risk"):
-            return clock
-    return resolution
 
 
 # --- tickets: the changelist filters -------------------------------------------------------------
@@ -816,7 +687,7 @@ class TicketAdmin(admin.ModelAdmin):
         return format_html(
             '<span class="sla sla-{}" title="{}">{}</span>',
             clock.state,
-            f"{clock.label}: {_when(clock.due_at)}",
+            f"{clock.label}: {when(clock.due_at)}",
             clock.text,
         )
 
@@ -859,7 +730,7 @@ class TicketAdmin(admin.ModelAdmin):
                 "load": load,
                 "url": f"{changelist}?queue={load.queue.pk}",
                 "waiting_for": (
-                    _duration(now - load.oldest_waiting_since)
+                    duration(now - load.oldest_waiting_since)
                     if load.oldest_waiting_since is not None
                     else ""
                 ),
@@ -927,7 +798,7 @@ class TicketAdmin(admin.ModelAdmin):
             "opts": self.opts,
             "has_view_permission": True,
             "ticket": ticket,
-            "tried_steps": tried_steps_html(ticket.tried_steps),
+            "tried_steps": tried_steps(ticket),
             "thread": thread,
             "thread_has_request": any(
                 event.kind == TicketEvent.Kind.CUSTOMER_MESSAGE for event, _css, _text in thread
