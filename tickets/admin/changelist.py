@@ -141,7 +141,9 @@ class TicketAdmin(WorkPageMixin, BulkActionsMixin, admin.ModelAdmin):
     """The agent's workspace. Tickets are created only by the escalation path and change only
     through the ticket services (which write the event and move the agent's capacity and the
     SLA clocks together), so there is no add, edit or delete form: the change page is a work
-    page whose buttons post to small views calling one service each.
+    page whose buttons post to small views calling one service each (WorkPageMixin, in
+    tickets.admin.work_page); the list's bulk actions are BulkActionsMixin's. This class is
+    the list: its columns, filters, search, order and who sees which tickets.
 
     Every read goes through tickets_visible_to (here its list form, tickets_listed_for): an
     agent's list, change page, actions and the autocomplete see the tickets of their queues and
