@@ -192,6 +192,17 @@ CUSTOMER_MESSAGE_MAX_LENGTH = 5_000
 # The status workflow. Every change of status goes through tickets.services.ticket_transition,
 # which refuses anything not listed here. "closed" is final: a customer who writes after it
 # starts a new escalation.
+# Share of an SLA target after which a ticket is "at risk".
+SLA_AT_RISK_SHARE = 0.75
+
+
+def sla_target_at_risk(*, created_at: datetime, due_at: datetime, now: datetime) -> bool:
+    """Whether SLA_AT_RISK_SHARE of the time between creation and a due time has passed: the
+    one rule for "at risk", used by the SLA check and by the pages that colour the clocks."""
+    total = (due_at - created_at).total_seconds()
+    return total > 0 and (now - created_at).total_seconds() >= SLA_AT_RISK_SHARE * total
+
+
 TICKET_TRANSITIONS: dict[str, tuple[str, ...]] = {
     TicketStatus.NEW: (TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.SOLVED),
     TicketStatus.OPEN: (TicketStatus.PENDING, TicketStatus.SOLVED),
@@ -413,6 +424,27 @@ class Ticket(models.Model):
             now = now or timezone.now()
             return self.solved_at is not None and now - self.solved_at <= REOPEN_WINDOW
         return True
+
+    def sla_state(self) -> str:
+        """breached, at_risk, on_track or met (tickets.selectors.SLA_STATES), from the flags the
+        SLA check keeps: the same answer as the admin's SLA filter and the API's sla field."""
+        if self.sla_breached:
+            return "breached"
+        if self.status not in OPEN_TICKET_STATUSES:
+            return "met"
+        return "at_risk" if self.sla_at_risk_at is not None else "on_track"
+
+    def sla_at_risk(self, now: datetime) -> bool:
+        """Whether a running target (resolution unless paused, first response until answered)
+        is past its at-risk share at ``now``; the SLA check flags the ticket when it is."""
+        targets = [self.resolution_due_at] if self.sla_paused_at is None else []
+        if self.first_responded_at is None:
+            targets.append(self.first_response_due_at)
+        return any(
+            sla_target_at_risk(created_at=self.created_at, due_at=due, now=now)
+            for due in targets
+            if due is not None
+        )
 
 
 class TicketEvent(models.Model):

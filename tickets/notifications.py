@@ -23,9 +23,9 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.html import format_html
 
-from guides.models import StepOutcomeKind
 from helpdesk.limits import recipient_key
 from helpdesk.text import one_line
+from tickets import presentation
 from tickets.models import Ticket, TicketEvent
 
 logger = logging.getLogger(__name__)
@@ -45,17 +45,6 @@ def ticket_status_url(ticket: Ticket) -> str:
 
 def ticket_admin_url(ticket: Ticket) -> str:
     return f"{settings.SITE_URL}{reverse('admin:tickets_ticket_change', args=[ticket.pk])}"
-
-
-def tried_steps_for_display(ticket: Ticket) -> list[dict[str, Any]]:
-    """The tried-steps snapshot with each outcome code turned into its label, translated when
-    rendered in the reader's language. A code the guides app no longer knows is shown as is
-    rather than dropped: the snapshot is history."""
-    labels = dict(StepOutcomeKind.choices)
-    return [
-        {**step, "outcome_label": labels.get(step.get("outcome", ""), step.get("outcome", ""))}
-        for step in ticket.tried_steps
-    ]
 
 
 def _ticket(ticket_id: int) -> Ticket | None:
@@ -160,7 +149,7 @@ def customer_ticket_created_send(*, ticket_id: int) -> bool:
             context={
                 "ticket": ticket,
                 "status_url": ticket_status_url(ticket),
-                "tried_steps": tried_steps_for_display(ticket),
+                "tried_steps": presentation.tried_steps(ticket),
             },
             to=[ticket.requester_email],
         )

@@ -49,14 +49,6 @@ def tickets_in_sla_state(queryset: QuerySet[Ticket], state: str) -> QuerySet[Tic
     return queryset.filter(_SLA_STATE_FILTERS[state])
 
 
-def sla_state(ticket: Ticket) -> str:
-    if ticket.sla_breached:
-        return "breached"
-    if ticket.status not in OPEN_TICKET_STATUSES:
-        return "met"
-    return "at_risk" if ticket.sla_at_risk_at is not None else "on_track"
-
-
 def looks_like_reference(term: str) -> bool:
     return len(term) == REFERENCE_LENGTH and all(c in REFERENCE_ALPHABET for c in term.upper())
 

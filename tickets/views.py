@@ -20,10 +20,9 @@ from guides.models import Guide
 from guides.search import search_guides
 from helpdesk import limits
 from helpdesk.http import client_address
-from tickets import services
+from tickets import presentation, services
 from tickets.forms import ContactRequestForm, CustomerReplyForm
 from tickets.models import Ticket
-from tickets.notifications import tried_steps_for_display
 from tickets.selectors import ticket_thread
 from tickets.services import escalation_request
 
@@ -100,7 +99,7 @@ def ticket_status(request: HttpRequest, reference: str, token: str) -> HttpRespo
             "tickets/status.html",
             {
                 "ticket": ticket,
-                "tried_steps": tried_steps_for_display(ticket),
+                "tried_steps": presentation.tried_steps(ticket),
                 "thread": ticket_thread(ticket=ticket, public_only=True),
                 "form": form,
                 "refusal": refusal,

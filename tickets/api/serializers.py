@@ -6,8 +6,6 @@ each event's author), so a page or a thread costs the same number of queries at 
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -19,7 +17,7 @@ from helpdesk.api.fields import (
     StrictIntegerChoiceField,
     StrictIntegerField,
 )
-from tickets import selectors
+from tickets import presentation
 from tickets.api.filters import SLA_STATES
 from tickets.models import (
     CUSTOMER_MESSAGE_MAX_LENGTH,
@@ -77,7 +75,7 @@ class TicketListOutputSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.ChoiceField(choices=[value for value, _label in SLA_STATES]))
     def get_sla(self, ticket: Ticket) -> str:
-        return selectors.sla_state(ticket)
+        return ticket.sla_state()
 
 
 class TriedStepSerializer(serializers.Serializer):
@@ -91,26 +89,6 @@ class TriedStepSerializer(serializers.Serializer):
     )
     note = serializers.CharField(allow_blank=True)
     recorded_at = serializers.CharField(allow_null=True, help_text="ISO 8601, as recorded.")
-
-
-def _whole_number(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def tried_steps(ticket: Ticket) -> list[dict[str, Any]]:
-    """The snapshot with every key present: it is history, written by older code too."""
-    return [
-        {
-            "position": _whole_number(step.get("position")),
-            "title": str(step.get("title") or ""),
-            "kind": str(step.get("kind") or ""),
-            "outcome": str(step.get("outcome") or ""),
-            "note": str(step.get("note") or ""),
-            "recorded_at": step.get("recorded_at"),
-        }
-        for step in ticket.tried_steps
-        if isinstance(step, dict)
-    ]
 
 
 class TicketChangeSerializer(serializers.Serializer):
@@ -162,7 +140,7 @@ class TicketDetailOutputSerializer(TicketListOutputSerializer):
 
     @extend_schema_field(TriedStepSerializer(many=True))
     def get_tried_steps(self, ticket: Ticket) -> list:
-        return list(TriedStepSerializer(tried_steps(ticket), many=True).data)
+        return list(TriedStepSerializer(presentation.tried_steps(ticket), many=True).data)
 
     @extend_schema_field(TicketEventOutputSerializer(many=True))
     def get_messages(self, ticket: Ticket) -> list:
@@ -212,7 +190,7 @@ class CustomerTicketOutputSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(CustomerTriedStepSerializer(many=True))
     def get_tried_steps(self, ticket: Ticket) -> list:
-        return list(CustomerTriedStepSerializer(tried_steps(ticket), many=True).data)
+        return list(CustomerTriedStepSerializer(presentation.tried_steps(ticket), many=True).data)
 
     @extend_schema_field(CustomerMessageSerializer(many=True))
     def get_messages(self, ticket: Ticket) -> list:

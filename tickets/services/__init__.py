@@ -44,9 +44,7 @@ from tickets.services.exceptions import (
 )
 from tickets.services.routing import RoutingDecision, fallback_queue, route
 from tickets.services.sla import (
-    SLA_AT_RISK_SHARE,
     sla_due_times,
-    sla_target_at_risk,
     tickets_close_solved,
     tickets_sla_check,
 )
@@ -63,7 +61,6 @@ __all__ = [
     "MAX_ESCALATION_DELIVERIES",
     "PUBLISH_TIMEOUT_SECONDS",
     "REOPEN_WINDOW",
-    "SLA_AT_RISK_SHARE",
     "AgentAtCapacity",
     "AgentUnavailable",
     "RoutingDecision",
@@ -79,7 +76,6 @@ __all__ = [
     "fallback_queue",
     "route",
     "sla_due_times",
-    "sla_target_at_risk",
     "ticket_assign",
     "ticket_assign_to",
     "ticket_claim_next",

@@ -23,9 +23,6 @@ from tickets.services._common import _event
 from tickets.services.exceptions import TransitionNotAllowed
 from tickets.services.workflow import ticket_transition
 
-# Share of an SLA target after which a ticket is "at risk".
-SLA_AT_RISK_SHARE = 0.75
-
 
 def sla_due_times(
     *, queue: Queue, priority: int, start: datetime
@@ -72,7 +69,7 @@ def tickets_sla_check(*, now: datetime | None = None) -> dict[str, int]:
         "sla_paused_at",
     )
     for ticket in candidates:
-        if _sla_at_risk(ticket, now):
+        if ticket.sla_at_risk(now):
             marked = Ticket.objects.filter(pk=ticket.pk, sla_at_risk_at__isnull=True).update(
                 sla_at_risk_at=now, updated_at=now
             )
@@ -80,24 +77,6 @@ def tickets_sla_check(*, now: datetime | None = None) -> dict[str, int]:
                 _event(ticket, TicketEvent.Kind.SLA_AT_RISK, now=now, change={})
                 counts["at_risk"] += 1
     return counts
-
-
-def sla_target_at_risk(*, created_at: datetime, due_at: datetime, now: datetime) -> bool:
-    """Whether SLA_AT_RISK_SHARE of the time between creation and a due time has passed: the
-    one rule for "at risk", used by the SLA check and by the pages that colour the clocks."""
-    total = (due_at - created_at).total_seconds()
-    return total > 0 and (now - created_at).total_seconds() >= SLA_AT_RISK_SHARE * total
-
-
-def _sla_at_risk(ticket: Ticket, now: datetime) -> bool:
-    targets = [ticket.resolution_due_at] if ticket.sla_paused_at is None else []
-    if ticket.first_responded_at is None:
-        targets.append(ticket.first_response_due_at)
-    return any(
-        sla_target_at_risk(created_at=ticket.created_at, due_at=due, now=now)
-        for due in targets
-        if due is not None
-    )
 
 
 def _sla_breach(ticket_id: int, flag: str, now: datetime) -> int:

@@ -1,0 +1,19 @@
+"""The staff's tools: the agents' ticket workspace (work list, claim next, the work page, bulk
+actions), and the supervisor's queues, agents, routing rules, SLA policies and API tokens.
+
+One module per concern; importing them here registers every ModelAdmin with the admin site,
+and the names below keep ``from tickets.admin import ...`` working."""
+
+from tickets.admin.changelist import EstimatedCountPaginator, TicketAdmin, TicketChangeList
+from tickets.admin.registrations import AgentProfileAdmin, QueueAdmin, RoutingRuleAdmin
+from tickets.admin.tokens import ApiTokenAdmin
+
+__all__ = [
+    "AgentProfileAdmin",
+    "ApiTokenAdmin",
+    "EstimatedCountPaginator",
+    "QueueAdmin",
+    "RoutingRuleAdmin",
+    "TicketAdmin",
+    "TicketChangeList",
+]
