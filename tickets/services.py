@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from guides import services as guide_services
 from guides.models import Attempt
+from helpdesk.errors import ServiceError
 from helpdesk.text import plain_text
 from tickets import events
 from tickets.models import (
@@ -582,35 +583,44 @@ def _sla_breach(ticket_id: int, flag: str, now: datetime) -> int:
 # update_fields, writes the event in the same transaction, and notifies after commit.
 
 
-class TicketError(Exception):
+class TicketError(ServiceError):
     """A ticket action refused, with a message for the person who asked, in their language
-    (the services run in the request's language; the admin and the API show it as is)."""
+    (the services run in the request's language; the admin and the API show it as is).
+
+    A plain TicketError is about the input (a blank body, an agent outside the queue); the
+    subclasses are about the actor or the ticket's state and name no input."""
 
     code = "ticket_error"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class TicketNotPermitted(TicketError):
     code = "not_permitted"
+    status = 403
+    field = None
 
 
 class TransitionNotAllowed(TicketError):
     code = "transition_not_allowed"
+    status = 409
+    field = None
 
 
 class AgentAtCapacity(TicketError):
     code = "agent_at_capacity"
+    status = 409
+    field = None
 
 
 class AgentUnavailable(TicketError):
     code = "agent_unavailable"
+    status = 409
+    field = None
 
 
 class TicketClosedForReplies(TicketError):
     code = "ticket_closed"
+    status = 409
+    field = None
 
 
 # A solved ticket reopens on a customer's reply within this window; after it the ticket is

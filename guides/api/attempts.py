@@ -26,7 +26,7 @@ from guides import selectors, services
 from guides.models import Attempt, Guide, StepOutcome
 from guides.visitors import FeedbackThrottle, visitor_of, visitor_remember
 from helpdesk import limits
-from helpdesk.api.errors import ErrorSerializer, error_body
+from helpdesk.api.errors import ErrorSerializer
 from helpdesk.api.fields import (
     StrictBooleanField,
     StrictCharField,
@@ -34,6 +34,7 @@ from helpdesk.api.fields import (
     StrictEmailField,
     StrictIntegerField,
 )
+from helpdesk.api.inputs import validated
 from helpdesk.api.schema import ERROR_RESPONSES
 from helpdesk.http import client_address
 from tickets.services import escalation_request
@@ -185,15 +186,6 @@ class _AttemptView(APIView):
             raise NotFound()
         return attempt
 
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, services.AttemptClosedError):
-            return Response(
-                error_body(409, exc.code, exc.message, {exc.field: [exc.message]}), status=409
-            )
-        if isinstance(exc, services.SelfHelpError):
-            exc = ValidationError({exc.field: [exc.message]})
-        return super().handle_exception(exc)
-
 
 class AttemptStartView(_AttemptView):
     @extend_schema(
@@ -228,7 +220,7 @@ class StepOutcomeRecordView(_AttemptView):
     )
     def post(self, request: Request) -> Response:
         attempt = self.attempt(request)
-        data = _valid(StepOutcomeInputSerializer, request)
+        data = validated(StepOutcomeInputSerializer, request)
         services.step_outcome_record(
             attempt=attempt, step_id=data["step"], outcome=data["outcome"], note=data["note"]
         )
@@ -248,7 +240,7 @@ class AttemptFeedbackView(_AttemptView):
     )
     def post(self, request: Request) -> Response:
         attempt = self.attempt(request)
-        data = _valid(FeedbackInputSerializer, request)
+        data = validated(FeedbackInputSerializer, request)
         services.feedback_give(
             guide=attempt.guide, attempt=attempt, helpful=data["helpful"], comment=data["comment"]
         )
@@ -264,7 +256,7 @@ class AttemptContactView(_AttemptView):
     )
     def post(self, request: Request) -> Response:
         attempt = self.attempt(request)
-        data = _valid(ContactInputSerializer, request)
+        data = validated(ContactInputSerializer, request)
         # The same budgets as the web forms: per client, and per recipient whatever the client.
         refusal = limits.escalation_refusal(client=client_address(request), email=data["email"])
         if refusal is not None:
@@ -309,7 +301,7 @@ class GuideFeedbackView(_AttemptView):
     )
     def post(self, request: Request, guide_id: int) -> Response:
         guide = get_object_or_404(Guide, pk=guide_id, status=Guide.Status.PUBLISHED)
-        data = _valid(FeedbackInputSerializer, request)
+        data = validated(FeedbackInputSerializer, request)
         visitor = visitor_of(request)
         services.feedback_give(
             guide=guide, visitor_id=visitor.id, helpful=data["helpful"], comment=data["comment"]
@@ -317,9 +309,3 @@ class GuideFeedbackView(_AttemptView):
         response = Response(status=status.HTTP_201_CREATED)
         visitor_remember(response, visitor)
         return response
-
-
-def _valid(serializer_class: type[serializers.Serializer], request: Request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
