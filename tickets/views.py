@@ -9,7 +9,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import translation
-from django.utils.crypto import constant_time_compare
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -26,7 +25,7 @@ from tickets import services
 from tickets.forms import ContactRequestForm, CustomerReplyForm, GuideContactForm
 from tickets.models import Ticket
 from tickets.notifications import tried_steps_for_display
-from tickets.selectors import ticket_thread
+from tickets.selectors import ticket_by_secret, ticket_thread
 from tickets.services import escalation_request
 
 # --- the customer's status page ------------------------------------------------------------------
@@ -62,12 +61,8 @@ def ticket_status(request: HttpRequest, reference: str, token: str) -> HttpRespo
     retry_after = guesses.retry_after(address)
     if retry_after is not None:
         return limits.too_many_requests(request, retry_after, reason="guesses")
-    ticket = (
-        Ticket.objects.select_related("company", "guide__company")
-        .filter(reference=reference)
-        .first()
-    )
-    if ticket is None or not constant_time_compare(token, ticket.status_token()):
+    ticket = ticket_by_secret(reference=reference, secret=token)
+    if ticket is None:
         guesses.count(address)
         raise Http404
 
