@@ -34,6 +34,7 @@ from guides.models import (
     feedback_voter_hash,
 )
 from guides.search import guide_search_index_update, guide_search_index_update_for
+from helpdesk.errors import ServiceError
 from helpdesk.text import one_line, plain_text
 
 
@@ -241,22 +242,15 @@ def guide_export_data(*, guide: Guide) -> dict[str, Any]:
 # --- Self-help: attempts, step outcomes, feedback ---------------------------------------------
 
 
-class SelfHelpError(Exception):
+class SelfHelpError(ServiceError):
     """A customer's action that cannot be done; ``field`` names the input it concerns."""
-
-    code = "invalid"
-
-    def __init__(self, message: object, *, field: str = "non_field_errors"):
-        # Messages are lazy translations: rendered now, in the customer's language.
-        self.message = str(message)
-        self.field = field
-        super().__init__(self.message)
 
 
 class AttemptClosedError(SelfHelpError):
     """The attempt was escalated or abandoned: nothing more can be recorded on it."""
 
     code = "attempt_closed"
+    status = 409
 
 
 OPEN_ATTEMPT_STATUSES = (Attempt.Status.IN_PROGRESS, Attempt.Status.RESOLVED)

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.utils import translation
@@ -11,14 +10,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from guides import selectors, services
-from guides.forms import ContactForm, FeedbackForm, SearchForm, StepOutcomeForm
+from guides.forms import FeedbackForm, SearchForm, StepOutcomeForm
 from guides.models import Attempt, Company, Guide, Step
 from guides.search import search_guides
 from guides.view_counts import guide_page_view_record
 from guides.visitors import FeedbackThrottle, visitor_of, visitor_remember
 from helpdesk import limits
 from helpdesk.http import client_address
-from tickets.services import escalation_request
 
 ATTEMPT_COOKIE_AGE = 60 * 60 * 24 * 30  # a month: long enough to come back after trying
 
@@ -28,14 +26,14 @@ def _cookie_name(guide: Guide) -> str:
     return f"attempt-{guide.pk}"
 
 
-def _attempt_from_cookie(request: HttpRequest, guide: Guide) -> Attempt | None:
+def attempt_from_cookie(request: HttpRequest, guide: Guide) -> Attempt | None:
     attempt = selectors.attempt_by_token(request.COOKIES.get(_cookie_name(guide)))
     if attempt is None or attempt.guide_id != guide.pk:
         return None
     return attempt
 
 
-def _remember_attempt(response: HttpResponse, guide: Guide, token: str) -> None:
+def remember_attempt(response: HttpResponse, guide: Guide, token: str) -> None:
     response.set_cookie(
         _cookie_name(guide),
         token,
@@ -56,7 +54,7 @@ def _writes_refused(request: HttpRequest, guide: Guide) -> HttpResponse | None:
         return limits.too_many_requests(request, retry_after, reason="writes")
 
 
-def _published_guide(company: str, language: str, slug: str) -> Guide:
+def published_guide(company: str, language: str, slug: str) -> Guide:
     return get_object_or_404(
         selectors.published_guide_detail(), company__slug=company, language=language, slug=slug
     )
@@ -103,7 +101,7 @@ def company_detail(request: HttpRequest, company: str) -> HttpResponse:
 
 
 def guide_detail(request: HttpRequest, company: str, language: str, slug: str) -> HttpResponse:
-    guide = _published_guide(company, language, slug)
+    guide = published_guide(company, language, slug)
     visitor = visitor_of(request)
     guide_page_view_record(
         guide_id=guide.pk,
@@ -111,7 +109,7 @@ def guide_detail(request: HttpRequest, company: str, language: str, slug: str) -
         user_agent=request.headers.get("User-Agent", ""),
         visitor=visitor,
     )
-    attempt = _attempt_from_cookie(request, guide)
+    attempt = attempt_from_cookie(request, guide)
     current = {}
     feedback = None
     if attempt is not None:
@@ -153,7 +151,7 @@ def _back_to_the_guide(
 def step_outcome(
     request: HttpRequest, company: str, language: str, slug: str, step_id: int
 ) -> HttpResponse:
-    guide = _published_guide(company, language, slug)
+    guide = published_guide(company, language, slug)
     if refused := _writes_refused(request, guide):
         return refused
     form = StepOutcomeForm(request.POST)
@@ -164,12 +162,12 @@ def step_outcome(
     if not form.is_valid():
         messages.error(request, _("Choose what happened at this step."))
         return response
-    attempt = _attempt_from_cookie(request, guide)
+    attempt = attempt_from_cookie(request, guide)
     if attempt is None:
         attempt, token = services.attempt_start(
             guide=guide, user_agent=request.headers.get("User-Agent", "")
         )
-        _remember_attempt(response, guide, token)
+        remember_attempt(response, guide, token)
     try:
         services.step_outcome_record(
             attempt=attempt,
@@ -184,20 +182,20 @@ def step_outcome(
 
 @require_POST
 def attempt_restart(request: HttpRequest, company: str, language: str, slug: str) -> HttpResponse:
-    guide = _published_guide(company, language, slug)
+    guide = published_guide(company, language, slug)
     if refused := _writes_refused(request, guide):
         return refused
     _attempt, token = services.attempt_start(
         guide=guide, user_agent=request.headers.get("User-Agent", "")
     )
     response = _back_to_the_guide(request, guide)
-    _remember_attempt(response, guide, token)
+    remember_attempt(response, guide, token)
     return response
 
 
 @require_POST
 def feedback(request: HttpRequest, company: str, language: str, slug: str) -> HttpResponse:
-    guide = _published_guide(company, language, slug)
+    guide = published_guide(company, language, slug)
     if refused := _writes_refused(request, guide):
         return refused
     form = FeedbackForm(request.POST)
@@ -208,7 +206,7 @@ def feedback(request: HttpRequest, company: str, language: str, slug: str) -> Ht
         # One answer per visitor (and per attempt): answering again replaces it.
         services.feedback_give(
             guide=guide,
-            attempt=_attempt_from_cookie(request, guide),
+            attempt=attempt_from_cookie(request, guide),
             visitor_id=visitor_of(request).id,
             helpful=form.cleaned_data["helpful"],
             comment=form.cleaned_data["comment"],
@@ -216,51 +214,4 @@ def feedback(request: HttpRequest, company: str, language: str, slug: str) -> Ht
         messages.success(request, _("Thank you for telling us."))
     else:
         messages.error(request, _("Choose Yes or Needs work."))
-    return response
-
-
-def contact(request: HttpRequest, company: str, language: str, slug: str) -> HttpResponse:
-    guide = _published_guide(company, language, slug)
-    attempt = _attempt_from_cookie(request, guide)
-    if attempt is not None and attempt.status == Attempt.Status.ESCALATED:
-        return render(request, "guides/contact_done.html", {"guide": guide, "attempt": attempt})
-    form = ContactForm(request.POST or None)
-    refusal = None
-    if request.method == "POST" and form.is_valid():
-        with translation.override(guide.language):  # the form's language, not the browser's
-            refusal = limits.escalation_refusal(
-                client=client_address(request), email=form.cleaned_data["email"]
-            )
-    if refusal is not None:
-        form.add_error(None, refusal.message)
-    elif request.method == "POST" and form.is_valid():
-        token = None
-        # One transaction: a request refused on the way (or failing) leaves no attempt behind.
-        with transaction.atomic():
-            if attempt is None:
-                attempt, token = services.attempt_start(
-                    guide=guide, user_agent=request.headers.get("User-Agent", "")
-                )
-            attempt = escalation_request(
-                attempt=attempt,
-                description=form.cleaned_data["description"],
-                name=form.cleaned_data["name"],
-                email=form.cleaned_data["email"],
-            )
-        response = render(request, "guides/contact_done.html", {"guide": guide, "attempt": attempt})
-        if token:
-            _remember_attempt(response, guide, token)
-        return response
-    tried = []
-    if attempt is not None:
-        current = selectors.current_outcomes(selectors.attempt_outcome_history(attempt=attempt))
-        tried = sorted(current.values(), key=lambda outcome: outcome.step_position)
-    response = render(
-        request,
-        "guides/contact.html",
-        {"guide": guide, "form": form, "tried": tried},
-        status=200 if refusal is None else 429,
-    )
-    if refusal is not None:
-        response["Retry-After"] = str(refusal.retry_after)
     return response

@@ -2,7 +2,9 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from guides import urls as guide_urls
 from helpdesk import views
+from tickets import urls as ticket_urls
 
 admin.site.site_header = "Helpdesk"
 admin.site.site_title = "Helpdesk admin"
@@ -19,5 +21,14 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("tickets/", include("tickets.urls")),
-    path("", include("guides.urls")),
+    # The guide pages, with the tickets' "talk to a person" in the same namespace (guides:…).
+    path(
+        "",
+        include(
+            (
+                [*guide_urls.urlpatterns, *ticket_urls.guide_urlpatterns],
+                guide_urls.app_name,
+            )
+        ),
+    ),
 ]

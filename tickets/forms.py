@@ -45,3 +45,25 @@ class CustomerReplyForm(forms.Form):
         label=_("Your message"),
         error_messages={"required": _("Write your message first.")},
     )
+
+
+class GuideContactForm(forms.Form):
+    """The "talk to a person" form at the end of a guide: what the guide did not solve."""
+
+    description = PlainTextFormField(
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 5, "dir": "auto"}),
+        label=_("What is still going wrong?"),
+    )
+    name = OneLineFormField(
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"dir": "auto"}),
+        label=_("Your name (optional)"),
+    )
+    email = forms.EmailField(
+        # The address validator allows 320 characters; the column holds fewer.
+        max_length=Attempt._meta.get_field("contact_email").max_length,
+        label=_("Your e-mail address"),
+        help_text=_("A person will answer you here."),
+    )

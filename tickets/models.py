@@ -182,6 +182,8 @@ class TicketStatus(models.TextChoices):
     CLOSED = "closed", _("Closed")
 
 
+# A ticket someone still has to work on: every "open" filter, count and partial index (the
+# indexes' conditions compare equal to the plain strings in their migrations) uses this.
 OPEN_TICKET_STATUSES = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING)
 
 # The longest message each side may write, the same on every surface (admin, status page, API).
@@ -339,7 +341,7 @@ class Ticket(models.Model):
                 models.F("priority").desc(),
                 "created_at",
                 "id",
-                condition=Q(assignee__isnull=True, status__in=["new", "open", "pending"]),
+                condition=Q(assignee__isnull=True, status__in=list(OPEN_TICKET_STATUSES)),
                 name="ticket_claim_next_idx",
             ),
             # "My open tickets" (the agent's work list and the assignee filter), in work order.
@@ -349,7 +351,7 @@ class Ticket(models.Model):
                 models.F("priority").desc(),
                 "created_at",
                 "id",
-                condition=Q(status__in=["new", "open", "pending"]),
+                condition=Q(status__in=list(OPEN_TICKET_STATUSES)),
                 name="ticket_assignee_open_idx",
             ),
             # "Assignee: me" over an agent's whole history (closed tickets included), which is
@@ -366,7 +368,7 @@ class Ticket(models.Model):
                 models.F("priority").desc(),
                 "created_at",
                 "id",
-                condition=Q(status__in=["new", "open", "pending"]),
+                condition=Q(status__in=list(OPEN_TICKET_STATUSES)),
                 name="ticket_queue_open_idx",
             ),
             # The supervisor's work list over every queue (tickets.selectors.WORK_ORDER).
@@ -384,7 +386,7 @@ class Ticket(models.Model):
             # The SLA sweep: open tickets with a clock still running.
             models.Index(
                 fields=["resolution_due_at"],
-                condition=Q(status__in=["new", "open", "pending"]),
+                condition=Q(status__in=list(OPEN_TICKET_STATUSES)),
                 name="ticket_sla_open_idx",
             ),
             # Closing solved tickets after the reopen window (tickets_close_solved).

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Case, Count, F, Min, Q, QuerySet, Value, When
+from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
 
 from tickets.models import (
@@ -140,6 +141,21 @@ def claimable_tickets(*, agent: AgentProfile) -> QuerySet[Ticket]:
     return tickets.order_by(*WORK_ORDER)
 
 
+def ticket_by_secret(*, reference: str, secret: str) -> Ticket | None:
+    """The ticket a customer's link names, if ``secret`` is its status token; else None, the
+    same for an unknown reference and a wrong secret. The status page and the customer API
+    read through here (with what the page shows of the company and the guide, joined)."""
+    ticket = (
+        Ticket.objects.select_related("company", "guide__company")
+        .filter(reference=reference)
+        .first()
+    )
+    # Compared in constant time: the answer's timing says nothing about the secret.
+    if ticket is None or not constant_time_compare(secret, ticket.status_token()):
+        return None
+    return ticket
+
+
 def ticket_thread(*, ticket: Ticket, public_only: bool = False) -> QuerySet[TicketEvent]:
     events = ticket.events.select_related("author").order_by("created_at", "pk")
     if public_only:
@@ -164,7 +180,9 @@ def claim_next_candidate_sql() -> str:
     another claim holds instead of queueing behind it; when every candidate is held, the
     caller falls back to claimable_tickets.
     """
-    # Table names come from the models; every value is a query parameter.
+    # Table and status names come from the models; every value is a query parameter. The status
+    # test is written out as the partial index's condition is, so that PostgreSQL uses it.
+    open_statuses = ", ".join(f"'{status}'" for status in OPEN_TICKET_STATUSES)
     return f"""
 SELECT t.id FROM {Ticket._meta.db_table} t
 WHERE t.id IN (
@@ -174,13 +192,13 @@ WHERE t.id IN (
     CROSS JOIN LATERAL (
         SELECT id FROM {Ticket._meta.db_table}
         WHERE queue_id = m.queue_id AND language = l.language
-          AND assignee_id IS NULL AND status IN ('new', 'open', 'pending')
+          AND assignee_id IS NULL AND status IN ({open_statuses})
         ORDER BY sla_breached DESC, priority DESC, created_at, id
         LIMIT %(per_pair)s
     ) c
     WHERE m.agentprofile_id = %(agent)s
 )
-AND t.assignee_id IS NULL AND t.status IN ('new', 'open', 'pending')
+AND t.assignee_id IS NULL AND t.status IN ({open_statuses})
 ORDER BY t.sla_breached DESC, t.priority DESC, t.created_at, t.id
 LIMIT 1
 FOR UPDATE OF t SKIP LOCKED

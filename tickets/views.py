@@ -9,21 +9,22 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import translation
-from django.utils.crypto import constant_time_compare
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
+from guides import selectors as guide_selectors
 from guides import services as guide_services
-from guides.models import Guide
+from guides import views as guide_views
+from guides.models import Attempt, Guide
 from guides.search import search_guides
 from helpdesk import limits
 from helpdesk.http import client_address
 from tickets import presentation, services
-from tickets.forms import ContactRequestForm, CustomerReplyForm
+from tickets.forms import ContactRequestForm, CustomerReplyForm, GuideContactForm
 from tickets.models import Ticket
-from tickets.selectors import ticket_thread
+from tickets.selectors import ticket_by_secret, ticket_thread
 from tickets.services import escalation_request
 
 # --- the customer's status page ------------------------------------------------------------------
@@ -59,12 +60,8 @@ def ticket_status(request: HttpRequest, reference: str, token: str) -> HttpRespo
     retry_after = guesses.retry_after(address)
     if retry_after is not None:
         return limits.too_many_requests(request, retry_after, reason="guesses")
-    ticket = (
-        Ticket.objects.select_related("company", "guide__company")
-        .filter(reference=reference)
-        .first()
-    )
-    if ticket is None or not constant_time_compare(token, ticket.status_token()):
+    ticket = ticket_by_secret(reference=reference, secret=token)
+    if ticket is None:
         guesses.count(address)
         raise Http404
 
@@ -112,6 +109,65 @@ def ticket_status(request: HttpRequest, reference: str, token: str) -> HttpRespo
         response["Retry-After"] = str(retry_after)
     # A link forwarded or pasted somewhere public must not end up in a search index.
     response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+# --- "talk to a person" at the end of a guide -------------------------------------------------
+
+
+def guide_contact(request: HttpRequest, company: str, language: str, slug: str) -> HttpResponse:
+    """The guide page's "talk to a person" (``guides:contact``, under the guide's path): the
+    customer's words and contact go on their attempt, which escalates with the steps they
+    tried; a customer without an attempt gets one here, in the same transaction."""
+    guide = guide_views.published_guide(company, language, slug)
+    attempt = guide_views.attempt_from_cookie(request, guide)
+    if attempt is not None and attempt.status == Attempt.Status.ESCALATED:
+        return render(
+            request, "tickets/guide_contact_done.html", {"guide": guide, "attempt": attempt}
+        )
+    form = GuideContactForm(request.POST or None)
+    refusal = None
+    if request.method == "POST" and form.is_valid():
+        with translation.override(guide.language):  # the form's language, not the browser's
+            refusal = limits.escalation_refusal(
+                client=client_address(request), email=form.cleaned_data["email"]
+            )
+    if refusal is not None:
+        form.add_error(None, refusal.message)
+    elif request.method == "POST" and form.is_valid():
+        token = None
+        # One transaction: a request refused on the way (or failing) leaves no attempt behind.
+        with transaction.atomic():
+            if attempt is None:
+                attempt, token = guide_services.attempt_start(
+                    guide=guide, user_agent=request.headers.get("User-Agent", "")
+                )
+            attempt = escalation_request(
+                attempt=attempt,
+                description=form.cleaned_data["description"],
+                name=form.cleaned_data["name"],
+                email=form.cleaned_data["email"],
+            )
+        response = render(
+            request, "tickets/guide_contact_done.html", {"guide": guide, "attempt": attempt}
+        )
+        if token:
+            guide_views.remember_attempt(response, guide, token)
+        return response
+    tried = []
+    if attempt is not None:
+        current = guide_selectors.current_outcomes(
+            guide_selectors.attempt_outcome_history(attempt=attempt)
+        )
+        tried = sorted(current.values(), key=lambda outcome: outcome.step_position)
+    response = render(
+        request,
+        "tickets/guide_contact.html",
+        {"guide": guide, "form": form, "tried": tried},
+        status=200 if refusal is None else 429,
+    )
+    if refusal is not None:
+        response["Retry-After"] = str(refusal.retry_after)
     return response
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -16,7 +15,7 @@ from drf_spectacular.utils import (
     extend_schema_field,
 )
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, Throttled, ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -25,18 +24,15 @@ from rest_framework.views import APIView
 from guides import selectors, services
 from guides.models import Attempt, Guide, StepOutcome
 from guides.visitors import FeedbackThrottle, visitor_of, visitor_remember
-from helpdesk import limits
-from helpdesk.api.errors import ErrorSerializer, error_body
+from helpdesk.api.errors import ErrorSerializer
 from helpdesk.api.fields import (
     StrictBooleanField,
     StrictCharField,
     StrictChoiceField,
-    StrictEmailField,
     StrictIntegerField,
 )
+from helpdesk.api.inputs import validated
 from helpdesk.api.schema import ERROR_RESPONSES
-from helpdesk.http import client_address
-from tickets.services import escalation_request
 
 TOKEN_HEADER_NAME = "X-Attempt-Token"  # noqa: S105 - a header name, not a secret
 TOKEN_HEADER = OpenApiParameter(
@@ -151,12 +147,6 @@ class FeedbackInputSerializer(serializers.Serializer):
     comment = StrictCharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
-class ContactInputSerializer(serializers.Serializer):
-    description = StrictCharField(max_length=5000, help_text="What is still going wrong.")
-    name = StrictCharField(required=False, allow_blank=True, max_length=200, default="")
-    email = StrictEmailField(required=False, allow_blank=True, default="")
-
-
 # --- views --------------------------------------------------------------------------------------
 
 
@@ -169,7 +159,9 @@ class _AnonymousWriteThrottle(ScopedRateThrottle):
         return super().allow_request(request, view)
 
 
-class _AttemptView(APIView):
+# A call of the anonymous customer who holds an attempt's token (see attempt()); a comment, not
+# a docstring, as drf-spectacular would show a docstring as each operation's description.
+class AttemptView(APIView):
     throttle_scope = "anon_write"
     authentication_classes: list = []
 
@@ -185,17 +177,8 @@ class _AttemptView(APIView):
             raise NotFound()
         return attempt
 
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, services.AttemptClosedError):
-            return Response(
-                error_body(409, exc.code, exc.message, {exc.field: [exc.message]}), status=409
-            )
-        if isinstance(exc, services.SelfHelpError):
-            exc = ValidationError({exc.field: [exc.message]})
-        return super().handle_exception(exc)
 
-
-class AttemptStartView(_AttemptView):
+class AttemptStartView(AttemptView):
     @extend_schema(
         summary="Start an attempt at a published guide",
         request=None,
@@ -209,7 +192,7 @@ class AttemptStartView(_AttemptView):
         return Response({"token": token, **attempt_state(attempt)}, status=status.HTTP_201_CREATED)
 
 
-class AttemptDetailView(_AttemptView):
+class AttemptDetailView(AttemptView):
     @extend_schema(
         summary="The attempt's state and its outcome history",
         parameters=[TOKEN_HEADER],
@@ -219,7 +202,7 @@ class AttemptDetailView(_AttemptView):
         return Response(attempt_state(self.attempt(request)))
 
 
-class StepOutcomeRecordView(_AttemptView):
+class StepOutcomeRecordView(AttemptView):
     @extend_schema(
         summary="Record what happened at one step",
         parameters=[TOKEN_HEADER],
@@ -228,7 +211,7 @@ class StepOutcomeRecordView(_AttemptView):
     )
     def post(self, request: Request) -> Response:
         attempt = self.attempt(request)
-        data = _valid(StepOutcomeInputSerializer, request)
+        data = validated(StepOutcomeInputSerializer, request)
         services.step_outcome_record(
             attempt=attempt, step_id=data["step"], outcome=data["outcome"], note=data["note"]
         )
@@ -236,7 +219,7 @@ class StepOutcomeRecordView(_AttemptView):
         return Response(attempt_state(self.attempt(request)), status=status.HTTP_201_CREATED)
 
 
-class AttemptFeedbackView(_AttemptView):
+class AttemptFeedbackView(AttemptView):
     # Per address, shared with the guide page's form and GuideFeedbackView (FEEDBACK_RATE).
     throttle_scope = FeedbackThrottle.scope
 
@@ -248,40 +231,14 @@ class AttemptFeedbackView(_AttemptView):
     )
     def post(self, request: Request) -> Response:
         attempt = self.attempt(request)
-        data = _valid(FeedbackInputSerializer, request)
+        data = validated(FeedbackInputSerializer, request)
         services.feedback_give(
             guide=attempt.guide, attempt=attempt, helpful=data["helpful"], comment=data["comment"]
         )
         return Response(attempt_state(attempt))
 
 
-class AttemptContactView(_AttemptView):
-    @extend_schema(
-        summary="Still stuck: ask for a person, with a description and contact details",
-        parameters=[TOKEN_HEADER],
-        request=ContactInputSerializer,
-        responses={202: AttemptOutputSerializer, **ERROR_RESPONSES, **CONFLICT},
-    )
-    def post(self, request: Request) -> Response:
-        attempt = self.attempt(request)
-        data = _valid(ContactInputSerializer, request)
-        # The same budgets as the web forms: per client, and per recipient whatever the client.
-        refusal = limits.escalation_refusal(client=client_address(request), email=data["email"])
-        if refusal is not None:
-            raise Throttled(wait=refusal.retry_after, detail=refusal.message)
-        attempt = escalation_request(
-            attempt=attempt, description=data["description"], name=data["name"],
-            email=data["email"],
-        )  # fmt: skip
-        # Accepted: a worker turns it into a ticket; poll the attempt to see its reference.
-        return Response(
-            attempt_state(attempt),
-            status=status.HTTP_202_ACCEPTED,
-            headers={"Location": reverse("api:attempt-detail")},
-        )
-
-
-class AttemptAbandonView(_AttemptView):
+class AttemptAbandonView(AttemptView):
     @extend_schema(
         summary="Give up on the attempt",
         parameters=[TOKEN_HEADER],
@@ -293,7 +250,7 @@ class AttemptAbandonView(_AttemptView):
         return Response(attempt_state(attempt))
 
 
-class GuideFeedbackView(_AttemptView):
+class GuideFeedbackView(AttemptView):
     """A reader without an attempt is one visitor: the signed ``visitor`` cookie that the guide
     pages set (guides.visitors), sent back by any client that keeps cookies; without it, the
     answer is recorded for a new visitor whose cookie the response sets. Answering again with
@@ -309,7 +266,7 @@ class GuideFeedbackView(_AttemptView):
     )
     def post(self, request: Request, guide_id: int) -> Response:
         guide = get_object_or_404(Guide, pk=guide_id, status=Guide.Status.PUBLISHED)
-        data = _valid(FeedbackInputSerializer, request)
+        data = validated(FeedbackInputSerializer, request)
         visitor = visitor_of(request)
         services.feedback_give(
             guide=guide, visitor_id=visitor.id, helpful=data["helpful"], comment=data["comment"]
@@ -317,9 +274,3 @@ class GuideFeedbackView(_AttemptView):
         response = Response(status=status.HTTP_201_CREATED)
         visitor_remember(response, visitor)
         return response
-
-
-def _valid(serializer_class: type[serializers.Serializer], request: Request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import django_filters
-from django import forms
 from django.db.models import Case, QuerySet, When
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import viewsets
@@ -16,14 +15,8 @@ from guides.api.serializers import (
 )
 from guides.models import Guide, Language
 from guides.search import search_guide_ids
+from helpdesk.api.inputs import SLUG_PATTERN, SlugFilter
 from helpdesk.api.schema import ERROR_RESPONSES
-
-# An empty filter value means "no filter", as django-filter treats it.
-SLUG_PATTERN = r"^[-a-zA-Z0-9_]*$"
-
-
-class SlugFilter(django_filters.CharFilter):
-    field_class = forms.SlugField
 
 
 class GuideFilter(django_filters.FilterSet):

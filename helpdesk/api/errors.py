@@ -3,8 +3,9 @@
     {"status": 400, "code": "invalid", "detail": "Invalid input.",
      "errors": {"language": ["Select a valid choice. xx is not one of the available choices."]}}
 
-``errors`` is present only for validation errors; its keys are the request's field names
-(``non_field_errors`` for errors about the whole body).
+``errors`` is present for validation errors and for a service's refusal that names an input
+(helpdesk.errors.ServiceError); its keys are the request's field names (``non_field_errors``
+for errors about the whole body).
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from django.http import Http404
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+from helpdesk.errors import NON_FIELD_ERRORS, ServiceError
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -56,7 +60,20 @@ def error_body(status: int, code: str, detail: str, errors: dict | None = None) 
     return body
 
 
+def service_error_body(error: ServiceError) -> dict:
+    """A service's refusal in the error shape (see ServiceError for what each status says)."""
+    message = _encodable(error.message)
+    if error.status == 400:
+        field = error.field or NON_FIELD_ERRORS
+        return error_body(400, "invalid", "Invalid input.", {field: [message]})
+    errors = None if error.field is None else {error.field: [message]}
+    return error_body(error.status, error.code, message, errors)
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, ServiceError):
+        set_rollback()  # as DRF does for the exceptions it answers
+        return Response(service_error_body(exc), status=exc.status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

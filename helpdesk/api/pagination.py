@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from rest_framework import pagination
-from rest_framework.exceptions import ValidationError
+
+from helpdesk.api import inputs
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
@@ -12,22 +13,12 @@ class PageNumberPagination(pagination.PageNumberPagination):
     max_page_size = 100
 
     def get_page_size(self, request) -> int:
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
-            return self.page_size
-        try:
-            size = int(raw)
-        except ValueError:
-            size = 0
-        if not 1 <= size <= self.max_page_size:
-            raise ValidationError(
-                {
-                    self.page_size_query_param: [
-                        f"Must be a whole number from 1 to {self.max_page_size}."
-                    ]
-                }
-            )
-        return size
+        return inputs.page_size(
+            request,
+            parameter=self.page_size_query_param,
+            default=self.page_size,
+            maximum=self.max_page_size,
+        )
 
     def get_schema_operation_parameters(self, view) -> list[dict]:
         parameters = super().get_schema_operation_parameters(view)

@@ -4,6 +4,7 @@ from rest_framework.routers import DefaultRouter
 from guides.api import attempts
 from guides.api.views import CompanyViewSet, GuideViewSet
 from helpdesk.views import api_not_found
+from tickets.api import escalation
 from tickets.api.views import (
     AgentAvailabilityView,
     CustomerTicketReplyView,
@@ -31,7 +32,7 @@ urlpatterns = [
     path("attempt/", attempts.AttemptDetailView.as_view(), name="attempt-detail"),
     path("attempt/outcomes/", attempts.StepOutcomeRecordView.as_view(), name="attempt-outcomes"),
     path("attempt/feedback/", attempts.AttemptFeedbackView.as_view(), name="attempt-feedback"),
-    path("attempt/contact/", attempts.AttemptContactView.as_view(), name="attempt-contact"),
+    path("attempt/contact/", escalation.AttemptContactView.as_view(), name="attempt-contact"),
     path("attempt/abandon/", attempts.AttemptAbandonView.as_view(), name="attempt-abandon"),
     path(
         "customer/tickets/<str:reference>/",

@@ -283,7 +283,7 @@ def test_a_failed_escalation_from_the_guide_page_leaves_no_attempt_behind(target
     def refused(**kwargs):
         raise DataError("value too long for type character varying(254)")
 
-    monkeypatch.setattr("guides.views.escalation_request", refused)
+    monkeypatch.setattr("tickets.views.escalation_request", refused)
     attempts = Attempt.objects.count()
     assert _guide_contact(target).status_code == 500
     assert Attempt.objects.count() == attempts

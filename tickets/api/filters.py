@@ -12,6 +12,7 @@ from django.core.validators import RegexValidator
 from django.db.models import QuerySet
 
 from guides.models import Language
+from helpdesk.api.inputs import SlugFilter
 from tickets import selectors
 from tickets.models import AgentProfile, Priority, Queue, Ticket
 
@@ -40,10 +41,6 @@ class _AssigneeFilter(django_filters.CharFilter):
     field_class = _AssigneeField
 
 
-class _SlugFilter(django_filters.CharFilter):
-    field_class = forms.SlugField
-
-
 class TicketFilter(django_filters.FilterSet):
     queue = _SlugOrIdFilter(method="filter_queue")
     # distinct=False: these test a column of the ticket itself, so there is no join to
@@ -58,7 +55,7 @@ class TicketFilter(django_filters.FilterSet):
     assignee = _AssigneeFilter(method="filter_assignee")
     sla = django_filters.ChoiceFilter(choices=SLA_STATES, method="filter_sla")
     language = django_filters.ChoiceFilter(choices=Language.choices)
-    company = _SlugFilter(field_name="company__slug")
+    company = SlugFilter(field_name="company__slug")
     q = django_filters.CharFilter(method="filter_search", max_length=200)
 
     class Meta:

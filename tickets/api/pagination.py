@@ -24,6 +24,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
+from helpdesk.api import inputs
+
 
 @dataclass(frozen=True)
 class SortKey:
@@ -63,7 +65,12 @@ class TicketCursorPagination(BasePagination):
     def paginate_queryset(self, queryset: QuerySet, request, view=None) -> list:
         self.request = request
         self.keys: tuple[SortKey, ...] = ORDERINGS[getattr(view, "ordering_name", "newest")]
-        self.page_size = self._page_size(request)
+        self.page_size = inputs.page_size(
+            request,
+            parameter=self.page_size_query_param,
+            default=self.page_size,
+            maximum=self.max_page_size,
+        )
         backwards, after = self._cursor(request)
         keys = self.keys
         if backwards:
@@ -119,21 +126,6 @@ class TicketCursorPagination(BasePagination):
         ]
 
     # --- internals ---------------------------------------------------------------------------
-
-    def _page_size(self, request) -> int:
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
-            return self.page_size
-        size = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 6 else 0
-        if not 1 <= size <= self.max_page_size:
-            raise ValidationError(
-                {
-                    self.page_size_query_param: [
-                        f"Must be a whole number from 1 to {self.max_page_size}."
-                    ]
-                }
-            )
-        return size
 
     def _cursor(self, request) -> tuple[bool, list[Any] | None]:
         """(backwards, the sort key to start after) from the cursor parameter."""

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from django.http import Http404
-from django.utils.crypto import constant_time_compare
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
 )
-from rest_framework import permissions, serializers, status, viewsets
+from rest_framework import permissions, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
@@ -32,8 +31,10 @@ from rest_framework.views import APIView
 
 from guides.models import Language
 from helpdesk import limits
-from helpdesk.api.errors import ErrorSerializer, error_body
+from helpdesk.api.errors import ErrorSerializer
+from helpdesk.api.inputs import SLUG_PATTERN, validated
 from helpdesk.api.schema import ERROR_RESPONSES
+from helpdesk.errors import refusals_concern
 from helpdesk.http import client_address
 from tickets import selectors, services
 from tickets.api import serializers as io
@@ -74,36 +75,6 @@ CONFLICT = {
     )
 }
 
-# TicketError subclasses and the status they answer with; any other TicketError is about the
-# input (a blank body, an agent outside the queue) and is a 400 on the field it names.
-TICKET_ERROR_STATUS = {
-    services.TicketNotPermitted: status.HTTP_403_FORBIDDEN,
-    services.TransitionNotAllowed: status.HTTP_409_CONFLICT,
-    services.AgentAtCapacity: status.HTTP_409_CONFLICT,
-    services.AgentUnavailable: status.HTTP_409_CONFLICT,
-    services.TicketClosedForReplies: status.HTTP_409_CONFLICT,
-}
-
-
-def ticket_error_response(exc: services.TicketError, *, field: str) -> Response:
-    for error_class, code in TICKET_ERROR_STATUS.items():
-        if isinstance(exc, error_class):
-            return Response(error_body(code, exc.code, exc.message), status=code)
-    code = status.HTTP_400_BAD_REQUEST
-    return Response(error_body(code, "invalid", "Invalid input.", {field: [exc.message]}), code)
-
-
-class TicketErrorsAnswered:
-    """A view whose services' refusals (TicketError) are answered with their status and code,
-    on ``error_field`` (set per action where the refused input is known)."""
-
-    error_field = "non_field_errors"
-
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, services.TicketError):
-            return ticket_error_response(exc, field=self.error_field)
-        return super().handle_exception(exc)  # type: ignore[misc]
-
 
 def own_agent_profile(request: Request, refusal: str):
     """The requesting user's agent profile, or a 403 saying ``refusal``."""
@@ -111,12 +82,6 @@ def own_agent_profile(request: Request, refusal: str):
     if agent is None:
         raise PermissionDenied(refusal)
     return agent
-
-
-def _valid(serializer_class: type[serializers.Serializer], request: Request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 # --- the staff's side --------------------------------------------------------------------------
@@ -161,7 +126,7 @@ LIST_PARAMETERS = [
     OpenApiParameter("sla", str, enum=["", *(value for value, _label in SLA_STATES)]),
     OpenApiParameter("language", str, enum=["", *Language.values]),
     OpenApiParameter(
-        "company", str, pattern=r"^[-a-zA-Z0-9_]*$", description="Company slug."
+        "company", str, pattern=SLUG_PATTERN, description="Company slug."
     ),
     OpenApiParameter(
         "q", str, pattern=SEARCH_PATTERN,
@@ -186,7 +151,7 @@ LIST_PARAMETERS = [
         responses={200: io.TicketDetailOutputSerializer, **STAFF_ERRORS},
     ),
 )
-class TicketViewSet(TicketErrorsAnswered, viewsets.GenericViewSet):
+class TicketViewSet(viewsets.GenericViewSet):
     authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     permission_classes = [CanWorkTickets]
     throttle_classes = [UserRateThrottle]
@@ -249,12 +214,12 @@ class TicketViewSet(TicketErrorsAnswered, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def reply(self, request: Request, reference: str) -> Response:
         ticket = self.ticket()
-        data = _valid(io.ReplyInputSerializer, request)
-        self.error_field = "body"
-        services.ticket_reply(
-            ticket=ticket, actor=request.user, body=data["body"],
-            status_after=data.get("status_after"),
-        )  # fmt: skip
+        data = validated(io.ReplyInputSerializer, request)
+        with refusals_concern("body"):
+            services.ticket_reply(
+                ticket=ticket, actor=request.user, body=data["body"],
+                status_after=data.get("status_after"),
+            )  # fmt: skip
         return self.detail_response(ticket, code=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -266,9 +231,9 @@ class TicketViewSet(TicketErrorsAnswered, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def notes(self, request: Request, reference: str) -> Response:
         ticket = self.ticket()
-        data = _valid(io.NoteInputSerializer, request)
-        self.error_field = "body"
-        services.ticket_note(ticket=ticket, actor=request.user, body=data["body"])
+        data = validated(io.NoteInputSerializer, request)
+        with refusals_concern("body"):
+            services.ticket_note(ticket=ticket, actor=request.user, body=data["body"])
         return self.detail_response(ticket, code=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -282,11 +247,11 @@ class TicketViewSet(TicketErrorsAnswered, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def transition(self, request: Request, reference: str) -> Response:
         ticket = self.ticket()
-        data = _valid(io.TransitionInputSerializer, request)
-        self.error_field = "status"
-        services.ticket_transition(
-            ticket=ticket, to_status=data["status"], actor=request.user, note=data["note"]
-        )
+        data = validated(io.TransitionInputSerializer, request)
+        with refusals_concern("status"):
+            services.ticket_transition(
+                ticket=ticket, to_status=data["status"], actor=request.user, note=data["note"]
+            )
         return self.detail_response(ticket)
 
     @extend_schema(
@@ -300,14 +265,14 @@ class TicketViewSet(TicketErrorsAnswered, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def reassign(self, request: Request, reference: str) -> Response:
         ticket = self.ticket()
-        data = _valid(io.ReassignInputSerializer, request)
+        data = validated(io.ReassignInputSerializer, request)
         agent = None
         if data["agent"] is not None:
             agent = AgentProfile.objects.select_related("user").filter(pk=data["agent"]).first()
             if agent is None:
                 raise ValidationError({"agent": ["No agent has this id."]})
-        self.error_field = "agent"
-        services.ticket_assign_to(ticket=ticket, agent=agent, actor=request.user)
+        with refusals_concern("agent"):
+            services.ticket_assign_to(ticket=ticket, agent=agent, actor=request.user)
         return self.detail_response(ticket)
 
     @extend_schema(
@@ -319,11 +284,11 @@ class TicketViewSet(TicketErrorsAnswered, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def priority(self, request: Request, reference: str) -> Response:
         ticket = self.ticket()
-        data = _valid(io.PriorityInputSerializer, request)
-        self.error_field = "priority"
-        services.ticket_priority_change(
-            ticket=ticket, priority=data["priority"], actor=request.user
-        )
+        data = validated(io.PriorityInputSerializer, request)
+        with refusals_concern("priority"):
+            services.ticket_priority_change(
+                ticket=ticket, priority=data["priority"], actor=request.user
+            )
         return self.detail_response(ticket)
 
     @extend_schema(
@@ -335,12 +300,12 @@ class TicketViewSet(TicketErrorsAnswered, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def move(self, request: Request, reference: str) -> Response:
         ticket = self.ticket()
-        data = _valid(io.MoveInputSerializer, request)
+        data = validated(io.MoveInputSerializer, request)
         queue = Queue.objects.filter(slug=data["queue"]).first()
         if queue is None:
             raise ValidationError({"queue": ["No queue has this slug."]})
-        self.error_field = "queue"
-        services.ticket_move_queue(ticket=ticket, queue=queue, actor=request.user)
+        with refusals_concern("queue"):
+            services.ticket_move_queue(ticket=ticket, queue=queue, actor=request.user)
         return self.detail_response(ticket)
 
     @extend_schema(
@@ -365,7 +330,7 @@ class TicketViewSet(TicketErrorsAnswered, viewsets.GenericViewSet):
         return self.detail_response(ticket)
 
 
-class _StaffView(TicketErrorsAnswered, APIView):
+class _StaffView(APIView):
     authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     permission_classes = [CanWorkTickets]
     throttle_classes = [UserRateThrottle]
@@ -394,7 +359,7 @@ class AgentAvailabilityView(_StaffView):
     )
     def post(self, request: Request) -> Response:
         agent = self.agent(request)
-        data = _valid(io.AvailabilitySerializer, request)
+        data = validated(io.AvailabilitySerializer, request)
         services.agent_availability_set(
             agent=agent, available=data["available"], actor=request.user
         )
@@ -441,20 +406,19 @@ class TicketGuessThrottle(BaseThrottle):
         return self.retry_after
 
 
-class _CustomerTicketView(TicketErrorsAnswered, APIView):
+class _CustomerTicketView(APIView):
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
     throttle_classes = [AnonRateThrottle, CustomerTicketThrottle, TicketGuessThrottle]
     throttle_scope = "customer_ticket"
-    error_field = "body"  # the only input a customer sends
 
     def ticket(self, request: Request, reference: str) -> Ticket:
         secret = request.headers.get(SECRET_HEADER_NAME, "").strip()
         if not secret:
             raise ValidationError({SECRET_HEADER_NAME: ["This header is required."]})
-        ticket = Ticket.objects.filter(reference=reference).first()
+        ticket = selectors.ticket_by_secret(reference=reference, secret=secret)
         # An unknown reference and a wrong secret look the same: a bare 404.
-        if ticket is None or not constant_time_compare(secret, ticket.status_token()):
+        if ticket is None:
             limits.ticket_link_guesses().count(client_address(request))
             raise NotFound()
         return ticket
@@ -498,7 +462,8 @@ class CustomerTicketReplyView(_CustomerTicketView):
     )
     def post(self, request: Request, reference: str) -> Response:
         ticket = self.ticket(request, reference)
-        data = _valid(io.CustomerReplyInputSerializer, request)
-        services.ticket_customer_reply(ticket=ticket, body=data["body"])
+        data = validated(io.CustomerReplyInputSerializer, request)
+        with refusals_concern("body"):
+            services.ticket_customer_reply(ticket=ticket, body=data["body"])
         ticket.refresh_from_db(fields=["status", "updated_at", "solved_at", "closed_at"])
         return self.state(ticket, code=status.HTTP_201_CREATED)

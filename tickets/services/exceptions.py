@@ -1,35 +1,47 @@
 """The ticket services' refusals. Each carries a message for the person who asked, in their
-language; the admin, the web pages and the API show it as is."""
+language; the admin, the web pages and the API show it as is, and the API's one exception
+handler (helpdesk.api.errors) answers it with its status and code."""
 
 from __future__ import annotations
 
+from helpdesk.errors import ServiceError
 
-class TicketError(Exception):
+
+class TicketError(ServiceError):
     """A ticket action refused, with a message for the person who asked, in their language
-    (the services run in the request's language; the admin and the API show it as is)."""
+    (the services run in the request's language; the admin and the API show it as is).
+
+    A plain TicketError is about the input (a blank body, an agent outside the queue); the
+    subclasses are about the actor or the ticket's state and name no input."""
 
     code = "ticket_error"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class TicketNotPermitted(TicketError):
     code = "not_permitted"
+    status = 403
+    field = None
 
 
 class TransitionNotAllowed(TicketError):
     code = "transition_not_allowed"
+    status = 409
+    field = None
 
 
 class AgentAtCapacity(TicketError):
     code = "agent_at_capacity"
+    status = 409
+    field = None
 
 
 class AgentUnavailable(TicketError):
     code = "agent_unavailable"
+    status = 409
+    field = None
 
 
 class TicketClosedForReplies(TicketError):
     code = "ticket_closed"
+    status = 409
+    field = None

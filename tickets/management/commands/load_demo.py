@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -16,7 +17,9 @@ from tickets import roles
 from tickets import services as ticket_services
 from tickets.models import AgentProfile, Priority, Queue, RoutingRule, SLAPolicy, Ticket
 
-DEMO_GUIDES = Path(__file__).resolve().parents[2] / "demo_guides"
+# The demo guides are the guides app's data; this command (in tickets, as it also builds queues,
+# agents and tickets) loads them through that app's importer.
+DEMO_GUIDES = Path(apps.get_app_config("guides").path) / "demo_guides"
 
 # Demo-only accounts with published passwords: never load them into a real deployment.
 DEMO_USERS = [

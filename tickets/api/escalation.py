@@ -1,0 +1,60 @@
+"""The API's door from self-help to a person: an attempt's holder asks for help.
+
+It lives with the tickets (guides is a leaf app and never imports them) but reads as one more
+attempt call: the same token header, throttles and output as guides.api.attempts.
+"""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import Throttled
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from guides.api.attempts import (
+    CONFLICT,
+    TOKEN_HEADER,
+    AttemptOutputSerializer,
+    AttemptView,
+    attempt_state,
+)
+from helpdesk import limits
+from helpdesk.api.fields import StrictCharField, StrictEmailField
+from helpdesk.api.inputs import validated
+from helpdesk.api.schema import ERROR_RESPONSES
+from helpdesk.http import client_address
+from tickets.services import escalation_request
+
+
+class ContactInputSerializer(serializers.Serializer):
+    description = StrictCharField(max_length=5000, help_text="What is still going wrong.")
+    name = StrictCharField(required=False, allow_blank=True, max_length=200, default="")
+    email = StrictEmailField(required=False, allow_blank=True, default="")
+
+
+class AttemptContactView(AttemptView):
+    @extend_schema(
+        summary="Still stuck: ask for a person, with a description and contact details",
+        parameters=[TOKEN_HEADER],
+        request=ContactInputSerializer,
+        responses={202: AttemptOutputSerializer, **ERROR_RESPONSES, **CONFLICT},
+    )
+    def post(self, request: Request) -> Response:
+        attempt = self.attempt(request)
+        data = validated(ContactInputSerializer, request)
+        # The same budgets as the web forms: per client, and per recipient whatever the client.
+        refusal = limits.escalation_refusal(client=client_address(request), email=data["email"])
+        if refusal is not None:
+            raise Throttled(wait=refusal.retry_after, detail=refusal.message)
+        attempt = escalation_request(
+            attempt=attempt, description=data["description"], name=data["name"],
+            email=data["email"],
+        )  # fmt: skip
+        # Accepted: a worker turns it into a ticket; poll the attempt to see its reference.
+        return Response(
+            attempt_state(attempt),
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": reverse("api:attempt-detail")},
+        )
