@@ -1,0 +1,44 @@
+"""Tickets: what a failed self-help attempt becomes, and the queues, agents, routing rules and
+SLA policies that decide who answers it and by when. One module per part; every name is
+importable from ``tickets.models`` as before."""
+
+from tickets.models.api_token import ApiToken, api_token_key_hash
+from tickets.models.routing import AgentProfile, Priority, Queue, RoutingRule, SLAPolicy
+from tickets.models.ticket import (
+    CUSTOMER_MESSAGE_MAX_LENGTH,
+    OPEN_TICKET_STATUSES,
+    REFERENCE_ALPHABET,
+    REFERENCE_LENGTH,
+    REOPEN_WINDOW,
+    SLA_AT_RISK_SHARE,
+    STAFF_MESSAGE_MAX_LENGTH,
+    TICKET_TRANSITIONS,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+    sla_target_at_risk,
+    ticket_reference_new,
+)
+
+__all__ = [
+    "CUSTOMER_MESSAGE_MAX_LENGTH",
+    "OPEN_TICKET_STATUSES",
+    "REFERENCE_ALPHABET",
+    "REFERENCE_LENGTH",
+    "REOPEN_WINDOW",
+    "SLA_AT_RISK_SHARE",
+    "STAFF_MESSAGE_MAX_LENGTH",
+    "TICKET_TRANSITIONS",
+    "AgentProfile",
+    "ApiToken",
+    "Priority",
+    "Queue",
+    "RoutingRule",
+    "SLAPolicy",
+    "Ticket",
+    "TicketEvent",
+    "TicketStatus",
+    "api_token_key_hash",
+    "sla_target_at_risk",
+    "ticket_reference_new",
+]
