@@ -10,6 +10,7 @@ from django.db.models import Case, Count, F, Min, Q, QuerySet, Value, When
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
 
+from guides.models import Language
 from tickets.models import (
     OPEN_TICKET_STATUSES,
     REFERENCE_ALPHABET,
@@ -206,8 +207,6 @@ FOR UPDATE OF t SKIP LOCKED
 
 
 def claim_next_candidate_params(*, agent: AgentProfile) -> dict:
-    from guides.models import Language
-
     return {
         "languages": list(agent.languages or Language.values),
         "per_pair": CLAIM_CANDIDATES_PER_PAIR,
