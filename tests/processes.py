@@ -26,6 +26,12 @@ _DROPPED_VARIABLES = (
     "CACHE_KEY_PREFIX",
     "DJANGO_ALLOW_ASYNC_UNSAFE",
     "SECURE_SSL_REDIRECT",
+    # pytest-xdist's: a started process is not a test worker; it is told its broker prefix
+    # explicitly (configured_broker_env), or tests/settings.py would derive its own.
+    "PYTEST_XDIST_WORKER",
+    "PYTEST_XDIST_WORKER_COUNT",
+    "PYTEST_XDIST_TESTRUNUID",
+    "TEST_BROKER_KEYPREFIX",
 )
 
 
@@ -45,6 +51,25 @@ def test_database_url() -> str:
 
 
 test_database_url.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
+def configured_broker_env() -> dict[str, str]:
+    """Environment for a started process to use this run's configured broker, the one this test
+    process publishes into: its folder on the file-system broker (tests/conftest.py gives each
+    run and each xdist worker its own), its key prefix on Redis (tests/settings.py), and the
+    Redis cache with this worker's key prefix."""
+    from django.conf import settings
+
+    env = {"CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    if settings.CELERY_BROKER_URL.startswith("filesystem"):
+        env["CELERY_BROKER_DIR"] = str(Path(str(options["data_folder_in"])).parent)
+    elif options.get("global_keyprefix"):
+        env["TEST_BROKER_KEYPREFIX"] = str(options["global_keyprefix"])
+    if settings.REDIS_URL:
+        env["REDIS_URL"] = settings.REDIS_URL
+        env["CACHE_KEY_PREFIX"] = settings.CACHES["default"]["KEY_PREFIX"]
+    return env
 
 
 def skip_or_fail(reason: str) -> None:

@@ -16,7 +16,7 @@ from guides import services
 from guides.api.attempts import _AnonymousWriteThrottle
 from guides.models import Feedback, Guide, feedback_voter_hash
 from guides.visitors import VISITOR_COOKIE
-from tests.guides import visitor_of_client
+from tests.helpers import visitor_of_client
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from helpdesk import limits
 from tests.factories import TicketFactory, agent_in
-from tests.tickets import ticket_escalated
+from tests.helpers import ticket_escalated
 from tickets import services
 from tickets.models import Ticket, TicketEvent
 

@@ -14,8 +14,7 @@ from rest_framework.test import APIClient
 
 from helpdesk import limits
 from tests.factories import agent_in
-from tests.helpdesk.test_http import trust_proxies
-from tests.tickets import STORIES, ticket_escalated
+from tests.helpers import STORIES, ticket_escalated, trust_proxies
 from tickets import services
 from tickets.models import Ticket, TicketEvent
 
