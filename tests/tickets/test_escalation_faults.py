@@ -88,6 +88,29 @@ def web_server(env: dict[str, str], log: Path) -> Iterator[str]:
         yield base_url
 
 
+def one_more_sweep(broker: PrivateRedis, log: Path) -> None:
+    """Wait until the sweeper has run once more since now and the broker holds no escalation,
+    queued or unacknowledged: a duplicate ticket would exist by then."""
+
+    def sweeps() -> int:
+        text = log.read_text(errors="replace")
+        return sum(
+            1
+            for line in text.splitlines()
+            if "tickets.tasks.sweep_escalations[" in line and " succeeded " in line
+        )
+
+    before = sweeps()
+    wait_for(
+        lambda: (
+            sweeps() > before
+            and broker.queue_length(ESCALATIONS_QUEUE) == 0
+            and not broker.unacked()
+        ),
+        timeout=30, what="one more sweep and nothing left to deliver", log=log,
+    )  # fmt: skip
+
+
 def publish_escalations(env: dict[str, str], attempt_ids: list[int]) -> None:
     """Send escalate_attempt for each attempt from another process, on env's broker."""
     code = (
@@ -291,7 +314,7 @@ def test_it_answers_escalations_during_a_broker_outage_and_tickets_follow_its_re
         stack.enter_context(running(beat_args(), env, tmp_path / "beat.log"))
         wait_for_tickets(20, log=log)
         took = time.monotonic() - back
-        time.sleep(2)  # a duplicate would appear now
+        one_more_sweep(broker, log)  # a duplicate would appear now
         print(f"[{outage}] broker back: 20 tickets {took:.1f}s after worker and beat started")
         # The customers see their ticket's reference when they poll their attempt.
         references = [
@@ -318,7 +341,7 @@ def test_it_turns_escalations_lost_in_a_broker_restart_into_tickets(guide_with_s
         log = tmp_path / "worker.log"
         with running(worker_args(), env, log), running(beat_args(), env, tmp_path / "beat.log"):
             took = wait_for_tickets(10, log=log)
-            time.sleep(2)
+            one_more_sweep(broker, log)
         print(f"10 tickets by the sweeper in {took:.1f}s")
     assert_one_ticket_per_attempt(set(histories))
 

@@ -19,16 +19,6 @@ ALLOWED = [(a, b) for a, b in ALL_PAIRS if b in TICKET_TRANSITIONS[a]]
 REFUSED = [(a, b) for a, b in ALL_PAIRS if b not in TICKET_TRANSITIONS[a]]
 
 
-@pytest.fixture
-def billing():
-    return QueueFactory(name="Billing", slug="billing")
-
-
-@pytest.fixture
-def alice(billing):
-    return agent_in(billing, username="alice", capacity=5)
-
-
 def ticket_in(status: str, *, queue, assignee=None, **fields) -> Ticket:
     """A ticket put straight into ``status``, its assignee's capacity counted as the services
     would have counted it."""
