@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -146,3 +147,32 @@ def wait_for(probe: Callable[[], T | None], *, timeout: float, what: str, log: P
         time.sleep(0.1)
     tail = log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; log:\n{tail}")
+
+
+def worker_ready(log: Path, *, timeout: float = 60) -> None:
+    """Wait until the Celery worker logging to ``log`` says it is ready to consume."""
+    wait_for(
+        lambda: log.exists() and " ready." in log.read_text(errors="replace"),
+        timeout=timeout, what=f"{log.name} to be ready", log=log,
+    )  # fmt: skip
+
+
+@contextmanager
+def web_server(env: dict[str, str], log: Path, *, timeout: float = 60) -> Iterator[str]:
+    """``manage.py runserver`` on a free port; yields its base URL once the API answers."""
+    from tests.brokers import free_port
+
+    port = free_port()
+    args = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
+    base_url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        try:
+            with urllib.request.urlopen(f"{base_url}/api/v1/guides/", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    with running(args, env, log):
+        wait_for(answers, timeout=timeout, what="the web server", log=log)
+        yield base_url

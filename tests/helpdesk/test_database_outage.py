@@ -11,7 +11,6 @@ import http.client
 import json
 import socket
 import struct
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -24,7 +23,7 @@ from django.test import Client
 
 from guides.models import Attempt, StepOutcome
 from tests.brokers import free_port
-from tests.processes import process_env, running, test_database_url, wait_for
+from tests.processes import process_env, test_database_url, wait_for, web_server
 
 RETRY_AFTER = "7"
 CSRF_SECRET = "outageoutageoutageoutageoutage12"  # 32 characters, the unmasked cookie form
@@ -191,7 +190,6 @@ def test_it_answers_503_while_the_database_is_down_and_recovers_cleanly(
             f":{connection.settings_dict['PORT']}/", f":{proxy.port}/"
         )
         assert f":{proxy.port}/" in url
-        port = free_port()
         env = process_env(
             tmp_path,
             DATABASE_URL=url,
@@ -202,15 +200,8 @@ def test_it_answers_503_while_the_database_is_down_and_recovers_cleanly(
             SESSION_COOKIE_SECURE="false",
             DATABASE_OUTAGE_RETRY_AFTER=RETRY_AFTER,
         )
-        server = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
-        with running(server, env, log):
-
-            def guides_listed():
-                with suppress(OSError):
-                    return call(port, "GET", "/api/v1/guides/")[0] == 200
-                return False
-
-            wait_for(guides_listed, timeout=30, what="the web server", log=log)
+        with web_server(env, log, timeout=30) as base_url:
+            port = int(base_url.rsplit(":", 1)[1])
             status, _, text = call(port, "POST", f"/api/v1/guides/{guide.pk}/attempts/", {})
             assert status == 201, text
             token = json.loads(text)["token"]

@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -29,9 +28,18 @@ from django.db.models import Count
 from guides import services as guide_services
 from guides.models import Attempt, Guide, StepOutcome, Tag
 from tests import processes
-from tests.brokers import PrivateRedis, free_port, private_redis, silent_listener
+from tests.brokers import PrivateRedis, private_redis, silent_listener
 from tests.factories import UserFactory
-from tests.processes import celery, manage, process_env, running, wait_for, worker_args
+from tests.processes import (
+    celery,
+    manage,
+    process_env,
+    running,
+    wait_for,
+    web_server,
+    worker_args,
+    worker_ready,
+)
 from tickets.models import AgentProfile, Queue, RoutingRule, Ticket, TicketEvent
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -60,32 +68,6 @@ def fault_env(tmp_path: Path, broker_url: str, *, sweeping: bool = False) -> dic
 
 def beat_args() -> list[str]:
     return celery("beat", "--loglevel=INFO")
-
-
-def worker_ready(log: Path, *, timeout: float = 60) -> None:
-    wait_for(
-        lambda: log.exists() and " ready." in log.read_text(errors="replace"),
-        timeout=timeout, what=f"{log.name} to be ready", log=log,
-    )  # fmt: skip
-
-
-@contextmanager
-def web_server(env: dict[str, str], log: Path) -> Iterator[str]:
-    """``manage.py runserver`` on a free port; yields its base URL once it answers."""
-    port = free_port()
-    args = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
-    base_url = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        try:
-            with urllib.request.urlopen(f"{base_url}/api/v1/guides/", timeout=2) as response:
-                return response.status == 200
-        except OSError:
-            return False
-
-    with running(args, env, log):
-        wait_for(answers, timeout=60, what="the web server", log=log)
-        yield base_url
 
 
 def one_more_sweep(broker: PrivateRedis, log: Path) -> None:
