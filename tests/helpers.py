@@ -7,6 +7,10 @@ tests.brokers), never from one another.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
+from django.db import connection
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -109,3 +113,29 @@ def listed(client: Client, **params) -> list[str]:
     response = client.get(CHANGELIST, params)
     assert response.status_code == 200
     return [ticket.reference for ticket in response.context["cl"].result_list]
+
+
+# --- races -----------------------------------------------------------------------------------
+
+
+def at_once(*calls: Callable[[], object], timeout: float = 60) -> list[BaseException]:
+    """Run the calls in threads released together by a barrier, each on its own database
+    connection (closed after); returns what they raised, so a failure is not lost in a thread."""
+    start = threading.Barrier(len(calls))
+    errors: list[BaseException] = []
+
+    def run(call: Callable[[], object]) -> None:
+        try:
+            start.wait(timeout=30)
+            call()
+        except BaseException as error:  # surfaced by the caller
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    return errors
