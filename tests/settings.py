@@ -10,8 +10,9 @@ with its own SQLite file or PostgreSQL database (pytest-django and the pid in th
 name see to that), its own broker folder and file cache (tmp_path_factory, tests/conftest.py).
 What would still be shared is the configured Redis: the same cache keys and the same broker
 queues. So each worker prefixes its cache keys and every broker key with its worker id, and a
-Celery worker process a test starts is handed that prefix (``TEST_BROKER_KEYPREFIX``,
-tests/helpers.py ``shared_broker_env``): a worker started in gw0 never consumes gw1's messages.
+Celery worker process a test starts is handed that prefix (``TEST_BROKER_KEYPREFIX``, by
+tests/processes.py ``configured_broker_env``): a worker started in gw0 never consumes gw1's
+messages.
 """
 
 import os
