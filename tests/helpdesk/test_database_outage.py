@@ -40,6 +40,9 @@ class DatabaseProxy:
         self._listener: socket.socket | None = None
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
+        # The local ports of its connections to PostgreSQL: pg_stat_activity's client_port of
+        # the sessions made through it.
+        self.upstream_ports: set[int] = set()
 
     def start(self) -> None:
         listener = socket.socket()
@@ -79,6 +82,7 @@ class DatabaseProxy:
             upstream.settimeout(None)
             with self._lock:
                 self._open.update({client, upstream})
+                self.upstream_ports.add(upstream.getsockname()[1])
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
 
@@ -100,15 +104,16 @@ def database_proxy() -> Iterator[DatabaseProxy]:
     finally:
         proxy.stop()
         # The server's sessions end with the reset; wait for PostgreSQL to see it, so the test
-        # database can be dropped at the end of the run.
+        # database can be dropped at the end of the run. Only the sessions made through the
+        # proxy: under pytest-xdist another test of this worker may hold a session of its own.
         with connection.cursor() as cursor:
-            others = (
+            through_proxy = (
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                " AND pid <> pg_backend_pid()"
+                " AND pid <> pg_backend_pid() AND client_port = ANY(%s)"
             )
 
             def alone() -> bool:
-                cursor.execute(others)
+                cursor.execute(through_proxy, [sorted(proxy.upstream_ports)])
                 return cursor.fetchone()[0] == 0
 
             wait_for(
