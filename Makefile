@@ -42,8 +42,12 @@ demo: install
 	$(MANAGE) migrate --noinput
 	$(MANAGE) load_demo --tickets
 
+# The suite runs on PYTEST_WORKERS pytest-xdist workers (processes; most of the slow tests wait
+# on a worker, a server or a browser, so more workers than CPUs still help). PYTEST_WORKERS=0
+# runs it in this one process. Tests marked xdist_group run in the same worker.
+PYTEST_WORKERS ?= 3
 test: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -5,6 +5,9 @@ import pytest
 from guides.models import Step
 from tests.factories import GuideFactory, StepFactory
 
+# The cast every test may ask for: billing, returns, alice, bob, karim, emma, sue, ann, desk.
+pytest_plugins = ["tests.personas"]
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _own_broker(tmp_path_factory):

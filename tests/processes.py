@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +27,12 @@ _DROPPED_VARIABLES = (
     "CACHE_KEY_PREFIX",
     "DJANGO_ALLOW_ASYNC_UNSAFE",
     "SECURE_SSL_REDIRECT",
+    # pytest-xdist's: a started process is not a test worker; it is told its broker prefix
+    # explicitly (configured_broker_env), or tests/settings.py would derive its own.
+    "PYTEST_XDIST_WORKER",
+    "PYTEST_XDIST_WORKER_COUNT",
+    "PYTEST_XDIST_TESTRUNUID",
+    "TEST_BROKER_KEYPREFIX",
 )
 
 
@@ -45,6 +52,25 @@ def test_database_url() -> str:
 
 
 test_database_url.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
+def configured_broker_env() -> dict[str, str]:
+    """Environment for a started process to use this run's configured broker, the one this test
+    process publishes into: its folder on the file-system broker (tests/conftest.py gives each
+    run and each xdist worker its own), its key prefix on Redis (tests/settings.py), and the
+    Redis cache with this worker's key prefix."""
+    from django.conf import settings
+
+    env = {"CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    if settings.CELERY_BROKER_URL.startswith("filesystem"):
+        env["CELERY_BROKER_DIR"] = str(Path(str(options["data_folder_in"])).parent)
+    elif options.get("global_keyprefix"):
+        env["TEST_BROKER_KEYPREFIX"] = str(options["global_keyprefix"])
+    if settings.REDIS_URL:
+        env["REDIS_URL"] = settings.REDIS_URL
+        env["CACHE_KEY_PREFIX"] = settings.CACHES["default"]["KEY_PREFIX"]
+    return env
 
 
 def skip_or_fail(reason: str) -> None:
@@ -121,3 +147,32 @@ def wait_for(probe: Callable[[], T | None], *, timeout: float, what: str, log: P
         time.sleep(0.1)
     tail = log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; log:\n{tail}")
+
+
+def worker_ready(log: Path, *, timeout: float = 60) -> None:
+    """Wait until the Celery worker logging to ``log`` says it is ready to consume."""
+    wait_for(
+        lambda: log.exists() and " ready." in log.read_text(errors="replace"),
+        timeout=timeout, what=f"{log.name} to be ready", log=log,
+    )  # fmt: skip
+
+
+@contextmanager
+def web_server(env: dict[str, str], log: Path, *, timeout: float = 60) -> Iterator[str]:
+    """``manage.py runserver`` on a free port; yields its base URL once the API answers."""
+    from tests.brokers import free_port
+
+    port = free_port()
+    args = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
+    base_url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        try:
+            with urllib.request.urlopen(f"{base_url}/api/v1/guides/", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    with running(args, env, log):
+        wait_for(answers, timeout=timeout, what="the web server", log=log)
+        yield base_url

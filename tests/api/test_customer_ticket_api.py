@@ -9,20 +9,15 @@ from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from tests.factories import QueueFactory, TicketFactory, agent_in
+from tests.factories import TicketFactory
 from tickets import services
 from tickets.api.views import CustomerTicketThrottle
 from tickets.models import CUSTOMER_MESSAGE_MAX_LENGTH, Ticket, TicketEvent
 
 
 @pytest.fixture
-def ticket(db) -> Ticket:
-    return TicketFactory(queue=QueueFactory(slug="billing"), subject="Card declined")
-
-
-@pytest.fixture
-def alice(ticket):
-    return agent_in(ticket.queue, username="alice")
+def ticket(billing) -> Ticket:
+    return TicketFactory(queue=billing, subject="Card declined")
 
 
 def customer(ticket: Ticket, secret: str | None = None, **extra) -> APIClient:

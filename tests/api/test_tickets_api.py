@@ -12,47 +12,16 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from tests.factories import QueueFactory, TicketFactory, agent_in, staff_user, token_for
-from tickets import roles, services
+from tests.factories import TicketFactory, agent_in, token_for
+from tests.helpers import client_for
+from tickets import services
 from tickets.models import (
     STAFF_MESSAGE_MAX_LENGTH,
-    AgentProfile,
     ApiToken,
     Priority,
     Ticket,
     TicketEvent,
 )
-
-
-def client_for(user, *, scheme: str = "Token") -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"{scheme} {token_for(user)}")
-    return client
-
-
-@pytest.fixture
-def billing(db):
-    return QueueFactory(name="Billing", slug="billing")
-
-
-@pytest.fixture
-def returns(db):
-    return QueueFactory(name="Returns", slug="returns")
-
-
-@pytest.fixture
-def alice(billing) -> AgentProfile:
-    return agent_in(billing, username="alice", languages=["en"])
-
-
-@pytest.fixture
-def bob(returns) -> AgentProfile:
-    return agent_in(returns, username="bob")
-
-
-@pytest.fixture
-def sue(db):
-    return staff_user("sue", roles.SUPERVISOR, first_name="Sue")
 
 
 @pytest.fixture
@@ -112,8 +81,7 @@ def test_it_accepts_bearer_and_records_last_use_at_most_once_a_minute(alice, tic
     assert token.last_used_at > first_use - timedelta(minutes=2)
 
 
-def test_an_author_gets_403_everywhere(ticket):
-    ann = staff_user("ann", roles.AUTHOR)
+def test_an_author_gets_403_everywhere(ann, ticket):
     client = client_for(ann)
     assert client.get("/api/v1/tickets/").status_code == 403
     assert client.get(url(ticket)).status_code == 403
@@ -388,7 +356,7 @@ def test_claim_next_needs_an_agent_profile(sue):
 
 
 @pytest.fixture
-def desk(alice, sue, billing, returns):
+def worklist(alice, sue, billing, returns):
     """Tickets across queues, statuses, priorities, languages and SLA states."""
     now = timezone.now()
     made = {
@@ -428,8 +396,8 @@ def listed(client: APIClient, query: str) -> list[str]:
         ("ordering=work", ["breached", "pending", "at_risk", "mine"]),
     ],
 )
-def test_the_supervisor_filters_the_list(sue, desk, query, expected):
-    assert listed(client_for(sue), query) == [desk[name].reference for name in expected]
+def test_the_supervisor_filters_the_list(sue, worklist, query, expected):
+    assert listed(client_for(sue), query) == [worklist[name].reference for name in expected]
 
 
 def test_solved_tickets_have_met_or_breached_their_targets_as_in_the_admin(sue, billing):
@@ -450,14 +418,16 @@ def test_a_reference_shaped_word_is_searched_in_subjects_when_no_reference_match
     assert listed(client_for(sue), f"q={word.reference}") == [word.reference]
 
 
-def test_filters_by_queue_id_company_reference_and_me(alice, sue, desk, billing):
+def test_filters_by_queue_id_company_reference_and_me(alice, sue, worklist, billing):
     client = client_for(sue)
     assert len(listed(client, f"queue={billing.pk}")) == 2
-    company = desk["mine"].company
-    assert listed(client, f"company={company.slug}") == [desk["mine"].reference]
-    assert listed(client, f"q={desk['pending'].reference.lower()}") == [desk["pending"].reference]
-    assert listed(client, f"assignee={alice.pk}") == [desk["mine"].reference]
-    assert listed(client_for(alice.user), "assignee=me") == [desk["mine"].reference]
+    company = worklist["mine"].company
+    assert listed(client, f"company={company.slug}") == [worklist["mine"].reference]
+    assert listed(client, f"q={worklist['pending'].reference.lower()}") == [
+        worklist["pending"].reference
+    ]
+    assert listed(client, f"assignee={alice.pk}") == [worklist["mine"].reference]
+    assert listed(client_for(alice.user), "assignee=me") == [worklist["mine"].reference]
     assert listed(client, "assignee=me") == []  # Sue works no tickets herself
 
 
@@ -480,7 +450,7 @@ def test_filters_by_queue_id_company_reference_and_me(alice, sue, desk, billing)
         ("cursor=%25%25", "cursor"),
     ],
 )
-def test_a_bad_filter_is_400_naming_it(sue, desk, query, field):
+def test_a_bad_filter_is_400_naming_it(sue, worklist, query, field):
     response = client_for(sue).get(f"/api/v1/tickets/?{query}")
     assert response.status_code == 400
     assert list(response.json()["errors"]) == [field]

@@ -7,22 +7,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from tests.api.test_tickets_api import client_for
 from tests.factories import (
     CompanyFactory,
-    QueueFactory,
     TicketFactory,
     agent_in,
-    staff_user,
-    token_for,
 )
-from tickets import roles, services
-
-
-def agent_client(agent) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(agent.user)}")
-    return client
+from tests.helpers import client_for
+from tickets import services
 
 
 def fill(queue, count: int, agents) -> None:
@@ -43,10 +34,10 @@ def count_queries(client: APIClient, path: str) -> int:
 
 
 @pytest.mark.parametrize("path", ["/api/v1/tickets/", "/api/v1/tickets/?ordering=work&status=new"])
-def test_it_lists_3_or_30_tickets_in_the_same_queries(db, path):
-    queue = QueueFactory(slug="billing")
-    agents = [agent_in(queue, username=f"agent{n}") for n in range(3)]
-    client = agent_client(agents[0])
+def test_it_lists_3_or_30_tickets_in_the_same_queries(billing, alice, path):
+    queue = billing
+    agents = [alice, *(agent_in(queue, username=f"agent{n}") for n in range(2))]
+    client = client_for(agents[0])
     fill(queue, 3, agents)
     # The first request also records the token's last use; count from the second.
     client.get(path)
@@ -70,10 +61,10 @@ def test_it_lists_3_or_30_tickets_in_the_same_queries(db, path):
         ("queue=billing&assignee=me&ordering=work", 2),
     ],
 )
-def test_it_filters_3_or_30_tickets_in_the_same_queries_by_column(db, query, lookups):
-    queue = QueueFactory(slug="billing")
-    agents = [agent_in(queue, username=f"agent{n}") for n in range(3)]
-    client = agent_client(agents[0])
+def test_it_filters_3_or_30_tickets_in_the_same_queries_by_column(billing, alice, query, lookups):
+    queue = billing
+    agents = [alice, *(agent_in(queue, username=f"agent{n}") for n in range(2))]
+    client = client_for(agents[0])
     fill(queue, 3, agents)
     path = f"/api/v1/tickets/?{query}"
     client.get(path)
@@ -92,10 +83,9 @@ def test_it_filters_3_or_30_tickets_in_the_same_queries_by_column(db, query, loo
         assert f'"tickets_ticket"."assignee_id" = {agents[0].pk}' in where
 
 
-def test_a_supervisor_without_a_profile_gets_no_ticket_query_for_assignee_me(db):
-    queue = QueueFactory(slug="billing")
-    fill(queue, 3, [agent_in(queue, username="alice")])
-    client = client_for(staff_user("sue", roles.SUPERVISOR))
+def test_a_supervisor_without_a_profile_gets_no_ticket_query_for_assignee_me(billing, alice, sue):
+    fill(billing, 3, [alice])
+    client = client_for(sue)
     client.get("/api/v1/tickets/?assignee=me")
 
     with CaptureQueriesContext(connection) as queries:
@@ -105,12 +95,9 @@ def test_a_supervisor_without_a_profile_gets_no_ticket_query_for_assignee_me(db)
     assert not any('FROM "tickets_ticket"' in q["sql"] for q in queries.captured_queries)
 
 
-def test_it_shows_a_ticket_with_2_or_20_events_in_the_same_queries(db):
-    queue = QueueFactory(slug="billing")
-    alice = agent_in(queue, username="alice")
-    sue = staff_user("sue", roles.SUPERVISOR)
-    ticket = TicketFactory(queue=queue, assignee=alice)
-    client = agent_client(alice)
+def test_it_shows_a_ticket_with_2_or_20_events_in_the_same_queries(billing, alice, sue):
+    ticket = TicketFactory(queue=billing, assignee=alice)
+    client = client_for(alice)
     path = f"/api/v1/tickets/{ticket.reference}/"
     services.ticket_reply(ticket=ticket, actor=alice.user, body="Hello")  # + status change
     client.get(path)
@@ -125,10 +112,8 @@ def test_it_shows_a_ticket_with_2_or_20_events_in_the_same_queries(db):
     assert count_queries(client, path) == small == 5
 
 
-def test_the_customer_reads_2_or_20_messages_in_the_same_queries(db):
-    queue = QueueFactory(slug="billing")
-    alice = agent_in(queue, username="alice")
-    ticket = TicketFactory(queue=queue)
+def test_the_customer_reads_2_or_20_messages_in_the_same_queries(billing, alice):
+    ticket = TicketFactory(queue=billing)
     client = APIClient()
     client.credentials(HTTP_X_TICKET_SECRET=ticket.status_token())
     path = f"/api/v1/customer/tickets/{ticket.reference}/"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+from functools import partial
 
 import pytest
 from django.db import connection
@@ -10,6 +10,7 @@ from django.db import connection
 from guides import selectors, services
 from guides.models import Attempt, Feedback, Guide, StepOutcome, attempt_token_hash
 from tests.factories import GuideFactory, StepFactory
+from tests.helpers import at_once
 
 
 @pytest.fixture
@@ -184,26 +185,15 @@ def test_two_first_answers_at_once_leave_one_answer_and_exact_counters(guide_wit
     rounds = 10
     attempts = [services.attempt_start(guide=guide_with_steps)[0] for _ in range(rounds)]
     errors: list[BaseException] = []
-
-    def answer(attempt: Attempt, helpful: bool, start: threading.Barrier) -> None:
-        try:
-            start.wait(timeout=30)
-            services.feedback_give(guide=guide_with_steps, attempt=attempt, helpful=helpful)
-        except BaseException as error:  # surfaced below, not lost in the thread
-            errors.append(error)
-        finally:
-            connection.close()
-
     for attempt in attempts:
-        start = threading.Barrier(2)
-        threads = [
-            threading.Thread(target=answer, args=(attempt, helpful, start))
-            for helpful in (True, False)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+        errors += at_once(
+            *(
+                partial(
+                    services.feedback_give, guide=guide_with_steps, attempt=attempt, helpful=helpful
+                )
+                for helpful in (True, False)
+            )
+        )
 
     assert not errors, errors
     assert Feedback.objects.count() == rounds

@@ -8,18 +8,12 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from guides.models import Guide
+from tests.helpers import guide_url
 
 
 @pytest.fixture
 def demo_guides(db):
     call_command("import_guides", str(Path("guides/demo_guides")), verbosity=0)
-
-
-def guide_url(guide: Guide) -> str:
-    return reverse(
-        "guides:guide-detail",
-        kwargs={"company": guide.company.slug, "language": guide.language, "slug": guide.slug},
-    )
 
 
 def test_the_home_page_lists_companies_and_guides(client, demo_guides):
@@ -33,7 +27,7 @@ def test_the_home_page_lists_companies_and_guides(client, demo_guides):
 
 def test_drafts_are_not_shown(client, demo_guides):
     draft = Guide.objects.get(status=Guide.Status.DRAFT)
-    assert client.get(guide_url(draft)).status_code == 404
+    assert client.get(guide_url("guide-detail", draft)).status_code == 404
     assert draft.title not in client.get("/").content.decode()
 
 
@@ -41,13 +35,13 @@ def test_an_arabic_guide_renders_right_to_left_with_its_translation_linked(clien
     guide = Guide.objects.get(company__slug="spotify", language="ar")
     english = Guide.objects.get(company__slug="spotify", language="en")
 
-    response = client.get(guide_url(guide))
+    response = client.get(guide_url("guide-detail", guide))
 
     body = response.content.decode()
     assert response.status_code == 200
     assert re.search(r'<html lang="ar" dir="rtl">', body)
     assert guide.title in body
-    assert f'href="{guide_url(english)}"' in body
+    assert f'href="{guide_url("guide-detail", english)}"' in body
     # Procedure first, then the alternatives, the last resort last and marked.
     positions = [body.index(step.title) for step in guide.steps.order_by("position")]
     assert positions == sorted(positions)
@@ -56,7 +50,7 @@ def test_an_arabic_guide_renders_right_to_left_with_its_translation_linked(clien
 
 def test_an_english_guide_renders_left_to_right(client, demo_guides):
     guide = Guide.objects.get(company__slug="spotify", language="en")
-    body = client.get(guide_url(guide)).content.decode()
+    body = client.get(guide_url("guide-detail", guide)).content.decode()
     assert '<html lang="en" dir="ltr">' in body
     assert "<ol>" in body  # the numbered procedure survives Markdown rendering
 
@@ -87,7 +81,7 @@ def test_every_page_carries_a_content_security_policy(client, demo_guides, path)
 
 def test_our_pages_have_no_inline_scripts_or_styles(client, demo_guides):
     guide = Guide.objects.get(company__slug="spotify", language="ar")
-    for path in ["/", "/companies/spotify/", guide_url(guide), "/api/docs/"]:
+    for path in ["/", "/companies/spotify/", guide_url("guide-detail", guide), "/api/docs/"]:
         body = client.get(path).content.decode()
         for script in re.findall(r"<script\b[^>]*>", body):
             assert "src=" in script, f"{path}: inline script {script}"

@@ -26,7 +26,7 @@ from guides.tasks import flush_guide_view_counts
 from guides.view_counts import guide_view_counts_flush, guide_view_record
 from helpdesk.celery import app
 from tests.factories import GuideFactory, StepFactory
-from tests.guides import visitor_of_client
+from tests.helpers import visitor_of_client
 from tests.processes import (
     ROOT,
     manage,

@@ -3,7 +3,7 @@ throttled per address; the guide's tallies always match the answers kept."""
 
 from __future__ import annotations
 
-import threading
+from functools import partial
 
 import pytest
 from django.core.cache import cache
@@ -16,7 +16,7 @@ from guides import services
 from guides.api.attempts import _AnonymousWriteThrottle
 from guides.models import Feedback, Guide, feedback_voter_hash
 from guides.visitors import VISITOR_COOKIE
-from tests.guides import visitor_of_client
+from tests.helpers import at_once, visitor_of_client
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"
 
@@ -212,27 +212,17 @@ def test_first_answers_of_one_visitor_at_once_leave_one_answer(guide_with_steps)
         )
     rounds = 10
     errors: list[BaseException] = []
-
-    def answer(visitor_id: str, helpful: bool, start: threading.Barrier) -> None:
-        try:
-            start.wait(timeout=30)
-            services.feedback_give(guide=guide_with_steps, visitor_id=visitor_id, helpful=helpful)
-        except BaseException as error:  # surfaced below, not lost in the thread
-            errors.append(error)
-        finally:
-            connection.close()
-
     for n in range(rounds):
-        start = threading.Barrier(2)
         visitor_id = f"visitor-{n:02d}-0123456789abcdef"
-        threads = [
-            threading.Thread(target=answer, args=(visitor_id, helpful, start))
-            for helpful in (True, False)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+        errors += at_once(
+            *(
+                partial(
+                    services.feedback_give,
+                    guide=guide_with_steps, visitor_id=visitor_id, helpful=helpful,
+                )
+                for helpful in (True, False)
+            )
+        )  # fmt: skip
 
     assert not errors, errors
     assert Feedback.objects.count() == rounds

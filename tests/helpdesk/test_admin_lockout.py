@@ -13,8 +13,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.factories import staff_user, token_for
-from tickets import roles
+from tests.factories import token_for
 from tickets.models import ApiToken
 
 PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory's
@@ -25,16 +24,6 @@ LOGIN = reverse("admin:login")
 def limit(settings) -> int:
     settings.AXES_FAILURE_LIMIT = 3  # ADMIN_LOGIN_FAILURE_LIMIT; read at each sign-in
     return settings.AXES_FAILURE_LIMIT
-
-
-@pytest.fixture
-def alice(db):
-    return staff_user("alice", roles.AGENT)
-
-
-@pytest.fixture
-def salma(db):
-    return staff_user("salma", roles.SUPERVISOR)
 
 
 def attempts_list() -> str:
@@ -80,7 +69,7 @@ def test_it_refuses_the_right_password_after_failures_for_one_username_from_many
     assert signed_in_as(client) is None
 
 
-def test_it_refuses_every_username_from_an_address_that_guessed_many(alice, salma, limit):
+def test_it_refuses_every_username_from_an_address_that_guessed_many(alice, sue, limit):
     guesser = from_address("203.0.113.66")
     for n in range(limit):
         sign_in(guesser, f"admin{n}", "wrong")  # a different username each time
@@ -129,11 +118,11 @@ def test_the_lockout_page_speaks_arabic(alice, limit):
     assert "تسجيل الدخول متوقف" in body
 
 
-def test_a_supervisor_sees_the_lockout_in_the_admin_and_lifts_it(alice, salma, limit):
+def test_a_supervisor_sees_the_lockout_in_the_admin_and_lifts_it(alice, sue, limit):
     for n in range(limit):
         sign_in(from_address(f"203.0.113.{n + 1}"), "alice", "wrong")
     supervisor = Client()
-    supervisor.force_login(salma)
+    supervisor.force_login(sue)
 
     listed = supervisor.get(attempts_list(), {"locked_out": "yes"})
 
@@ -157,10 +146,9 @@ def test_a_supervisor_sees_the_lockout_in_the_admin_and_lifts_it(alice, salma, l
     assert signed_in_as(client) == "alice"
 
 
-def test_an_agent_does_not_see_the_attempts(alice, limit):
-    bob = staff_user("bob", roles.AGENT)
+def test_an_agent_does_not_see_the_attempts(bob, limit):
     client = Client()
-    client.force_login(bob)
+    client.force_login(bob.user)
     assert client.get(attempts_list()).status_code == 403
 
 
@@ -168,9 +156,9 @@ def test_api_tokens_and_open_sessions_are_not_password_sign_ins(alice, limit):
     """A lockout refuses new password sign-ins only: the API's token is not a password (each
     key is 256 random bits; the API throttles answer guessing), and a session already open
     stays open."""
-    key = token_for(alice)
+    key = token_for(alice.user)
     session = Client()
-    session.force_login(alice)
+    session.force_login(alice.user)
     for n in range(limit):
         sign_in(from_address(f"203.0.113.{n + 1}"), "alice", "wrong")
     assert sign_in(from_address("198.51.100.7"), "alice", PASSWORD).status_code == 429
@@ -179,4 +167,4 @@ def test_api_tokens_and_open_sessions_are_not_password_sign_ins(alice, limit):
     before = timezone.now()
     assert api.get("/api/v1/tickets/").status_code == 200
     assert signed_in_as(session) == "alice"
-    assert ApiToken.objects.get(user=alice).last_used_at >= before
+    assert ApiToken.objects.get(user=alice.user).last_used_at >= before

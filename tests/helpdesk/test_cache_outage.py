@@ -16,10 +16,8 @@ from pathlib import Path
 
 import pytest
 import redis
-from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
-from django.urls import reverse
 from rest_framework.test import APIClient
 
 from guides.models import Attempt, Guide
@@ -33,7 +31,15 @@ from helpdesk.cache import (
 from helpdesk.health import HEARTBEAT_KEY
 from helpdesk.tasks import heartbeat
 from tests.brokers import PrivateRedis, private_redis, silent_listener
-from tests.processes import process_env, running, test_database_url, wait_for, worker_args
+from tests.helpers import guide_url
+from tests.processes import (
+    configured_broker_env,
+    process_env,
+    running,
+    test_database_url,
+    wait_for,
+    worker_args,
+)
 from tickets import services as ticket_services
 from tickets.models import Ticket
 from tickets.tasks import sweep_escalations
@@ -218,11 +224,6 @@ def api_escalation(api: APIClient, guide: Guide, number: int) -> list[int]:
     return statuses
 
 
-def guide_url(name: str, guide: Guide, **extra: object) -> str:
-    kwargs = {"company": guide.company.slug, "language": guide.language, "slug": guide.slug}
-    return reverse(f"guides:{name}", kwargs={**kwargs, **extra})
-
-
 def guide_page_escalation(guide: Guide, number: int) -> str:
     """A customer reads the guide page, marks a step, opens the contact form and sends it;
     returns the confirmation page (or what came instead)."""
@@ -254,17 +255,14 @@ def contact_form_escalation(number: int) -> str:
 
 def worker_env(tmp_path: Path, cache_redis: PrivateRedis) -> dict[str, str]:
     overrides = {
+        **configured_broker_env(),
         "DATABASE_URL": test_database_url(),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "EMAIL_URL": "dummy://",
+        # The cache is this test's own Redis, which it stops and starts.
         "REDIS_URL": cache_redis.url,
         "CACHE_KEY_PREFIX": KEY_PREFIX,
         "CACHE_RETRY_INTERVAL": "1",
     }
-    if settings.CELERY_BROKER_URL.startswith("filesystem"):
-        # The folder this test process publishes into.
-        queue_dir = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
-        overrides["CELERY_BROKER_DIR"] = str(queue_dir.parent)
     return process_env(tmp_path, **overrides)
 
 

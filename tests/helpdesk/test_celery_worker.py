@@ -75,23 +75,28 @@ def test_beat_sends_the_heartbeat_and_the_worker_runs_it(tmp_path):
 
 
 @pytest.fixture
-def redis_test_db():
+def redis_prefix():
+    """This test's own prefix for every key, the broker's and the cache's: two runs (the two
+    suites of .ci/run run at the same time) share database 14 without seeing each other."""
     client = redis.Redis.from_url(REDIS_TEST_URL)
     try:
         client.ping()
     except redis.ConnectionError:
         skip_or_fail("Redis is not reachable at 127.0.0.1:6379")
-    client.flushdb()
-    yield client
-    client.flushdb()
+    prefix = f"worker-test-{uuid.uuid4().hex[:8]}"
+    yield prefix
+    keys = list(client.scan_iter(match=f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
     client.close()
 
 
-def test_a_worker_executes_a_task_sent_through_redis(tmp_path, redis_test_db):
-    prefix = f"worker-test-{uuid.uuid4().hex[:8]}"
+def test_a_worker_executes_a_task_sent_through_redis(tmp_path, redis_prefix):
+    prefix = redis_prefix
     env = process_env(
         tmp_path,
         CELERY_BROKER_URL=REDIS_TEST_URL,
+        TEST_BROKER_KEYPREFIX=f"{prefix}:",  # read by tests/settings.py
         REDIS_URL=REDIS_TEST_URL,
         CACHE_KEY_PREFIX=prefix,
     )

@@ -11,7 +11,6 @@ import http.client
 import json
 import socket
 import struct
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -24,7 +23,7 @@ from django.test import Client
 
 from guides.models import Attempt, StepOutcome
 from tests.brokers import free_port
-from tests.processes import process_env, running, test_database_url, wait_for
+from tests.processes import process_env, test_database_url, wait_for, web_server
 
 RETRY_AFTER = "7"
 CSRF_SECRET = "outageoutageoutageoutageoutage12"  # 32 characters, the unmasked cookie form
@@ -41,6 +40,9 @@ class DatabaseProxy:
         self._listener: socket.socket | None = None
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
+        # The local ports of its connections to PostgreSQL: pg_stat_activity's client_port of
+        # the sessions made through it.
+        self.upstream_ports: set[int] = set()
 
     def start(self) -> None:
         listener = socket.socket()
@@ -80,6 +82,7 @@ class DatabaseProxy:
             upstream.settimeout(None)
             with self._lock:
                 self._open.update({client, upstream})
+                self.upstream_ports.add(upstream.getsockname()[1])
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
 
@@ -101,15 +104,16 @@ def database_proxy() -> Iterator[DatabaseProxy]:
     finally:
         proxy.stop()
         # The server's sessions end with the reset; wait for PostgreSQL to see it, so the test
-        # database can be dropped at the end of the run.
+        # database can be dropped at the end of the run. Only the sessions made through the
+        # proxy: under pytest-xdist another test of this worker may hold a session of its own.
         with connection.cursor() as cursor:
-            others = (
+            through_proxy = (
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                " AND pid <> pg_backend_pid()"
+                " AND pid <> pg_backend_pid() AND client_port = ANY(%s)"
             )
 
             def alone() -> bool:
-                cursor.execute(others)
+                cursor.execute(through_proxy, [sorted(proxy.upstream_ports)])
                 return cursor.fetchone()[0] == 0
 
             wait_for(
@@ -191,7 +195,6 @@ def test_it_answers_503_while_the_database_is_down_and_recovers_cleanly(
             f":{connection.settings_dict['PORT']}/", f":{proxy.port}/"
         )
         assert f":{proxy.port}/" in url
-        port = free_port()
         env = process_env(
             tmp_path,
             DATABASE_URL=url,
@@ -202,15 +205,8 @@ def test_it_answers_503_while_the_database_is_down_and_recovers_cleanly(
             SESSION_COOKIE_SECURE="false",
             DATABASE_OUTAGE_RETRY_AFTER=RETRY_AFTER,
         )
-        server = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
-        with running(server, env, log):
-
-            def guides_listed():
-                with suppress(OSError):
-                    return call(port, "GET", "/api/v1/guides/")[0] == 200
-                return False
-
-            wait_for(guides_listed, timeout=30, what="the web server", log=log)
+        with web_server(env, log, timeout=30) as base_url:
+            port = int(base_url.rsplit(":", 1)[1])
             status, _, text = call(port, "POST", f"/api/v1/guides/{guide.pk}/attempts/", {})
             assert status == 201, text
             token = json.loads(text)["token"]

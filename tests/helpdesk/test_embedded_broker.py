@@ -26,7 +26,7 @@ from kombu import Connection
 from kombu.simple import SimpleQueue
 
 from helpdesk.celery import app
-from tests.processes import celery, process_env, running, wait_for
+from tests.processes import celery, process_env, running, wait_for, worker_ready
 
 # The transport under test: the embedded default's, unless the environment names another.
 OTHER_TRANSPORT = os.environ.get("HELPDESK_TEST_BROKER_TRANSPORT")
@@ -151,7 +151,7 @@ def test_it_delivers_every_message_once_to_a_worker_while_many_publish(tmp_path)
         def all_received_or_worker_gone() -> bool:
             return worker.poll() is not None or len(received()) >= len(sent)
 
-        wait_for(lambda: "ready." in log.read_text(), timeout=30, what="the worker", log=log)
+        worker_ready(log, timeout=30)
         # Publish as the web server would on the same settings: through the worker's transport.
         transport = BANNER_TRANSPORT.findall(log.read_text())[0]
         conns = [connection(options, transport) for _ in range(PUBLISHERS)]

@@ -6,14 +6,9 @@ import pytest
 from django.test import RequestFactory
 
 from helpdesk.http import client_address
+from tests.helpers import trust_proxies
 
 PROXY = "10.0.0.5"  # our load balancer: every request arrives from it
-
-
-def trust_proxies(settings, count: int) -> None:
-    """As TRUSTED_PROXY_COUNT would at start-up (DRF reloads its settings when they change)."""
-    settings.TRUSTED_PROXY_COUNT = count
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": count}
 
 
 def request_from(remote: str, forwarded: str | None = None):

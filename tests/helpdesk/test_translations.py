@@ -84,9 +84,9 @@ def test_the_catalogues_hold_every_message_the_code_marks(tmp_path):
     # The Makefile's `messages` target, run in the copy.
     result = subprocess.run(
         [sys.executable, "manage.py", "makemessages", "--locale", "ar", "--no-obsolete"],
-        cwd=copy, capture_output=True, text=True,
-        # The copy holds no tests package: the project's own settings, as `make messages` uses.
-        env=process_env(tmp_path / "var", DJANGO_SETTINGS_MODULE="helpdesk.settings"),
+        # The copy has no tests package, so not the suite's settings module either.
+        cwd=copy, env=process_env(tmp_path / "var", DJANGO_SETTINGS_MODULE="helpdesk.settings"),
+        capture_output=True, text=True,
         timeout=120, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr

@@ -24,7 +24,8 @@ from tests.factories import (
     UserFactory,
     agent_in,
 )
-from tests.tickets.test_admin_roles import CHANGELIST, Desk, desk_open, listed
+from tests.helpers import CHANGELIST, listed
+from tests.personas import Desk
 from tickets import services
 from tickets.admin import EstimatedCountPaginator
 from tickets.models import (
@@ -54,25 +55,17 @@ def escalated_ticket(guide: Guide, *, outcomes=(), email="sam@example.com") -> T
     return ticket
 
 
-def agent(username: str, first_name: str, languages: list[str]) -> AgentProfile:
-    user = UserFactory(username=username, first_name=first_name, last_name="Agent")
-    return AgentProfile.objects.create(user=user, languages=languages, capacity=10)
-
-
 @pytest.fixture
-def desk(db) -> Queue:
-    """One queue every escalation is routed to, staffed by Karim (Arabic), Emma (English)
-    and Noor (any language)."""
-    queue = Queue.objects.create(name="Billing", slug="billing")
-    queue.members.add(
-        agent("karim", "Karim", ["ar"]), agent("emma", "Emma", ["en"]), agent("noor", "Noor", [])
-    )
+def routed_billing(billing, karim, emma) -> Queue:
+    """Billing as the queue every escalation is routed to, staffed by Karim (Arabic), Emma
+    (English) and Noor (any language)."""
+    agent_in(billing, username="noor", languages=[])
     for priority in Priority.values:
         SLAPolicy.objects.create(
-            queue=queue, priority=priority, first_response_minutes=30, resolution_minutes=480
+            queue=billing, priority=priority, first_response_minutes=30, resolution_minutes=480
         )
-    RoutingRule.objects.create(position=10, name="Everything to billing", queue=queue)
-    return queue
+    RoutingRule.objects.create(position=10, name="Everything to billing", queue=billing)
+    return billing
 
 
 def tickets_escalated(count: int) -> list[Ticket]:
@@ -85,24 +78,19 @@ def tickets_escalated(count: int) -> list[Ticket]:
     return tickets
 
 
-@pytest.fixture
-def team(db) -> Desk:
-    return desk_open()
-
-
-def test_it_opens_on_my_open_tickets_then_my_queues_unassigned_in_work_order(client, team):
+def test_it_opens_on_my_open_tickets_then_my_queues_unassigned_in_work_order(client, desk):
     now = timezone.now()
-    carol = agent_in(team.billing, username="carol")
-    old_normal = TicketFactory(queue=team.billing, created_at=now - timedelta(hours=5))
-    new_urgent = TicketFactory(queue=team.billing, priority=Priority.URGENT)
-    breached_low = TicketFactory(queue=team.billing, priority=Priority.LOW, sla_breached=True)
+    carol = agent_in(desk.billing, username="carol")
+    old_normal = TicketFactory(queue=desk.billing, created_at=now - timedelta(hours=5))
+    new_urgent = TicketFactory(queue=desk.billing, priority=Priority.URGENT)
+    breached_low = TicketFactory(queue=desk.billing, priority=Priority.LOW, sla_breached=True)
     mine = TicketFactory(
-        queue=team.billing, assignee=team.alice, created_at=now - timedelta(hours=1)
+        queue=desk.billing, assignee=desk.alice, created_at=now - timedelta(hours=1)
     )
-    mine_high = TicketFactory(queue=team.billing, assignee=team.alice, priority=Priority.HIGH)
-    carols = TicketFactory(queue=team.billing, assignee=carol)
-    solved = TicketFactory(queue=team.billing, assignee=team.alice, status="solved")
-    client.force_login(team.alice.user)
+    mine_high = TicketFactory(queue=desk.billing, assignee=desk.alice, priority=Priority.HIGH)
+    carols = TicketFactory(queue=desk.billing, assignee=carol)
+    solved = TicketFactory(queue=desk.billing, assignee=desk.alice, status="solved")
+    client.force_login(desk.alice.user)
 
     work = listed(client)
     everything = listed(client, view="all")
@@ -115,12 +103,12 @@ def test_it_opens_on_my_open_tickets_then_my_queues_unassigned_in_work_order(cli
     assert everything[0] == breached_low.reference  # breached first, whoever holds it
 
 
-def test_it_filters_by_assignee_me_or_nobody(client, team):
-    carol = agent_in(team.billing, username="carol")
-    mine = TicketFactory(queue=team.billing, assignee=team.alice)
-    waiting = TicketFactory(queue=team.billing)
-    carols = TicketFactory(queue=team.billing, assignee=carol)
-    client.force_login(team.alice.user)
+def test_it_filters_by_assignee_me_or_nobody(client, desk):
+    carol = agent_in(desk.billing, username="carol")
+    mine = TicketFactory(queue=desk.billing, assignee=desk.alice)
+    waiting = TicketFactory(queue=desk.billing)
+    carols = TicketFactory(queue=desk.billing, assignee=carol)
+    client.force_login(desk.alice.user)
 
     assert listed(client, assignee="me") == [mine.reference]
     assert listed(client, assignee="nobody") == [waiting.reference]
@@ -128,15 +116,15 @@ def test_it_filters_by_assignee_me_or_nobody(client, team):
     assert listed(client, assignee="someone") == []
 
 
-def test_it_filters_by_sla_state(client, team):
+def test_it_filters_by_sla_state(client, desk):
     now = timezone.now()
-    on_track = TicketFactory(queue=team.billing)
-    at_risk = TicketFactory(queue=team.billing, sla_at_risk_at=now)
-    breached = TicketFactory(queue=team.billing, sla_breached=True, sla_at_risk_at=now)
-    solved_late = TicketFactory(queue=team.billing, status="solved", sla_breached=True)
+    on_track = TicketFactory(queue=desk.billing)
+    at_risk = TicketFactory(queue=desk.billing, sla_at_risk_at=now)
+    breached = TicketFactory(queue=desk.billing, sla_breached=True, sla_at_risk_at=now)
+    solved_late = TicketFactory(queue=desk.billing, status="solved", sla_breached=True)
     # Flagged at risk while open, then solved in time: its clocks stopped, targets met.
-    solved = TicketFactory(queue=team.billing, status="solved", sla_at_risk_at=now)
-    client.force_login(team.alice.user)
+    solved = TicketFactory(queue=desk.billing, status="solved", sla_at_risk_at=now)
+    client.force_login(desk.alice.user)
 
     assert set(listed(client, sla="breached")) == {breached.reference, solved_late.reference}
     assert listed(client, sla="at_risk") == [at_risk.reference]
@@ -145,26 +133,26 @@ def test_it_filters_by_sla_state(client, team):
     assert listed(client, sla="late") == []
 
 
-def test_it_filters_by_queue_status_priority_language_and_company(client, team):
-    urgent = TicketFactory(queue=team.billing, priority=Priority.URGENT)
-    arabic = TicketFactory(queue=team.billing, language="ar", status="pending")
-    shipping = TicketFactory(queue=team.shipping)
-    client.force_login(team.salma)
+def test_it_filters_by_queue_status_priority_language_and_company(client, desk):
+    urgent = TicketFactory(queue=desk.billing, priority=Priority.URGENT)
+    arabic = TicketFactory(queue=desk.billing, language="ar", status="pending")
+    shipping = TicketFactory(queue=desk.returns)
+    client.force_login(desk.sue)
 
-    assert listed(client, queue=team.shipping.pk) == [shipping.reference]
+    assert listed(client, queue=desk.returns.pk) == [shipping.reference]
     assert listed(client, status__exact="pending") == [arabic.reference]
     assert listed(client, priority__exact=Priority.URGENT) == [urgent.reference]
     assert listed(client, language__exact="ar") == [arabic.reference]
     assert listed(client, company__id__exact=urgent.company_id) == [urgent.reference]
 
 
-def test_it_finds_a_ticket_by_reference_email_or_subject_words(client, team):
-    card = TicketFactory(queue=team.billing, subject="Card refused at checkout")
+def test_it_finds_a_ticket_by_reference_email_or_subject_words(client, desk):
+    card = TicketFactory(queue=desk.billing, subject="Card refused at checkout")
     parcel = TicketFactory(
-        queue=team.billing, subject="Parcel lost", requester_email="Layla@Example.com",
+        queue=desk.billing, subject="Parcel lost", requester_email="Layla@Example.com",
         status="closed",
     )  # fmt: skip
-    client.force_login(team.alice.user)
+    client.force_login(desk.alice.user)
 
     # Found whatever the view: a closed ticket is still found by its reference.
     assert listed(client, q=parcel.reference.lower()) == [parcel.reference]
@@ -172,21 +160,21 @@ def test_it_finds_a_ticket_by_reference_email_or_subject_words(client, team):
     assert listed(client, q="layla@example") == []  # an address matches whole, not in part
     assert listed(client, q="refused") == [card.reference]
     # A word shaped like a reference that is no ticket's reference is still a subject word.
-    word = TicketFactory(queue=team.billing, subject="Strawberry plan charged twice")
+    word = TicketFactory(queue=desk.billing, subject="Strawberry plan charged twice")
     assert listed(client, q="STRAWBERRY") == [word.reference]
 
 
-def test_it_colours_the_sla_column_by_state(client, team):
+def test_it_colours_the_sla_column_by_state(client, desk):
     now = timezone.now()
     due = timedelta(minutes=5)
-    TicketFactory(queue=team.billing, first_response_due_at=now + timedelta(minutes=90))
-    TicketFactory(queue=team.billing, first_response_due_at=now + due, sla_at_risk_at=now)
-    TicketFactory(queue=team.billing, first_response_due_at=now - due, sla_breached=True)
+    TicketFactory(queue=desk.billing, first_response_due_at=now + timedelta(minutes=90))
+    TicketFactory(queue=desk.billing, first_response_due_at=now + due, sla_at_risk_at=now)
+    TicketFactory(queue=desk.billing, first_response_due_at=now - due, sla_breached=True)
     # 55 of its 60 minutes gone and not yet marked by the beat check: at risk all the same.
     TicketFactory(
-        queue=team.billing, created_at=now - timedelta(minutes=55), first_response_due_at=now + due
+        queue=desk.billing, created_at=now - timedelta(minutes=55), first_response_due_at=now + due
     )
-    client.force_login(team.alice.user)
+    client.force_login(desk.alice.user)
 
     body = client.get(CHANGELIST).content.decode()
 
@@ -197,18 +185,18 @@ def test_it_colours_the_sla_column_by_state(client, team):
     assert '<span class="sla sla-breached">breached</span>' in body
 
 
-@pytest.mark.parametrize("persona", ["alice", "salma"])
+@pytest.mark.parametrize("persona", ["alice", "sue"])
 def test_it_lists_tickets_in_the_same_number_of_queries_at_3_and_30(
-    client, team, persona, django_assert_num_queries
+    client, desk, persona, django_assert_num_queries
 ):
-    user = team.alice.user if persona == "alice" else team.salma
+    user = desk.alice.user if persona == "alice" else desk.sue
     companies = [CompanyFactory() for _ in range(3)]
 
     def tickets(count: int) -> None:
         for number in range(count):
             TicketFactory(
-                queue=team.billing, company=companies[number % 3],
-                assignee=team.alice if number % 2 else None,
+                queue=desk.billing, company=companies[number % 3],
+                assignee=desk.alice if number % 2 else None,
             )  # fmt: skip
 
     client.force_login(user)
@@ -231,15 +219,15 @@ def test_it_lists_tickets_in_the_same_number_of_queries_at_3_and_30(
     # adds the agent's profile; an agent's other views read their queue ids first). On
     # PostgreSQL the supervisor's unfiltered list first asks for the row estimate (too small
     # here to use).
-    estimate = connection.vendor == "postgresql" and persona == "salma"
+    estimate = connection.vendor == "postgresql" and persona == "sue"
     queue_ids = persona == "alice"
     assert len(at_3[1]) == 10 + estimate + queue_ids, at_3[1]
     assert not any("DISTINCT" in sql for small in at_3 for sql in small)
 
 
-def test_it_pages_the_list_with_working_page_links(client, team):
-    TicketFactory.create_batch(55, queue=team.billing)
-    client.force_login(team.salma)
+def test_it_pages_the_list_with_working_page_links(client, desk):
+    TicketFactory.create_batch(55, queue=desk.billing)
+    client.force_login(desk.sue)
 
     first = client.get(CHANGELIST, {"view": "all"})
     second = client.get(CHANGELIST, {"view": "all", "p": 2})
@@ -250,14 +238,14 @@ def test_it_pages_the_list_with_working_page_links(client, team):
     assert set(first.context["cl"].result_list).isdisjoint(second.context["cl"].result_list)
 
 
-def test_it_counts_exactly_off_postgresql_or_with_a_filter(team):
-    TicketFactory.create_batch(3, queue=team.billing)
+def test_it_counts_exactly_off_postgresql_or_with_a_filter(desk):
+    TicketFactory.create_batch(3, queue=desk.billing)
     paginator = EstimatedCountPaginator(Ticket.objects.all(), 50)
     paginator.estimate_from = 1
 
     if connection.vendor != "postgresql":
         assert paginator.count == 3
-    filtered = EstimatedCountPaginator(Ticket.objects.filter(queue=team.billing), 50)
+    filtered = EstimatedCountPaginator(Ticket.objects.filter(queue=desk.billing), 50)
     filtered.estimate_from = 1
     assert filtered.count == 3
 
@@ -282,14 +270,14 @@ def test_it_takes_the_row_estimate_on_postgresql_for_the_whole_table(team_on_com
 
 
 @pytest.fixture
-def team_on_commit(transactional_db) -> Desk:
-    return desk_open()
+def team_on_commit(transactional_db, desk) -> Desk:
+    return desk
 
 
-def test_it_lists_nothing_as_assigned_to_a_supervisor_without_a_profile(client, team):
-    TicketFactory(queue=team.billing, assignee=team.alice)
-    TicketFactory(queue=team.billing)
-    client.force_login(team.salma)
+def test_it_lists_nothing_as_assigned_to_a_supervisor_without_a_profile(client, desk):
+    TicketFactory(queue=desk.billing, assignee=desk.alice)
+    TicketFactory(queue=desk.billing)
+    client.force_login(desk.sue)
 
     with CaptureQueriesContext(connection) as queries:
         assert listed(client, assignee="me") == []
@@ -297,17 +285,17 @@ def test_it_lists_nothing_as_assigned_to_a_supervisor_without_a_profile(client, 
     assert not any('FROM "tickets_ticket"' in q["sql"] for q in queries.captured_queries)
 
 
-def test_it_filters_assigned_to_me_by_the_agents_profile_id(client, team):
-    carol = agent_in(team.billing, username="carol")
-    mine = TicketFactory(queue=team.billing, assignee=team.alice)
-    TicketFactory(queue=team.billing, assignee=carol)
-    client.force_login(team.alice.user)
+def test_it_filters_assigned_to_me_by_the_agents_profile_id(client, desk):
+    carol = agent_in(desk.billing, username="carol")
+    mine = TicketFactory(queue=desk.billing, assignee=desk.alice)
+    TicketFactory(queue=desk.billing, assignee=carol)
+    client.force_login(desk.alice.user)
 
     with CaptureQueriesContext(connection) as queries:
         assert listed(client, assignee="me") == [mine.reference]
     page = [q["sql"] for q in queries.captured_queries if "ORDER BY" in q["sql"]][-1]
     # The column the assignee indexes hold, not a join or subquery through the user.
-    assert f'"tickets_ticket"."assignee_id" = {team.alice.pk}' in page
+    assert f'"tickets_ticket"."assignee_id" = {desk.alice.pk}' in page
 
 
 @pytest.fixture
@@ -319,9 +307,9 @@ def capped_at_3(monkeypatch):
     monkeypatch.setattr(TicketAdmin, "list_per_page", 2)
 
 
-def test_it_counts_a_filtered_list_up_to_the_cap_and_says_so(client, team, capped_at_3):
-    made = TicketFactory.create_batch(5, queue=team.billing)
-    client.force_login(team.salma)
+def test_it_counts_a_filtered_list_up_to_the_cap_and_says_so(client, desk, capped_at_3):
+    made = TicketFactory.create_batch(5, queue=desk.billing)
+    client.force_login(desk.sue)
 
     with CaptureQueriesContext(connection) as queries:
         response = client.get(CHANGELIST, {"status__exact": "new"})
@@ -343,9 +331,9 @@ def test_it_counts_a_filtered_list_up_to_the_cap_and_says_so(client, team, cappe
     assert sorted(sum(pages, [])) == sorted(ticket.reference for ticket in made)
 
 
-def test_it_counts_exactly_below_the_cap(client, team, capped_at_3):
-    TicketFactory.create_batch(3, queue=team.billing)
-    client.force_login(team.salma)
+def test_it_counts_exactly_below_the_cap(client, desk, capped_at_3):
+    TicketFactory.create_batch(3, queue=desk.billing)
+    client.force_login(desk.sue)
 
     response = client.get(CHANGELIST, {"status__exact": "new"})
 
@@ -356,12 +344,12 @@ def test_it_counts_exactly_below_the_cap(client, team, capped_at_3):
 # --- API tokens ------------------------------------------------------------------------------
 
 
-def test_it_shows_a_new_tokens_key_once_and_keeps_only_its_hash(client, team):
-    client.force_login(team.salma)
+def test_it_shows_a_new_tokens_key_once_and_keeps_only_its_hash(client, desk):
+    client.force_login(desk.sue)
 
     response = client.post(
         reverse("admin:tickets_apitoken_add"),
-        {"user": team.alice.user.pk, "name": "CRM sync"},
+        {"user": desk.alice.user.pk, "name": "CRM sync"},
         follow=True,
     )
 
@@ -370,16 +358,16 @@ def test_it_shows_a_new_tokens_key_once_and_keeps_only_its_hash(client, team):
     key = re.search(r'<code class="api-token-key">(hd_[\w-]+)</code>', shown[0]).group(1)
     assert token.key_hash == api_token_key_hash(key)
     assert token.prefix == key[:8]
-    assert (token.user, token.created_by) == (team.alice.user, team.salma)
+    assert (token.user, token.created_by) == (desk.alice.user, desk.sue)
     assert key not in str(ApiToken.objects.values().get())
     page = client.get(reverse("admin:tickets_apitoken_change", args=[token.pk])).content.decode()
     assert key not in page and token.key_hash not in page
     assert key not in client.get(reverse("admin:tickets_apitoken_changelist")).content.decode()
 
 
-def test_it_revokes_tokens_and_never_deletes_them(client, team):
-    client.force_login(team.salma)
-    client.post(reverse("admin:tickets_apitoken_add"), {"user": team.alice.user.pk, "name": "a"})
+def test_it_revokes_tokens_and_never_deletes_them(client, desk):
+    client.force_login(desk.sue)
+    client.post(reverse("admin:tickets_apitoken_add"), {"user": desk.alice.user.pk, "name": "a"})
     token = ApiToken.objects.get()
 
     client.post(
@@ -394,9 +382,9 @@ def test_it_revokes_tokens_and_never_deletes_them(client, team):
     assert ApiToken.objects.count() == 1
 
 
-def test_it_does_not_let_a_supervisor_mint_a_superusers_token(client, team):
+def test_it_does_not_let_a_supervisor_mint_a_superusers_token(client, desk):
     root = UserFactory(username="root", is_superuser=True, is_staff=True)
-    client.force_login(team.salma)
+    client.force_login(desk.sue)
 
     response = client.post(reverse("admin:tickets_apitoken_add"), {"user": root.pk, "name": "x"})
 
@@ -405,8 +393,8 @@ def test_it_does_not_let_a_supervisor_mint_a_superusers_token(client, team):
     assert not ApiToken.objects.exists()
 
 
-def test_it_keeps_api_tokens_from_agents(client, team):
-    client.force_login(team.alice.user)
+def test_it_keeps_api_tokens_from_agents(client, desk):
+    client.force_login(desk.alice.user)
 
     assert client.get(reverse("admin:tickets_apitoken_changelist")).status_code == 403
 
@@ -414,7 +402,9 @@ def test_it_keeps_api_tokens_from_agents(client, team):
 # --- the escalation path's ticket, seen by a superuser -----------------------------------------
 
 
-def test_it_never_offers_to_add_edit_or_delete_a_ticket(admin_client, desk, guide_with_steps):
+def test_it_never_offers_to_add_edit_or_delete_a_ticket(
+    admin_client, routed_billing, guide_with_steps
+):
     ticket = escalated_ticket(guide_with_steps)
     change_url = reverse("admin:tickets_ticket_change", args=[ticket.pk])
 
@@ -432,7 +422,9 @@ def test_it_never_offers_to_add_edit_or_delete_a_ticket(admin_client, desk, guid
     assert ticket.priority == Priority.NORMAL
 
 
-def test_it_shows_the_tried_steps_in_order_with_their_notes(admin_client, desk, guide_with_steps):
+def test_it_shows_the_tried_steps_in_order_with_their_notes(
+    admin_client, routed_billing, guide_with_steps
+):
     first, second, third, _ = guide_with_steps.steps.order_by("position")
     ticket = escalated_ticket(
         guide_with_steps,
@@ -461,9 +453,9 @@ def test_it_shows_the_tried_steps_in_order_with_their_notes(admin_client, desk, 
 
 
 @pytest.mark.parametrize("model", ["queue", "agentprofile", "routingrule"])
-def test_it_loads_the_routing_setup_pages(admin_client, desk, model):
+def test_it_loads_the_routing_setup_pages(admin_client, routed_billing, model):
     obj = {
-        "queue": desk,
+        "queue": routed_billing,
         "agentprofile": AgentProfile.objects.first(),
         "routingrule": RoutingRule.objects.first(),
     }[model]
@@ -476,7 +468,7 @@ def test_it_loads_the_routing_setup_pages(admin_client, desk, model):
         assert admin_client.get(url).status_code == 200, url
 
 
-def test_it_shows_each_agents_open_tickets_against_capacity(admin_client, desk):
+def test_it_shows_each_agents_open_tickets_against_capacity(admin_client, routed_billing):
     tickets_escalated(3)  # two Arabic, one English
 
     body = admin_client.get(reverse("admin:tickets_agentprofile_changelist")).content.decode()
@@ -487,9 +479,11 @@ def test_it_shows_each_agents_open_tickets_against_capacity(admin_client, desk):
         assert f"{open_tickets} / 10" in body
 
 
-def test_it_reorders_and_pauses_rules_from_the_list(admin_client, desk):
+def test_it_reorders_and_pauses_rules_from_the_list(admin_client, routed_billing):
     first = RoutingRule.objects.get()
-    second = RoutingRule.objects.create(position=20, name="Arabic", language="ar", queue=desk)
+    second = RoutingRule.objects.create(
+        position=20, name="Arabic", language="ar", queue=routed_billing
+    )
 
     response = admin_client.post(
         reverse("admin:tickets_routingrule_changelist"),
@@ -508,7 +502,7 @@ def test_it_reorders_and_pauses_rules_from_the_list(admin_client, desk):
     ]
 
 
-def test_it_saves_queue_languages_as_ticked_codes(admin_client, desk):
+def test_it_saves_queue_languages_as_ticked_codes(admin_client, routed_billing):
     response = admin_client.post(
         reverse("admin:tickets_queue_add"),
         {
@@ -528,7 +522,7 @@ def test_it_saves_queue_languages_as_ticked_codes(admin_client, desk):
     assert queue.sla_policies.get().priority == Priority.HIGH
 
 
-def test_it_refuses_a_second_fallback_queue_by_name(admin_client, desk):
+def test_it_refuses_a_second_fallback_queue_by_name(admin_client, routed_billing):
     Queue.objects.create(name="General", slug="general", is_fallback=True)
 
     response = admin_client.post(

@@ -1,70 +1,32 @@
-"""Who sees which tickets in the admin. Alice works Billing, Bob works Shipping, Salma
-supervises every queue, Charlie writes guides and must see no ticket at all: not in the list,
+"""Who sees which tickets in the admin. Alice works Billing, Bob works Returns, Sue
+supervises every queue, Ann writes guides and must see no ticket at all: not in the list,
 not by opening a link, not through an action or the autocomplete."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_user_model
 from django.test import RequestFactory
 from django.urls import reverse
 
-from tests.factories import QueueFactory, TicketFactory, agent_in, staff_user
+from tests.factories import TicketFactory
+from tests.helpers import CHANGELIST, listed
 from tickets import roles
-from tickets.models import AgentProfile, Queue, Ticket
-
-CHANGELIST = reverse("admin:tickets_ticket_changelist")
-
-
-@dataclass
-class Desk:
-    billing: Queue
-    shipping: Queue
-    alice: AgentProfile
-    bob: AgentProfile
-    salma: object  # the supervisor's user
-    charlie: object  # the author's user
-
-
-def desk_open() -> Desk:
-    billing = QueueFactory(name="Billing", slug="billing")
-    shipping = QueueFactory(name="Shipping", slug="shipping")
-    return Desk(
-        billing=billing,
-        shipping=shipping,
-        alice=agent_in(billing, username="alice", languages=["en"]),
-        bob=agent_in(shipping, username="bob", languages=["en"]),
-        salma=staff_user("salma", roles.SUPERVISOR, first_name="Salma"),
-        charlie=staff_user("charlie", roles.AUTHOR),
-    )
-
-
-@pytest.fixture
-def desk(db) -> Desk:
-    return desk_open()
-
-
-def listed(client, **params) -> list[str]:
-    response = client.get(CHANGELIST, params)
-    assert response.status_code == 200
-    return [ticket.reference for ticket in response.context["cl"].result_list]
+from tickets.models import Ticket
 
 
 def test_it_lists_only_the_tickets_of_the_agents_queues(client, desk):
     mine = TicketFactory(queue=desk.billing)
-    TicketFactory(queue=desk.shipping)
+    TicketFactory(queue=desk.returns)
     client.force_login(desk.alice.user)
 
     assert listed(client) == [mine.reference]
     assert listed(client, view="all") == [mine.reference]
-    assert listed(client, queue=desk.shipping.pk) == []
+    assert listed(client, queue=desk.returns.pk) == []
 
 
 def test_it_does_not_open_a_ticket_of_another_queue(client, desk):
-    foreign = TicketFactory(queue=desk.shipping, subject="Parcel lost")
+    foreign = TicketFactory(queue=desk.returns, subject="Parcel lost")
     client.force_login(desk.alice.user)
 
     response = client.get(reverse("admin:tickets_ticket_change", args=[foreign.pk]))
@@ -76,7 +38,7 @@ def test_it_does_not_open_a_ticket_of_another_queue(client, desk):
 
 
 def test_it_refuses_every_work_button_on_a_ticket_of_another_queue(client, desk):
-    foreign = TicketFactory(queue=desk.shipping)
+    foreign = TicketFactory(queue=desk.returns)
     client.force_login(desk.alice.user)
 
     for action, data in [
@@ -96,7 +58,7 @@ def test_it_refuses_every_work_button_on_a_ticket_of_another_queue(client, desk)
 
 def test_it_refuses_bulk_actions_on_a_ticket_id_of_another_queue(client, desk):
     mine = TicketFactory(queue=desk.billing)
-    foreign = TicketFactory(queue=desk.shipping)
+    foreign = TicketFactory(queue=desk.returns)
     client.force_login(desk.alice.user)
 
     response = client.post(
@@ -115,7 +77,7 @@ def test_it_refuses_bulk_actions_on_a_ticket_id_of_another_queue(client, desk):
 
 def test_it_keeps_the_autocomplete_to_the_agents_queues(client, desk):
     mine = TicketFactory(queue=desk.billing)
-    foreign = TicketFactory(queue=desk.shipping)
+    foreign = TicketFactory(queue=desk.returns)
     client.force_login(desk.alice.user)
     url = reverse("admin:autocomplete")
     params = {"app_label": "tickets", "model_name": "ticketevent", "field_name": "ticket"}
@@ -129,8 +91,8 @@ def test_it_keeps_the_autocomplete_to_the_agents_queues(client, desk):
 
 def test_it_shows_the_supervisor_every_queue(client, desk):
     billing = TicketFactory(queue=desk.billing)
-    shipping = TicketFactory(queue=desk.shipping)
-    client.force_login(desk.salma)
+    shipping = TicketFactory(queue=desk.returns)
+    client.force_login(desk.sue)
 
     assert set(listed(client, view="all")) == {billing.reference, shipping.reference}
     page = client.get(reverse("admin:tickets_ticket_change", args=[shipping.pk]))
@@ -139,7 +101,7 @@ def test_it_shows_the_supervisor_every_queue(client, desk):
 
 def test_it_shows_an_author_no_ticket(client, desk):
     ticket = TicketFactory(queue=desk.billing)
-    client.force_login(desk.charlie)
+    client.force_login(desk.ann)
 
     assert client.get(CHANGELIST).status_code == 403
     assert client.get(reverse("admin:tickets_ticket_change", args=[ticket.pk])).status_code in (
@@ -162,7 +124,7 @@ def test_it_offers_reassign_and_move_only_to_supervisors(client, desk):
 
     client.force_login(desk.alice.user)
     agent_actions = dict(client.get(CHANGELIST).context["action_form"].fields["action"].choices)
-    client.force_login(desk.salma)
+    client.force_login(desk.sue)
     supervisor_actions = dict(
         client.get(CHANGELIST).context["action_form"].fields["action"].choices
     )

@@ -1,12 +1,11 @@
 """The work page of a ticket and the buttons around it: Alice (agent, Billing) reads what the
-customer tried, answers, notes, moves the status along; Salma (supervisor) reassigns and moves
+customer tried, answers, notes, moves the status along; Sue (supervisor) reassigns and moves
 queues; refusals come back as the service's own words, never as an error page."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -15,14 +14,9 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from tests.factories import TicketFactory, agent_in
-from tests.tickets.test_admin_roles import CHANGELIST, Desk, desk_open
+from tests.helpers import CHANGELIST
 from tickets import services
 from tickets.models import STAFF_MESSAGE_MAX_LENGTH, AgentProfile, Priority, Ticket, TicketEvent
-
-
-@pytest.fixture
-def desk(db) -> Desk:
-    return desk_open()
 
 
 def page_of(ticket: Ticket) -> str:
@@ -189,18 +183,18 @@ def test_it_lets_an_agent_take_a_ticket_but_not_give_it_away(client, desk):
 
 def test_it_lets_a_supervisor_reassign_unassign_and_move_queues(client, desk):
     ticket = TicketFactory(queue=desk.billing)
-    client.force_login(desk.salma)
+    client.force_login(desk.sue)
 
     _, assigned = work(client, ticket, "assign", {"assignee": str(desk.alice.pk)})
     _, outsider = work(client, ticket, "assign", {"assignee": str(desk.bob.pk)})
-    _, moved = work(client, ticket, "queue", {"queue": desk.shipping.pk})
+    _, moved = work(client, ticket, "queue", {"queue": desk.returns.pk})
 
     assert assigned == ["Assigned to Alice."]
     assert outsider == ["Bob is not a member of the queue Billing."]
-    assert moved == ["Moved to the queue Shipping."]
+    assert moved == ["Moved to the queue Returns."]
     ticket.refresh_from_db()
-    # Alice is not in Shipping: the ticket went back unassigned, her capacity with it.
-    assert (ticket.queue, ticket.assignee) == (desk.shipping, None)
+    # Alice is not in Returns: the ticket went back unassigned, her capacity with it.
+    assert (ticket.queue, ticket.assignee) == (desk.returns, None)
     assert AgentProfile.objects.get(pk=desk.alice.pk).open_tickets == 0
     kinds = list(ticket.events.values_list("kind", flat=True))
     assert kinds == ["assigned", "unassigned", "rerouted"]
@@ -235,7 +229,7 @@ def test_it_reads_a_ticket_in_the_same_number_of_queries_however_long_its_thread
     client, desk, django_assert_num_queries
 ):
     ticket = TicketFactory(queue=desk.billing, assignee=desk.alice)
-    client.force_login(desk.salma)
+    client.force_login(desk.sue)
     services.ticket_note(ticket=ticket, actor=desk.alice.user, body="First")
     services.ticket_customer_reply(ticket=ticket, body="Hello?")
     client.get(page_of(ticket))  # content types and the like, cached from then on
@@ -247,7 +241,7 @@ def test_it_reads_a_ticket_in_the_same_number_of_queries_however_long_its_thread
     # queues.
     assert 6 < len(short_thread) < 15, short_thread
     for number in range(18):
-        services.ticket_note(ticket=ticket, actor=desk.salma, body=f"Note {number}")
+        services.ticket_note(ticket=ticket, actor=desk.sue, body=f"Note {number}")
 
     with django_assert_num_queries(len(short_thread)):
         body = client.get(page_of(ticket)).content.decode()
@@ -266,7 +260,7 @@ def claim(client):
 def test_it_claims_the_most_urgent_waiting_ticket(client, desk):
     TicketFactory(queue=desk.billing, priority=Priority.NORMAL)
     urgent = TicketFactory(queue=desk.billing, priority=Priority.URGENT)
-    TicketFactory(queue=desk.shipping, priority=Priority.URGENT, sla_breached=True)
+    TicketFactory(queue=desk.returns, priority=Priority.URGENT, sla_breached=True)
     client.force_login(desk.alice.user)
     assert "Claim next ticket" in client.get(CHANGELIST).content.decode()
 
@@ -302,7 +296,7 @@ def test_it_says_so_when_the_agent_is_at_capacity(client, desk):
 
 def test_it_tells_a_supervisor_without_a_profile_that_only_agents_claim(client, desk):
     TicketFactory(queue=desk.billing)
-    client.force_login(desk.salma)
+    client.force_login(desk.sue)
 
     _, messages = claim(client)
 
@@ -337,7 +331,7 @@ def test_it_assigns_selected_tickets_to_me_and_reports_refusals(client, desk):
 
 def test_it_asks_which_agent_then_assigns_the_selection(client, desk):
     tickets = TicketFactory.create_batch(2, queue=desk.billing)
-    client.force_login(desk.salma)
+    client.force_login(desk.sue)
 
     asking, _ = bulk(client, "assign_to_agent", tickets)
     _, messages = bulk(client, "assign_to_agent", tickets, apply="yes", agent=desk.alice.pk)
@@ -350,10 +344,10 @@ def test_it_asks_which_agent_then_assigns_the_selection(client, desk):
 
 def test_it_changes_priority_moves_and_solves_the_selection(client, desk):
     tickets = TicketFactory.create_batch(2, queue=desk.billing)
-    client.force_login(desk.salma)
+    client.force_login(desk.sue)
 
     _, prioritised = bulk(client, "change_priority", tickets, apply="yes", priority=Priority.HIGH)
-    _, moved = bulk(client, "move_to_queue", tickets, apply="yes", queue=desk.shipping.pk)
+    _, moved = bulk(client, "move_to_queue", tickets, apply="yes", queue=desk.returns.pk)
     _, solved = bulk(client, "solve", tickets)
     _, again = bulk(client, "solve", tickets[:1])
 
@@ -362,7 +356,7 @@ def test_it_changes_priority_moves_and_solves_the_selection(client, desk):
         f"0 tickets done, 1 refused: {tickets[0].reference}: The ticket is already solved."
     ]
     assert set(Ticket.objects.values_list("priority", "queue", "status")) == {
-        (Priority.HIGH, desk.shipping.pk, "solved")
+        (Priority.HIGH, desk.returns.pk, "solved")
     }
     kinds = TicketEvent.objects.filter(ticket=tickets[0]).values_list("kind", flat=True)
     assert list(kinds) == ["priority_changed", "rerouted", "status_changed"]
@@ -372,9 +366,7 @@ def test_it_refuses_an_agents_post_of_a_supervisor_action(client, desk):
     ticket = TicketFactory(queue=desk.billing)
     client.force_login(desk.alice.user)
 
-    response, messages = bulk(
-        client, "move_to_queue", [ticket], apply="yes", queue=desk.shipping.pk
-    )
+    response, messages = bulk(client, "move_to_queue", [ticket], apply="yes", queue=desk.returns.pk)
 
     assert response.status_code == 200
     assert messages == ["No action selected."]

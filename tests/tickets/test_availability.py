@@ -5,16 +5,11 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.factories import QueueFactory, TicketFactory, agent_in, staff_user
-from tickets import roles, services
+from tests.factories import TicketFactory
+from tests.helpers import CHANGELIST
+from tickets import services
 
 SWITCH = reverse("admin:tickets_ticket_availability")
-CHANGELIST = reverse("admin:tickets_ticket_changelist")
-
-
-@pytest.fixture
-def billing(db):
-    return QueueFactory(name="Billing", slug="billing")
 
 
 def switch(client, available: bool) -> list[str]:
@@ -23,8 +18,7 @@ def switch(client, available: bool) -> list[str]:
     return [str(message) for message in response.context["messages"]]
 
 
-def test_an_agent_goes_away_and_gets_no_new_tickets_until_back(client, billing):
-    alice = agent_in(billing, username="alice")
+def test_an_agent_goes_away_and_gets_no_new_tickets_until_back(client, billing, alice):
     client.force_login(alice.user)
 
     assert switch(client, available=False) == [
@@ -47,10 +41,7 @@ def test_an_agent_goes_away_and_gets_no_new_tickets_until_back(client, billing):
     assert waiting.assignee == alice
 
 
-def test_only_a_supervisor_changes_someone_elses_availability(billing):
-    alice = agent_in(billing, username="alice")
-    bob = agent_in(billing, username="bob")
-    sue = staff_user("sue", roles.SUPERVISOR)
+def test_only_a_supervisor_changes_someone_elses_availability(alice, bob, sue):
 
     with pytest.raises(services.TicketNotPermitted):
         services.agent_availability_set(agent=alice, available=False, actor=bob.user)
@@ -59,11 +50,10 @@ def test_only_a_supervisor_changes_someone_elses_availability(billing):
     assert alice.is_available is False
 
 
-def test_the_switch_takes_posts_from_agents_only(client, billing):
-    alice = agent_in(billing, username="alice")
+def test_the_switch_takes_posts_from_agents_only(client, alice, sue):
     client.force_login(alice.user)
     assert client.get(SWITCH).status_code == 405
 
-    client.force_login(staff_user("sue", roles.SUPERVISOR))  # no agent profile
+    client.force_login(sue)  # no agent profile
     assert client.post(SWITCH, {"available": "0"}).status_code == 403
     assert "availability-form" not in client.get(CHANGELIST).content.decode()

@@ -15,13 +15,8 @@ from tickets import selectors, services
 from tickets.models import AgentProfile, Priority, Ticket, TicketEvent
 
 
-@pytest.fixture
-def billing(db):
-    return QueueFactory(name="Billing", slug="billing")
-
-
-def test_it_claims_breached_first_then_priority_then_the_oldest(billing):
-    alice = agent_in(billing, username="alice", capacity=10)
+def test_it_claims_breached_first_then_priority_then_the_oldest(billing, alice):
+    assert alice.capacity == 10
     now = timezone.now()
     old_normal = TicketFactory(queue=billing, created_at=now - timedelta(hours=5))
     new_urgent = TicketFactory(queue=billing, priority=Priority.URGENT, created_at=now)
@@ -35,26 +30,24 @@ def test_it_claims_breached_first_then_priority_then_the_oldest(billing):
     assert claimed == [breached_low, older_urgent, new_urgent, old_normal, None]
 
 
-def test_it_claims_only_from_my_queues_and_in_my_languages(billing):
-    alice = agent_in(billing, username="alice", languages=["ar"])
-    TicketFactory(queue=QueueFactory(slug="shipping"))  # not my queue
+def test_it_claims_only_from_my_queues_and_in_my_languages(billing, returns, karim, emma):
+    TicketFactory(queue=returns)  # not my queue
     english = TicketFactory(queue=billing)
     assert english.language == "en"
-    assigned = TicketFactory(
-        queue=billing, attempt__language="ar", assignee=agent_in(billing, username="bob")
-    )
+    assigned = TicketFactory(queue=billing, attempt__language="ar", assignee=emma)
     solved = TicketFactory(queue=billing, attempt__language="ar", status="solved")
     arabic = TicketFactory(queue=billing, attempt__language="ar")
 
-    assert services.ticket_claim_next(agent=alice) == arabic
-    assert services.ticket_claim_next(agent=alice) is None
+    assert services.ticket_claim_next(agent=karim) == arabic
+    assert services.ticket_claim_next(agent=karim) is None
     assert {assigned.pk, solved.pk, english.pk}.isdisjoint(
-        Ticket.objects.filter(assignee=alice).values_list("pk", flat=True)
+        Ticket.objects.filter(assignee=karim).values_list("pk", flat=True)
     )
 
 
-def test_it_writes_an_event_and_counts_the_ticket_against_my_capacity(billing):
-    alice = agent_in(billing, username="alice", capacity=1)
+def test_it_writes_an_event_and_counts_the_ticket_against_my_capacity(billing, alice):
+    alice.capacity = 1
+    alice.save(update_fields=["capacity"])
     first = TicketFactory(queue=billing)
     TicketFactory(queue=billing)
 
@@ -95,8 +88,7 @@ def test_an_unavailable_agent_is_told_so_and_claims_nothing(billing):
     assert not Ticket.objects.filter(assignee__isnull=False).exists()
 
 
-def test_nothing_to_claim_gives_the_capacity_back(billing):
-    alice = agent_in(billing, username="alice", capacity=3)
+def test_nothing_to_claim_gives_the_capacity_back(billing, alice):
     assert services.ticket_claim_next(agent=alice) is None
     alice.refresh_from_db()
     assert alice.open_tickets == 0

@@ -14,10 +14,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from helpdesk import limits
-from tests.factories import TicketFactory, agent_in
-from tests.tickets import ticket_escalated
+from tests.factories import TicketFactory
+from tests.helpers import ticket_escalated
 from tickets import services
-from tickets.models import Ticket, TicketEvent
+from tickets.models import AgentProfile, Ticket, TicketEvent
 
 SAM = "198.51.100.7"
 LAYLA = "192.0.2.10"  # another customer, on another connection
@@ -39,17 +39,14 @@ def customer_messages(ticket: Ticket) -> list[str]:
 
 
 @pytest.fixture
-def sams_ticket(db):
-    return ticket_escalated(language="en")
+def sams_ticket(alice):
+    ticket = ticket_escalated(language="en")
+    ticket.queue.members.add(alice)  # Alice works the queue Sam's ticket was routed to
+    return ticket
 
 
-@pytest.fixture
-def alice(sams_ticket):
-    return agent_in(sams_ticket.queue, username="alice").user
-
-
-def solved_days_ago(ticket: Ticket, alice, days: int) -> Ticket:
-    services.ticket_transition(ticket=ticket, to_status="solved", actor=alice)
+def solved_days_ago(ticket: Ticket, alice: AgentProfile, days: int) -> Ticket:
+    services.ticket_transition(ticket=ticket, to_status="solved", actor=alice.user)
     Ticket.objects.filter(pk=ticket.pk).update(solved_at=timezone.now() - timedelta(days=days))
     ticket.refresh_from_db()
     return ticket
@@ -60,7 +57,7 @@ def test_it_opens_a_pending_ticket_and_shows_the_answer_after_a_redirect(
 ):
     services.ticket_reply(
         ticket=sams_ticket,
-        actor=alice,
+        actor=alice.user,
         body="Which bank issued the card?",
         status_after=Ticket.Status.PENDING,
     )

@@ -14,13 +14,12 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.urls import reverse
 from rest_framework.test import APIClient
 
-from guides.models import Attempt, Feedback, Guide, StepOutcome
+from guides.models import Attempt, Feedback, StepOutcome
 from helpdesk import limits
 from tests.factories import GuideFactory, StepFactory
-from tests.tickets import ticket_escalated
+from tests.helpers import guide_url, ticket_escalated
 from tickets import notifications
 from tickets.models import Ticket
 
@@ -62,11 +61,6 @@ def low_limits(settings):
     reset()
     yield
     reset()
-
-
-def guide_url(name: str, guide: Guide, **extra) -> str:
-    kwargs = {"company": guide.company.slug, "language": guide.language, "slug": guide.slug}
-    return reverse(f"guides:{name}", kwargs={**kwargs, **extra})
 
 
 def contact_form(email: str = VICTOR, **extra) -> dict:

@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -29,9 +28,18 @@ from django.db.models import Count
 from guides import services as guide_services
 from guides.models import Attempt, Guide, StepOutcome, Tag
 from tests import processes
-from tests.brokers import PrivateRedis, free_port, private_redis, silent_listener
+from tests.brokers import PrivateRedis, private_redis, silent_listener
 from tests.factories import UserFactory
-from tests.processes import celery, manage, process_env, running, wait_for, worker_args
+from tests.processes import (
+    celery,
+    manage,
+    process_env,
+    running,
+    wait_for,
+    web_server,
+    worker_args,
+    worker_ready,
+)
 from tickets.models import AgentProfile, Queue, RoutingRule, Ticket, TicketEvent
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -62,30 +70,27 @@ def beat_args() -> list[str]:
     return celery("beat", "--loglevel=INFO")
 
 
-def worker_ready(log: Path, *, timeout: float = 60) -> None:
+def one_more_sweep(broker: PrivateRedis, log: Path) -> None:
+    """Wait until the sweeper has run once more since now and the broker holds no escalation,
+    queued or unacknowledged: a duplicate ticket would exist by then."""
+
+    def sweeps() -> int:
+        text = log.read_text(errors="replace")
+        return sum(
+            1
+            for line in text.splitlines()
+            if "tickets.tasks.sweep_escalations[" in line and " succeeded " in line
+        )
+
+    before = sweeps()
     wait_for(
-        lambda: log.exists() and " ready." in log.read_text(errors="replace"),
-        timeout=timeout, what=f"{log.name} to be ready", log=log,
+        lambda: (
+            sweeps() > before
+            and broker.queue_length(ESCALATIONS_QUEUE) == 0
+            and not broker.unacked()
+        ),
+        timeout=30, what="one more sweep and nothing left to deliver", log=log,
     )  # fmt: skip
-
-
-@contextmanager
-def web_server(env: dict[str, str], log: Path) -> Iterator[str]:
-    """``manage.py runserver`` on a free port; yields its base URL once it answers."""
-    port = free_port()
-    args = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
-    base_url = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        try:
-            with urllib.request.urlopen(f"{base_url}/api/v1/guides/", timeout=2) as response:
-                return response.status == 200
-        except OSError:
-            return False
-
-    with running(args, env, log):
-        wait_for(answers, timeout=60, what="the web server", log=log)
-        yield base_url
 
 
 def publish_escalations(env: dict[str, str], attempt_ids: list[int]) -> None:
@@ -291,7 +296,7 @@ def test_it_answers_escalations_during_a_broker_outage_and_tickets_follow_its_re
         stack.enter_context(running(beat_args(), env, tmp_path / "beat.log"))
         wait_for_tickets(20, log=log)
         took = time.monotonic() - back
-        time.sleep(2)  # a duplicate would appear now
+        one_more_sweep(broker, log)  # a duplicate would appear now
         print(f"[{outage}] broker back: 20 tickets {took:.1f}s after worker and beat started")
         # The customers see their ticket's reference when they poll their attempt.
         references = [
@@ -318,7 +323,7 @@ def test_it_turns_escalations_lost_in_a_broker_restart_into_tickets(guide_with_s
         log = tmp_path / "worker.log"
         with running(worker_args(), env, log), running(beat_args(), env, tmp_path / "beat.log"):
             took = wait_for_tickets(10, log=log)
-            time.sleep(2)
+            one_more_sweep(broker, log)
         print(f"10 tickets by the sweeper in {took:.1f}s")
     assert_one_ticket_per_attempt(set(histories))
 

@@ -8,13 +8,19 @@ import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from guides.models import Guide, Tag
 from tests.factories import UserFactory
-from tests.processes import process_env, running, test_database_url, wait_for, worker_args
+from tests.processes import (
+    configured_broker_env,
+    process_env,
+    running,
+    test_database_url,
+    wait_for,
+    worker_args,
+)
 from tickets.models import AgentProfile, Priority, Queue, RoutingRule, SLAPolicy, Ticket
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -48,20 +54,13 @@ def support_desk(transactional_db):
 
 
 def worker_env(tmp_path: Path, mail_dir: Path) -> dict[str, str]:
-    overrides = {
-        "DATABASE_URL": test_database_url(),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "EMAIL_URL": f"file://{mail_dir}",
-        "SITE_URL": "https://help.example.com",
-    }
-    if settings.CELERY_BROKER_URL.startswith("filesystem"):
-        # The folder this test process publishes into.
-        queue_dir = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
-        overrides["CELERY_BROKER_DIR"] = str(queue_dir.parent)
-    if settings.REDIS_URL:
-        overrides["REDIS_URL"] = settings.REDIS_URL
-        overrides["CACHE_KEY_PREFIX"] = settings.CACHES["default"]["KEY_PREFIX"]
-    return process_env(tmp_path, **overrides)
+    return process_env(
+        tmp_path,
+        DATABASE_URL=test_database_url(),
+        EMAIL_URL=f"file://{mail_dir}",
+        SITE_URL="https://help.example.com",
+        **configured_broker_env(),
+    )
 
 
 def test_an_arabic_escalation_becomes_a_routed_assigned_ticket_with_its_history(
@@ -128,19 +127,30 @@ def test_the_same_escalation_delivered_three_times_makes_one_ticket(support_desk
     guide = Guide.objects.get(company__slug="spotify", language="en")
     attempt, _ = guide_services.attempt_start(guide=guide)
     guide_services.attempt_contact_submit(attempt=attempt, description="Still refused")
-    log = tmp_path / "worker.log"
+    log, second_log = tmp_path / "worker.log", tmp_path / "worker2.log"
     env = worker_env(tmp_path, tmp_path / "mail")
+
+    def deliveries_done() -> int:
+        """Deliveries of the escalation the two workers have finished, either way."""
+        text = "".join(p.read_text(errors="replace") for p in (log, second_log) if p.exists())
+        return sum(
+            1
+            for line in text.splitlines()
+            if "tickets.tasks.escalate_attempt[" in line
+            and (" succeeded " in line or " raised " in line)
+        )
 
     for _ in range(3):
         escalate_attempt.apply_async(args=[attempt.pk])
     # Two workers racing on the same messages.
     with (
         running(worker_args(), env, log),
-        running(worker_args("--hostname=second@%h"), env, tmp_path / "worker2.log"),
+        running(worker_args("--hostname=second@%h"), env, second_log),
     ):
         wait_for(
             lambda: Ticket.objects.filter(attempt=attempt).exists(),
             timeout=60, what="the ticket", log=log,
         )  # fmt: skip
-        time.sleep(3)  # let the duplicates be consumed too
+        # The duplicates consumed too, whichever worker took them.
+        wait_for(lambda: deliveries_done() >= 3, timeout=60, what="all three deliveries", log=log)
     assert Ticket.objects.filter(attempt=attempt).count() == 1

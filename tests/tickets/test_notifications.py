@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from tests.factories import UserFactory, agent_in
-from tests.tickets import STORIES, ticket_escalated
+from tests.helpers import STORIES, ticket_escalated
 from tickets import notifications, services, tasks
 from tickets.models import AgentProfile, Priority, Queue, SLAPolicy, Ticket, TicketEvent
 

@@ -13,11 +13,9 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from helpdesk import limits
-from tests.factories import agent_in
-from tests.helpdesk.test_http import trust_proxies
-from tests.tickets import STORIES, ticket_escalated
+from tests.helpers import STORIES, ticket_escalated, trust_proxies
 from tickets import services
-from tickets.models import Ticket, TicketEvent
+from tickets.models import AgentProfile, Ticket, TicketEvent
 
 
 def status_path(ticket: Ticket, token: str | None = None) -> str:
@@ -27,14 +25,15 @@ def status_path(ticket: Ticket, token: str | None = None) -> str:
     )
 
 
-def alice_answering(ticket: Ticket):
-    """Alice, an agent of the ticket's queue."""
-    return agent_in(ticket.queue, username="alice").user
+def alice_answering(ticket: Ticket, alice: AgentProfile):
+    """Alice, made an agent of the queue the ticket was routed to; her user."""
+    ticket.queue.members.add(alice)
+    return alice.user
 
 
-def test_it_shows_the_ticket_what_was_tried_and_the_public_thread(client, db):
+def test_it_shows_the_ticket_what_was_tried_and_the_public_thread(client, alice):
     ticket = ticket_escalated(language="en")
-    alice = alice_answering(ticket)
+    alice = alice_answering(ticket, alice)
     services.ticket_reply(ticket=ticket, actor=alice, body="Which bank issued the card?")
     services.ticket_reply(
         ticket=ticket, actor=alice, body="Looks like fraud screening", public=False
@@ -132,10 +131,10 @@ def test_it_answers_no_other_method(client, db):
 
 @pytest.mark.parametrize("replies", [1, 10])
 def test_it_reads_the_page_in_two_queries_whatever_the_thread(
-    client, db, django_assert_num_queries, replies
+    client, alice, django_assert_num_queries, replies
 ):
     ticket = ticket_escalated()
-    alice = alice_answering(ticket)
+    alice = alice_answering(ticket, alice)
     for n in range(replies):
         services.ticket_reply(ticket=ticket, actor=alice, body=f"Reply {n}")
 

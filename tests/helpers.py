@@ -1,0 +1,141 @@
+"""Helpers the test modules share: API clients for a persona, proxy settings, a ticket made
+the way customers make them, the guide pages' URLs and visitors, the ticket changelist.
+
+Test modules import from here (and from tests.factories, tests.personas, tests.processes,
+tests.brokers), never from one another.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from django.db import connection
+from django.test import Client, RequestFactory
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from guides import services as guide_services
+from guides.models import Guide
+from guides.visitors import VISITOR_COOKIE, Visitor, visitor_of
+from tests.factories import GuideFactory, StepFactory, token_for
+from tickets import services as ticket_services
+from tickets.models import AgentProfile, Ticket
+
+# --- the API ---------------------------------------------------------------------------------
+
+
+def client_for(user, *, scheme: str = "Token") -> APIClient:
+    """An API client that sends a fresh token of the user's (an agent profile: its user's)."""
+    if isinstance(user, AgentProfile):
+        user = user.user
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"{scheme} {token_for(user)}")
+    return client
+
+
+# --- HTTP ------------------------------------------------------------------------------------
+
+
+def trust_proxies(settings, count: int) -> None:
+    """As TRUSTED_PROXY_COUNT would at start-up (DRF reloads its settings when they change)."""
+    settings.TRUSTED_PROXY_COUNT = count
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": count}
+
+
+# --- guides ----------------------------------------------------------------------------------
+
+
+def guide_url(name: str, guide: Guide, **extra: object) -> str:
+    """The URL of one of a guide's pages (``guides:<name>``), with extra URL arguments."""
+    kwargs = {"company": guide.company.slug, "language": guide.language, "slug": guide.slug}
+    return reverse(f"guides:{name}", kwargs={**kwargs, **extra})
+
+
+def visitor_of_client(client: Client) -> Visitor:
+    """The visitor a test client's signed cookie names, read as the guide pages read it."""
+    request = RequestFactory().get("/")
+    request.COOKIES[VISITOR_COOKIE] = client.cookies[VISITOR_COOKIE].value
+    return visitor_of(request)
+
+
+# --- tickets ---------------------------------------------------------------------------------
+
+# Per language: the guide's title, its steps and what the customer did at each.
+STORIES = {
+    "en": {
+        "title": "I can't change my payment card",
+        "steps": [
+            ("Check the card's expiry date", "did_not_work", "It says <declined> & nothing else"),
+            ("Try another card", "could_not_do", ""),
+        ],
+        "description": "Both cards are refused.",
+    },
+    "ar": {
+        "title": "لا أستطيع تغيير بطاقة الدفع",
+        "steps": [
+            ("تحقّق من تاريخ انتهاء البطاقة", "did_not_work", "تظهر رسالة: البطاقة مرفوضة"),
+            ("جرّب بطاقة أخرى", "could_not_do", ""),
+        ],
+        "description": "البطاقتان مرفوضتان.",
+    },
+}
+
+
+def ticket_escalated(
+    *, language: str = "en", name: str = "Sam", email: str = "sam@customer.example"
+) -> Ticket:
+    """A ticket the customer's real path makes (a guide, an attempt, step outcomes, "talk to a
+    person", the escalation task's service), so tests see the tickets customers produce."""
+    story = STORIES[language]
+    guide = GuideFactory(language=language, title=story["title"])
+    attempt, _ = guide_services.attempt_start(guide=guide)
+    for position, (title, outcome, note) in enumerate(story["steps"], start=1):
+        step = StepFactory(guide=guide, position=position, title=title)
+        guide_services.step_outcome_record(
+            attempt=attempt, step_id=step.pk, outcome=outcome, note=note
+        )
+    guide_services.attempt_contact_submit(
+        attempt=attempt, description=story["description"], name=name, email=email
+    )
+    ticket = ticket_services.ticket_create_from_attempt(attempt_id=attempt.pk)
+    assert ticket is not None
+    return ticket
+
+
+# --- the ticket admin ------------------------------------------------------------------------
+
+CHANGELIST = reverse("admin:tickets_ticket_changelist")
+
+
+def listed(client: Client, **params) -> list[str]:
+    """The references the ticket changelist shows the logged-in client, for these filters."""
+    response = client.get(CHANGELIST, params)
+    assert response.status_code == 200
+    return [ticket.reference for ticket in response.context["cl"].result_list]
+
+
+# --- races -----------------------------------------------------------------------------------
+
+
+def at_once(*calls: Callable[[], object], timeout: float = 60) -> list[BaseException]:
+    """Run the calls in threads released together by a barrier, each on its own database
+    connection (closed after); returns what they raised, so a failure is not lost in a thread."""
+    start = threading.Barrier(len(calls))
+    errors: list[BaseException] = []
+
+    def run(call: Callable[[], object]) -> None:
+        try:
+            start.wait(timeout=30)
+            call()
+        except BaseException as error:  # surfaced by the caller
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    return errors
