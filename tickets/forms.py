@@ -7,6 +7,26 @@ from helpdesk.text import OneLineFormField, PlainTextFormField
 from tickets.models import CUSTOMER_MESSAGE_MAX_LENGTH
 
 
+def contact_name_field() -> forms.Field:
+    """The customer's name, as both ways of asking for a person take it."""
+    return OneLineFormField(
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"dir": "auto"}),
+        label=_("Your name (optional)"),
+    )
+
+
+def contact_email_field() -> forms.Field:
+    """Where the person helping will answer: both ways of asking for a person require it."""
+    return forms.EmailField(
+        # The address validator allows 320 characters; the column holds fewer.
+        max_length=Attempt._meta.get_field("contact_email").max_length,
+        label=_("Your e-mail address"),
+        help_text=_("A person will answer you here."),
+    )
+
+
 class ContactRequestForm(forms.Form):
     """The contact form for a customer who found no guide."""
 
@@ -22,18 +42,8 @@ class ContactRequestForm(forms.Form):
         empty_label=_("I'm not sure / another company"),
         label=_("Which company is it about? (optional)"),
     )
-    name = OneLineFormField(
-        required=False,
-        max_length=200,
-        widget=forms.TextInput(attrs={"dir": "auto"}),
-        label=_("Your name (optional)"),
-    )
-    email = forms.EmailField(
-        # The address validator allows 320 characters; the column holds fewer.
-        max_length=Attempt._meta.get_field("contact_email").max_length,
-        label=_("Your e-mail address"),
-        help_text=_("A person will answer you here."),
-    )
+    name = contact_name_field()
+    email = contact_email_field()
 
 
 class CustomerReplyForm(forms.Form):
@@ -55,15 +65,5 @@ class GuideContactForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 5, "dir": "auto"}),
         label=_("What is still going wrong?"),
     )
-    name = OneLineFormField(
-        required=False,
-        max_length=200,
-        widget=forms.TextInput(attrs={"dir": "auto"}),
-        label=_("Your name (optional)"),
-    )
-    email = forms.EmailField(
-        # The address validator allows 320 characters; the column holds fewer.
-        max_length=Attempt._meta.get_field("contact_email").max_length,
-        label=_("Your e-mail address"),
-        help_text=_("A person will answer you here."),
-    )
+    name = contact_name_field()
+    email = contact_email_field()
