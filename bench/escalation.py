@@ -52,7 +52,9 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 UNLIMITED = "100000000"
 
 
-def stack_environment(var_dir: str, port: int) -> dict[str, str]:
+def stack_environment(
+    var_dir: str, port: int, database: str = DATABASE, key_prefix: str = "helpdesk-bench-escalation"
+) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="helpdesk.settings",
@@ -63,10 +65,10 @@ def stack_environment(var_dir: str, port: int) -> dict[str, str]:
         SESSION_COOKIE_SECURE="false",
         CSRF_COOKIE_SECURE="false",
         SECURE_HSTS_SECONDS="0",
-        DATABASE_URL=f"{PG}/{DATABASE}",
+        DATABASE_URL=f"{PG}/{database}",
         REDIS_URL=f"redis://127.0.0.1:6379/{REDIS_DB}",
         CELERY_BROKER_URL=f"redis://127.0.0.1:6379/{REDIS_DB}",
-        CACHE_KEY_PREFIX="helpdesk-bench-escalation",
+        CACHE_KEY_PREFIX=key_prefix,
         EMAIL_URL="dummy://",
         LOG_LEVEL="WARNING",
         HELPDESK_VAR_DIR=var_dir,
@@ -92,10 +94,20 @@ def free_port() -> int:
 class Stack:
     """gunicorn + a Celery worker, each the leader of its own process group."""
 
-    def __init__(self, *, web_workers: int, worker_concurrency: int) -> None:
-        self.var_dir = tempfile.mkdtemp(prefix="bench-escalation-")
+    def __init__(
+        self,
+        *,
+        web_workers: int,
+        worker_concurrency: int,
+        database: str = DATABASE,
+        key_prefix: str = "helpdesk-bench-escalation",
+        app: str = "helpdesk.wsgi:application",
+    ) -> None:
+        self.var_dir = tempfile.mkdtemp(prefix=f"{database}-")
         self.port = free_port()
-        self.env = stack_environment(self.var_dir, self.port)
+        self.database = database
+        self.app = app
+        self.env = stack_environment(self.var_dir, self.port, database, key_prefix)
         self.url = f"http://127.0.0.1:{self.port}"
         self.database_url = self.env["DATABASE_URL"]
         self.web_workers = web_workers
@@ -113,8 +125,8 @@ class Stack:
         import redis
 
         with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {DATABASE}")
+            conn.execute(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {self.database}")
         # Only our database of Redis, and only our keys in it: the cache's prefix and the
         # broker's queues (their names are the project's own).
         client = redis.Redis.from_url(self.env["REDIS_URL"])
@@ -134,12 +146,18 @@ class Stack:
         logs = open(Path(self.var_dir) / "stack.log", "ab")  # noqa: SIM115 (kept for the run)
         common = {"cwd": ROOT, "env": self.env, "stdout": logs, "stderr": logs}
         self.web = subprocess.Popen(
-            [str(VENV_BIN / "gunicorn"), "helpdesk.wsgi:application",
+            [str(VENV_BIN / "gunicorn"), self.app,
              "-w", str(self.web_workers), "-b", f"127.0.0.1:{self.port}",
              "--log-level", "warning", "--timeout", "60"],
             start_new_session=True, **common,
         )  # fmt: skip
         self.processes.append(self.web)
+        self.worker = None
+        if self.worker_concurrency:
+            self._start_worker(common)
+        self._wait_ready()
+
+    def _start_worker(self, common: dict) -> None:
         self.worker = subprocess.Popen(
             [str(VENV_BIN / "celery"), "-A", "helpdesk", "worker",
              f"--concurrency={self.worker_concurrency}", "--loglevel=WARNING",
@@ -147,6 +165,8 @@ class Stack:
             start_new_session=True, **common,
         )  # fmt: skip
         self.processes.append(self.worker)
+
+    def _wait_ready(self) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -159,7 +179,10 @@ class Stack:
         else:
             raise SystemExit(f"the web server did not answer; see {self.var_dir}/stack.log")
         # The worker has forked its pool; the warm-up escalations (main) show it consumes.
-        while len(process_tree(self.worker.pid)) <= self.worker_concurrency:
+        while (
+            self.worker is not None
+            and len(process_tree(self.worker.pid)) <= self.worker_concurrency
+        ):
             if time.monotonic() > deadline or self.worker.poll() is not None:
                 raise SystemExit(f"the worker did not start; see {self.var_dir}/stack.log")
             time.sleep(0.3)
@@ -251,8 +274,11 @@ def prepare_attempts(base: str, count: int, threads: int = 4) -> list[str]:
     return tokens
 
 
-def escalate_all(base: str, tokens: list[str], concurrency: int, max_seconds: float) -> dict:
-    """POST every attempt's escalation with ``concurrency`` threads, each waiting its answer."""
+def escalate_all(
+    base: str, tokens: list[str], concurrency: int, max_seconds: float, pause: float = 0.0
+) -> dict:
+    """POST every attempt's escalation with ``concurrency`` threads, each waiting its answer
+    (and then ``pause`` seconds: a trickle that leaves the worker no backlog)."""
     latencies: list[float] = []
     codes: dict[int, int] = {}
     lock = threading.Lock()
@@ -276,6 +302,8 @@ def escalate_all(base: str, tokens: list[str], concurrency: int, max_seconds: fl
             with lock:
                 latencies.append(elapsed)
                 codes[status] = codes.get(status, 0) + 1
+            if pause:
+                time.sleep(pause)
 
     workers = [threading.Thread(target=work) for _ in range(concurrency)]
     for worker in workers:
@@ -421,7 +449,9 @@ def run_level(args, db: Database, url: str, stack: Stack | None, concurrency: in
     began = time.perf_counter()
     result: dict = {}
     sender = threading.Thread(
-        target=lambda: result.update(escalate_all(url, tokens, concurrency, args.max_seconds))
+        target=lambda: result.update(
+            escalate_all(url, tokens, concurrency, args.max_seconds, args.pause)
+        )
     )
     sender.start()
     all_there = None
@@ -522,6 +552,10 @@ def main(argv: list[str] | None = None) -> int:
         "--settle-seconds", type=float, default=11,
         help="wait before reading PostgreSQL's counters (idle sessions report after 10 s)",
     )  # fmt: skip
+    parser.add_argument(
+        "--pause", type=float, default=0.0,
+        help="seconds each client waits after an answer (0.5: escalate -> ticket with no backlog)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="one JSON line per level as well")
     args = parser.parse_args(argv)
     levels = [int(c) for c in args.levels.split(",")]
@@ -551,8 +585,9 @@ def main(argv: list[str] | None = None) -> int:
                 if args.json:
                     print(json.dumps(results[-1]), flush=True)
         load = os.getloadavg()
-        print(f"# {args.n} escalations per level; load average {load[0]:.2f} {load[1]:.2f}"
-              f" {load[2]:.2f} at the end; {os.cpu_count()} CPUs")  # fmt: skip
+        print(f"# {args.n} escalations per level, pause {args.pause:g} s; load average"
+              f" {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end;"
+              f" {os.cpu_count()} CPUs")  # fmt: skip
         show(results)
     finally:
         if stack is not None:
