@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install translations messages run demo test lint format typecheck schemathesis compose-check lock clean bench-data bench
+.PHONY: install translations messages run demo test lint format typecheck schemathesis compose-check lock clean bench-data bench bench-escalation
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +76,14 @@ bench-data: install
 bench: export DATABASE_URL = $(BENCH_DATABASE_URL)
 bench: install
 	$(BIN)/python bench/workspace.py $(BENCH_ARGS)
+
+# Escalations end to end (bench/escalation.py): starts gunicorn and a Celery worker on loopback,
+# on its own PostgreSQL database (helpdesk_bench_escalation, dropped and made again) and Redis
+# database 5, escalates BENCH_ESCALATION_N attempts at each concurrency level, stops them.
+BENCH_ESCALATION_N ?= 200
+BENCH_ESCALATION_LEVELS ?= 1,4,16
+bench-escalation: install
+	$(BIN)/python bench/escalation.py --n $(BENCH_ESCALATION_N) --levels $(BENCH_ESCALATION_LEVELS) $(BENCH_ARGS)
 
 # Re-extract the strings to translate into locale/*/LC_MESSAGES/django.po (needs GNU gettext).
 messages: install

@@ -298,16 +298,25 @@ def bench_claim_next(
         ).count()
         assert over == 0, "an agent went over capacity"
         flat = [t for mine in timings for t in mine]
-        queries = _claim_queries(profiles[0])
+        dry = [p for p, mine in zip(profiles, claimed, strict=True) if len(mine) < claims]
+        # Counted for an agent that still had work: a claim that finds nothing runs fewer
+        # queries and would understate the count.
+        counted = next((p for p in profiles if p not in dry), None)
+        queries = _claim_queries(counted) if counted is not None else None
+        note = (
+            f"{len(all_claimed)} claims in {wall:.2f} s = {len(all_claimed) / wall:,.0f}"
+            f" claims/s; none claimed twice"
+        )
+        if dry:
+            note += f"; {len(dry)} of {len(profiles)} agents ran out of tickets to claim"
+        if not flat:
+            raise SystemExit(f"claim next ({pattern}): no claim got a ticket; generate more data")
         return [
             Result(
                 f"claim next, {len(profiles)} agents, {pattern}, {claimers}",
                 flat,
                 queries=queries,
-                note=(
-                    f"{len(all_claimed)} claims in {wall:.2f} s = {len(all_claimed) / wall:,.0f}"
-                    f" claims/s; none claimed twice"
-                ),
+                note=note,
             )
         ]
     finally:
@@ -315,21 +324,34 @@ def bench_claim_next(
 
 
 def _claim_rounds(agent: AgentProfile, claims: int, wait_for_all) -> tuple[list[float], list[int]]:
-    """One agent's claims; ``wait_for_all`` (a barrier's wait, or None) before each one."""
+    """One agent's claims; ``wait_for_all`` (a barrier's wait, or None) before each one.
+
+    Only the claims that got a ticket are timed. An agent whose queues run dry stops claiming
+    but, in a burst, still turns up at the barrier for the rounds left: leaving it would leave
+    the others waiting for a party that never comes (their wait times out and breaks the
+    barrier for everyone, the BrokenBarrierError of a run on 100k tickets).
+    """
     agent = AgentProfile.objects.select_related("user").get(pk=agent.pk)
     # A request checks the permission once (the admin and API views do before calling the
     # service); load the user's permissions before the clock starts, as that request would.
     agent.user.has_perm("tickets.claim_ticket")
     timings: list[float] = []
     mine: list[int] = []
+    dry = False
     for _ in range(claims):
         if wait_for_all is not None:
             wait_for_all()
+        elif dry:
+            break
+        if dry:
+            continue
         began = time.perf_counter()
         ticket = services.ticket_claim_next(agent=agent)
-        timings.append(time.perf_counter() - began)
+        elapsed = time.perf_counter() - began
         if ticket is None:
-            break
+            dry = True
+            continue
+        timings.append(elapsed)
         mine.append(ticket.pk)
     return timings, mine
 
@@ -351,6 +373,9 @@ def _claim_in_processes(profiles, claims, pattern, timings, claimed) -> None:
             wait = (lambda: start.wait(timeout=60)) if pattern == "burst" else None
             results.put((index, *_claim_rounds(agent, claims, wait), None))
         except BaseException as exc:  # reported by the parent
+            # The others must not wait a minute for this one at the next round: they fail at
+            # once with BrokenBarrierError, and the parent reports this error first.
+            start.abort()
             results.put((index, [], [], repr(exc)))
         finally:
             connections.close_all()
@@ -367,6 +392,8 @@ def _claim_in_processes(profiles, claims, pattern, timings, claimed) -> None:
         timings[index], claimed[index] = mine_timings, mine
         if error:
             failures.append(error)
+    # The first error is the cause; the BrokenBarrierErrors it set off in the others follow.
+    failures.sort(key=lambda error: "BrokenBarrierError" in error)
     for process in processes:
         process.join(timeout=60)
     if failures:
@@ -384,6 +411,7 @@ def _claim_in_threads(profiles, claims, pattern, timings, claimed) -> None:
             wait = start.wait if pattern == "burst" else None
             timings[index], claimed[index] = _claim_rounds(agent, claims, wait)
         except BaseException as exc:
+            start.abort()  # the others stop waiting for this thread (see _claim_in_processes)
             errors.append(exc)
         finally:
             connection.close()
@@ -397,6 +425,7 @@ def _claim_in_threads(profiles, claims, pattern, timings, claimed) -> None:
     for thread in threads:
         thread.join()
     if errors:
+        errors.sort(key=lambda exc: isinstance(exc, threading.BrokenBarrierError))
         raise errors[0]
 
 
@@ -500,25 +529,32 @@ def main(argv: list[str] | None = None) -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT version()")
         version = cursor.fetchone()[0]
-    print(f"# {Ticket.objects.count():,} tickets, {TicketEvent.objects.count():,} events")
+    tickets, events = Ticket.objects.count(), TicketEvent.objects.count()
+    print(f"# {tickets:,} tickets, {events:,} events", flush=True)
     print(f"# {version.split(',')[0]}; agent {agent.user.username}"
           f" ({agent.open_tickets} open tickets); supervisor {SUPERVISOR}")  # fmt: skip
     plans: list | None = [] if args.explain else None
-    results: list[Result] = []
+
+    # Each part's rows as soon as it ends, so that a long run (or one that fails in a later
+    # part) still shows what it measured.
+    def report(results: list[Result]) -> None:
+        for result in results:
+            print(result.row(), flush=True)
+
+    print(HEADER, flush=True)
     if "changelist" in parts:
-        results += bench_changelist(
-            agent, supervisor, repeat=args.repeat, warmup=args.warmup, plans=plans
+        report(
+            bench_changelist(agent, supervisor, repeat=args.repeat, warmup=args.warmup, plans=plans)
         )
     if "claim" in parts:
         for pattern in args.claim_pattern or ["burst", "loop"]:
-            results += bench_claim_next(
-                agents=args.agents, claims=args.claims, claimers=args.claimers, pattern=pattern
+            report(
+                bench_claim_next(
+                    agents=args.agents, claims=args.claims, claimers=args.claimers, pattern=pattern
+                )
             )
     if "api" in parts:
-        results += bench_api(agent, supervisor, repeat=args.repeat, warmup=args.warmup, plans=plans)
-    print(HEADER)
-    for result in results:
-        print(result.row())
+        report(bench_api(agent, supervisor, repeat=args.repeat, warmup=args.warmup, plans=plans))
     if plans is not None:
         for name, sql in plans:
             print(f"\n## {name}: the slowest query\n{sql}\n{explain(sql)}")
