@@ -21,7 +21,7 @@ from tickets.models import Priority, Queue, RoutingRule, SLAPolicy, Ticket
 
 # Pinned: lower them when the path gets cheaper, never raise them without saying why in
 # docs/performance.md ("The escalation worker, per ticket").
-STATEMENTS_PER_TICKET = 16
+STATEMENTS_PER_TICKET = 12
 WRITES_PER_TICKET = 6
 
 WRITE_VERBS = ("INSERT", "UPDATE", "DELETE")

@@ -78,7 +78,11 @@ def _eligible_agents(
 ) -> list[AgentProfile]:
     agents = [
         agent
-        for agent in queue.members.filter(is_available=True, open_tickets__lt=F("capacity"))
+        # With their users: the ASSIGNED event names the agent (str(agent)), and the ordering
+        # joins auth_user anyway.
+        for agent in queue.members.filter(
+            is_available=True, open_tickets__lt=F("capacity")
+        ).select_related("user")
         if (not agent.languages or language in agent.languages) and agent.pk != passed_over
     ]
     # Fewest open tickets first; among equals, the one who has waited longest.

@@ -90,26 +90,29 @@ def ticket_create_from_attempt(*, attempt_id: int) -> Ticket | None:
     Returns the ticket (new or existing), or None when the attempt was not escalated. Two
     workers may run this for the same attempt at once (a redelivered message, the sweeper):
     the attempt row lock serialises them on PostgreSQL, and the unique constraint on
-    Ticket.attempt settles any race that gets past it — the loser returns the winner's ticket.
+    Ticket.attempt settles any race that gets past it (SQLite, which has no row locks) — the
+    loser's transaction rolls back and it returns the winner's ticket.
+
+    The locked read of the attempt brings its ticket along (an outer join on the one-to-one),
+    so the usual case, no ticket yet, costs no separate "does it exist?" query.
     """
-    existing = Ticket.objects.filter(attempt_id=attempt_id).first()
-    if existing is not None:
-        return existing
     try:
         with transaction.atomic():
             attempt = (
-                # Lock the attempt row only: the joined guide and company may be absent (an
-                # outer join), and PostgreSQL cannot lock the nullable side of one.
+                # Lock the attempt row only: the joined guide, company and ticket may be absent
+                # (outer joins), and PostgreSQL cannot lock the nullable side of one.
                 Attempt.objects.select_for_update(of=("self",))
-                .select_related("guide", "guide__company", "company")
+                .select_related("guide", "guide__company", "company", "ticket")
                 .filter(pk=attempt_id)
                 .first()
             )
-            if attempt is None or attempt.status != Attempt.Status.ESCALATED:
+            if attempt is None:
                 return None
-            existing = Ticket.objects.filter(attempt_id=attempt_id).first()
+            existing = getattr(attempt, "ticket", None)
             if existing is not None:
                 return existing
+            if attempt.status != Attempt.Status.ESCALATED:
+                return None
             return _ticket_create(attempt)
     except IntegrityError:
         return Ticket.objects.get(attempt_id=attempt_id)
@@ -173,28 +176,41 @@ def escalation_delivery_record(*, attempt_id: int) -> bool:
     The count is committed before the work starts, so a try that kills its worker still
     counts. Past MAX_ESCALATION_DELIVERIES the attempt is parked: the sweeper leaves it alone
     and supervisors see it in the admin, instead of a poisoned message looping forever.
+
+    The usual try is one conditional UPDATE: it counts the delivery only while the attempt
+    has no ticket, is not parked and has tries left, and one row changed means "go on". The
+    rare cases (the try that parks it, a parked attempt, a ticket already made, no such
+    attempt) take the slower path below.
     """
-    Attempt.objects.filter(pk=attempt_id, ticket__isnull=True).update(
-        escalation_deliveries=F("escalation_deliveries") + 1
+    counted = Attempt.objects.filter(
+        pk=attempt_id,
+        ticket__isnull=True,
+        escalation_parked_at__isnull=True,
+        escalation_deliveries__lt=MAX_ESCALATION_DELIVERIES,
+    ).update(escalation_deliveries=F("escalation_deliveries") + 1)
+    if counted:
+        return True
+    # One try too many: count it and park the attempt in the same conditional UPDATE, so two
+    # workers racing here park it (and log it) once.
+    parked = Attempt.objects.filter(
+        pk=attempt_id,
+        ticket__isnull=True,
+        escalation_parked_at__isnull=True,
+        escalation_deliveries__gte=MAX_ESCALATION_DELIVERIES,
+    ).update(
+        escalation_deliveries=F("escalation_deliveries") + 1, escalation_parked_at=timezone.now()
     )
-    row = (
-        Attempt.objects.filter(pk=attempt_id)
-        .values("escalation_deliveries", "escalation_parked_at")
-        .first()
-    )
-    if row is None:
-        return True  # nothing to do; ticket_create_from_attempt says so
-    if row["escalation_parked_at"] is not None:
-        return False
-    if row["escalation_deliveries"] > MAX_ESCALATION_DELIVERIES:
-        Attempt.objects.filter(pk=attempt_id, escalation_parked_at__isnull=True).update(
-            escalation_parked_at=timezone.now()
-        )
+    if parked:
         logger.error(
             "Escalation of attempt %s parked after %s tries", attempt_id, MAX_ESCALATION_DELIVERIES
         )
         return False
-    return True
+    row = Attempt.objects.filter(pk=attempt_id).values("escalation_parked_at").first()
+    if row is None:
+        return True  # nothing to do; ticket_create_from_attempt says so
+    # Parked (by another try, or a supervisor): leave it. Otherwise its ticket exists, and
+    # ticket_create_from_attempt returns it.
+    return row["escalation_parked_at"] is None
 
 
 # --- the sweeper -----------------------------------------------------------------------------
