@@ -23,7 +23,7 @@ from guides.models import Attempt
 from tickets import events, signals
 from tickets.models import Ticket, TicketEvent
 from tickets.services.assignment import ticket_assign
-from tickets.services.routing import route
+from tickets.services.routing import route, routing_table, routing_version
 from tickets.services.sla import sla_due_times
 
 logger = logging.getLogger(__name__)
@@ -103,6 +103,8 @@ def ticket_create_from_attempt(*, attempt_id: int) -> Ticket | None:
                 # (outer joins), and PostgreSQL cannot lock the nullable side of one.
                 Attempt.objects.select_for_update(of=("self",))
                 .select_related("guide", "guide__company", "company", "ticket")
+                # The routing table's token, read here rather than in a statement of its own.
+                .annotate(routing_version=routing_version())
                 .filter(pk=attempt_id)
                 .first()
             )
@@ -120,10 +122,11 @@ def ticket_create_from_attempt(*, attempt_id: int) -> Ticket | None:
 
 def _ticket_create(attempt: Attempt) -> Ticket:
     now = timezone.now()
-    decision = route(attempt=attempt)
+    table = routing_table(version=attempt.routing_version)  # type: ignore[attr-defined]
+    decision = route(attempt=attempt, table=table)
     reason = decision.reason  # a sentence made from the facts: once, for the ticket and event
     first_due, resolution_due = sla_due_times(
-        queue=decision.queue, priority=decision.priority, start=now
+        queue=decision.queue, priority=decision.priority, start=now, table=table
     )
     guide = attempt.guide
     ticket = Ticket.objects.create(
