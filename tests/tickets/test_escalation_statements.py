@@ -25,9 +25,9 @@ from tickets.models import Priority, Queue, RoutingRule, RoutingVersion, SLAPoli
 # Pinned: lower them when the path gets cheaper, never raise them without saying why in
 # docs/performance.md ("The escalation worker, per ticket"). The first ticket after a change
 # of the routing rules, queues, SLA policies or tags reads them again: two more reads.
-STATEMENTS_PER_TICKET = 10
+STATEMENTS_PER_TICKET = 8
 STATEMENTS_AFTER_A_ROUTING_CHANGE = STATEMENTS_PER_TICKET + 2
-WRITES_PER_TICKET = 6
+WRITES_PER_TICKET = 4
 
 WRITE_VERBS = ("INSERT", "UPDATE", "DELETE")
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK")

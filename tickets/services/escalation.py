@@ -22,7 +22,7 @@ from guides import services as guide_services
 from guides.models import Attempt
 from tickets import events, signals
 from tickets.models import Ticket, TicketEvent
-from tickets.services.assignment import ticket_assign
+from tickets.services.assignment import agent_pick, assigned_facts
 from tickets.services.routing import route, routing_table, routing_version
 from tickets.services.sla import sla_due_times
 
@@ -128,6 +128,16 @@ def _ticket_create(attempt: Attempt) -> Ticket:
     first_due, resolution_due = sla_due_times(
         queue=decision.queue, priority=decision.priority, start=now, table=table
     )
+    tried_steps = _tried_steps_snapshot(attempt)
+    # The agent is picked, and a unit of their capacity taken, before the INSERT: the ticket
+    # is written once, already assigned, instead of inserted and then rewritten (with every
+    # index of the table) by an UPDATE, and the ASSIGNED event goes with the others. No other
+    # transaction sees the ticket before commit, so there is no "still unassigned?" race to
+    # guard; a rollback (a lost race on Ticket.attempt) gives the capacity unit back. Every
+    # read is done first: the agent's row stays locked from here to the commit.
+    agent = None
+    if decision.queue.auto_assign:
+        agent = agent_pick(queue=decision.queue, language=attempt.language, now=now)
     guide = attempt.guide
     ticket = Ticket.objects.create(
         attempt=attempt,
@@ -138,8 +148,9 @@ def _ticket_create(attempt: Attempt) -> Ticket:
         description=attempt.description,
         requester_name=attempt.contact_name,
         requester_email=attempt.contact_email,
-        tried_steps=_tried_steps_snapshot(attempt),
+        tried_steps=tried_steps,
         queue=decision.queue,
+        assignee=agent,
         priority=decision.priority,
         routing_rule=decision.rule,
         routing_reason=reason[:500],
@@ -149,24 +160,31 @@ def _ticket_create(attempt: Attempt) -> Ticket:
         resolution_due_at=resolution_due,
     )
     created = _created_facts(attempt, ticket)
-    TicketEvent.objects.bulk_create(
-        [
+    history = [
+        TicketEvent(
+            ticket=ticket, kind=TicketEvent.Kind.CUSTOMER_MESSAGE, body=attempt.description,
+            created_at=now,
+        ),
+        TicketEvent(
+            ticket=ticket, kind=TicketEvent.Kind.CREATED,
+            body=events.event_body(TicketEvent.Kind.CREATED, created),
+            change=created, created_at=now,
+        ),
+        TicketEvent(
+            ticket=ticket, kind=TicketEvent.Kind.ROUTED, body=reason,
+            change=decision.facts, created_at=now,
+        ),
+    ]  # fmt: skip
+    if agent is not None:
+        facts = assigned_facts(agent)
+        history.append(
             TicketEvent(
-                ticket=ticket, kind=TicketEvent.Kind.CUSTOMER_MESSAGE, body=attempt.description,
-                created_at=now,
-            ),
-            TicketEvent(
-                ticket=ticket, kind=TicketEvent.Kind.CREATED,
-                body=events.event_body(TicketEvent.Kind.CREATED, created),
-                change=created, created_at=now,
-            ),
-            TicketEvent(
-                ticket=ticket, kind=TicketEvent.Kind.ROUTED, body=reason,
-                change=decision.facts, created_at=now,
-            ),
-        ]
-    )  # fmt: skip
-    agent = ticket_assign(ticket=ticket, now=now)
+                ticket=ticket, kind=TicketEvent.Kind.ASSIGNED,
+                body=events.event_body(TicketEvent.Kind.ASSIGNED, facts),
+                change=facts, created_at=now,
+            )
+        )  # fmt: skip
+    TicketEvent.objects.bulk_create(history)
     signals.ticket_created.send(sender=Ticket, ticket_id=ticket.pk)
     if agent is not None:
         signals.ticket_assigned.send(sender=Ticket, ticket_id=ticket.pk)
