@@ -3,7 +3,14 @@ SLA policies that decide who answers it and by when. One module per part; every 
 importable from ``tickets.models`` as before."""
 
 from tickets.models.api_token import ApiToken, api_token_key_hash
-from tickets.models.routing import AgentProfile, Priority, Queue, RoutingRule, SLAPolicy
+from tickets.models.routing import (
+    AgentProfile,
+    Priority,
+    Queue,
+    RoutingRule,
+    RoutingVersion,
+    SLAPolicy,
+)
 from tickets.models.ticket import (
     CUSTOMER_MESSAGE_MAX_LENGTH,
     OPEN_TICKET_STATUSES,
@@ -34,6 +41,7 @@ __all__ = [
     "Priority",
     "Queue",
     "RoutingRule",
+    "RoutingVersion",
     "SLAPolicy",
     "Ticket",
     "TicketEvent",

@@ -155,3 +155,19 @@ class SLAPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.queue} · {self.get_priority_display()}"
+
+
+class RoutingVersion(models.Model):
+    """One row whose token changes, in the same transaction, with every change of what routing
+    reads: routing rules, queues, SLA policies, tags. The workers keep the routing table per
+    process and read the token with each attempt (tickets.services.routing.routing_table), so a
+    change is seen by every process from its commit on, with no extra query per ticket."""
+
+    token = models.BigIntegerField(_("token"), default=0)
+
+    class Meta:
+        verbose_name = _("routing version")
+        verbose_name_plural = _("routing versions")
+
+    def __str__(self) -> str:
+        return str(self.token)

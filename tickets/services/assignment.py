@@ -78,7 +78,11 @@ def _eligible_agents(
 ) -> list[AgentProfile]:
     agents = [
         agent
-        for agent in queue.members.filter(is_available=True, open_tickets__lt=F("capacity"))
+        # With their users: the ASSIGNED event names the agent (str(agent)), and the ordering
+        # joins auth_user anyway.
+        for agent in queue.members.filter(
+            is_available=True, open_tickets__lt=F("capacity")
+        ).select_related("user")
         if (not agent.languages or language in agent.languages) and agent.pk != passed_over
     ]
     # Fewest open tickets first; among equals, the one who has waited longest.
@@ -94,26 +98,40 @@ def ticket_assign(*, ticket: Ticket, now: datetime | None = None) -> AgentProfil
     now = now or timezone.now()
     # Not back to the agent who handed it back; if nobody else can take it, it waits to be
     # claimed or assigned by a supervisor.
-    candidates = _eligible_agents(
-        queue=ticket.queue, language=ticket.language, passed_over=ticket.handed_back_by_id
+    agent = agent_pick(
+        queue=ticket.queue, language=ticket.language, now=now,
+        passed_over=ticket.handed_back_by_id,
+    )  # fmt: skip
+    if agent is None:
+        return None
+    # Only an unassigned ticket can be given away; a concurrent sweep may have done it.
+    updated = Ticket.objects.filter(pk=ticket.pk, assignee__isnull=True).update(
+        assignee=agent, updated_at=now
     )
-    for agent in candidates:
-        if not agent_claim_slot(agent_id=agent.pk, now=now):
-            continue  # someone else took the last slot; next agent
-        # Only an unassigned ticket can be given away; a concurrent sweep may have done it.
-        updated = Ticket.objects.filter(pk=ticket.pk, assignee__isnull=True).update(
-            assignee=agent, updated_at=now
-        )
-        if not updated:
-            AgentProfile.objects.filter(pk=agent.pk).update(open_tickets=F("open_tickets") - 1)
-            return None
-        ticket.assignee = agent
-        _event(
-            ticket, TicketEvent.Kind.ASSIGNED, now=now,
-            change={"from": None, "to": agent.pk, "to_name": str(agent)},
-        )  # fmt: skip
-        return agent
+    if not updated:
+        AgentProfile.objects.filter(pk=agent.pk).update(open_tickets=F("open_tickets") - 1)
+        return None
+    ticket.assignee = agent
+    _event(ticket, TicketEvent.Kind.ASSIGNED, now=now, change=assigned_facts(agent))
+    return agent
+
+
+def agent_pick(
+    *, queue: Queue, language: str, now: datetime, passed_over: int | None = None
+) -> AgentProfile | None:
+    """The best eligible agent of the queue, with one unit of their capacity already taken
+    (agent_claim_slot); None when nobody has room. The caller gives them the ticket in the
+    same transaction, so that a rollback gives the unit back."""
+    for agent in _eligible_agents(queue=queue, language=language, passed_over=passed_over):
+        if agent_claim_slot(agent_id=agent.pk, now=now):
+            return agent
+        # Someone else took their last slot meanwhile: next agent.
     return None
+
+
+def assigned_facts(agent: AgentProfile) -> dict[str, Any]:
+    """The ASSIGNED event's change for an automatic assignment."""
+    return {"from": None, "to": agent.pk, "to_name": str(agent)}
 
 
 def tickets_assign_waiting(*, limit: int = 200) -> int:

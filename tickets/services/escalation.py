@@ -22,8 +22,8 @@ from guides import services as guide_services
 from guides.models import Attempt
 from tickets import events, signals
 from tickets.models import Ticket, TicketEvent
-from tickets.services.assignment import ticket_assign
-from tickets.services.routing import route
+from tickets.services.assignment import agent_pick, assigned_facts
+from tickets.services.routing import route, routing_table, routing_version
 from tickets.services.sla import sla_due_times
 
 logger = logging.getLogger(__name__)
@@ -90,26 +90,31 @@ def ticket_create_from_attempt(*, attempt_id: int) -> Ticket | None:
     Returns the ticket (new or existing), or None when the attempt was not escalated. Two
     workers may run this for the same attempt at once (a redelivered message, the sweeper):
     the attempt row lock serialises them on PostgreSQL, and the unique constraint on
-    Ticket.attempt settles any race that gets past it — the loser returns the winner's ticket.
+    Ticket.attempt settles any race that gets past it (SQLite, which has no row locks) — the
+    loser's transaction rolls back and it returns the winner's ticket.
+
+    The locked read of the attempt brings its ticket along (an outer join on the one-to-one),
+    so the usual case, no ticket yet, costs no separate "does it exist?" query.
     """
-    existing = Ticket.objects.filter(attempt_id=attempt_id).first()
-    if existing is not None:
-        return existing
     try:
         with transaction.atomic():
             attempt = (
-                # Lock the attempt row only: the joined guide and company may be absent (an
-                # outer join), and PostgreSQL cannot lock the nullable side of one.
+                # Lock the attempt row only: the joined guide, company and ticket may be absent
+                # (outer joins), and PostgreSQL cannot lock the nullable side of one.
                 Attempt.objects.select_for_update(of=("self",))
-                .select_related("guide", "guide__company", "company")
+                .select_related("guide", "guide__company", "company", "ticket")
+                # The routing table's token, read here rather than in a statement of its own.
+                .annotate(routing_version=routing_version())
                 .filter(pk=attempt_id)
                 .first()
             )
-            if attempt is None or attempt.status != Attempt.Status.ESCALATED:
+            if attempt is None:
                 return None
-            existing = Ticket.objects.filter(attempt_id=attempt_id).first()
+            existing = getattr(attempt, "ticket", None)
             if existing is not None:
                 return existing
+            if attempt.status != Attempt.Status.ESCALATED:
+                return None
             return _ticket_create(attempt)
     except IntegrityError:
         return Ticket.objects.get(attempt_id=attempt_id)
@@ -117,11 +122,22 @@ def ticket_create_from_attempt(*, attempt_id: int) -> Ticket | None:
 
 def _ticket_create(attempt: Attempt) -> Ticket:
     now = timezone.now()
-    decision = route(attempt=attempt)
+    table = routing_table(version=attempt.routing_version)  # type: ignore[attr-defined]
+    decision = route(attempt=attempt, table=table)
     reason = decision.reason  # a sentence made from the facts: once, for the ticket and event
     first_due, resolution_due = sla_due_times(
-        queue=decision.queue, priority=decision.priority, start=now
+        queue=decision.queue, priority=decision.priority, start=now, table=table
     )
+    tried_steps = _tried_steps_snapshot(attempt)
+    # The agent is picked, and a unit of their capacity taken, before the INSERT: the ticket
+    # is written once, already assigned, instead of inserted and then rewritten (with every
+    # index of the table) by an UPDATE, and the ASSIGNED event goes with the others. No other
+    # transaction sees the ticket before commit, so there is no "still unassigned?" race to
+    # guard; a rollback (a lost race on Ticket.attempt) gives the capacity unit back. Every
+    # read is done first: the agent's row stays locked from here to the commit.
+    agent = None
+    if decision.queue.auto_assign:
+        agent = agent_pick(queue=decision.queue, language=attempt.language, now=now)
     guide = attempt.guide
     ticket = Ticket.objects.create(
         attempt=attempt,
@@ -132,8 +148,9 @@ def _ticket_create(attempt: Attempt) -> Ticket:
         description=attempt.description,
         requester_name=attempt.contact_name,
         requester_email=attempt.contact_email,
-        tried_steps=_tried_steps_snapshot(attempt),
+        tried_steps=tried_steps,
         queue=decision.queue,
+        assignee=agent,
         priority=decision.priority,
         routing_rule=decision.rule,
         routing_reason=reason[:500],
@@ -143,24 +160,31 @@ def _ticket_create(attempt: Attempt) -> Ticket:
         resolution_due_at=resolution_due,
     )
     created = _created_facts(attempt, ticket)
-    TicketEvent.objects.bulk_create(
-        [
+    history = [
+        TicketEvent(
+            ticket=ticket, kind=TicketEvent.Kind.CUSTOMER_MESSAGE, body=attempt.description,
+            created_at=now,
+        ),
+        TicketEvent(
+            ticket=ticket, kind=TicketEvent.Kind.CREATED,
+            body=events.event_body(TicketEvent.Kind.CREATED, created),
+            change=created, created_at=now,
+        ),
+        TicketEvent(
+            ticket=ticket, kind=TicketEvent.Kind.ROUTED, body=reason,
+            change=decision.facts, created_at=now,
+        ),
+    ]  # fmt: skip
+    if agent is not None:
+        facts = assigned_facts(agent)
+        history.append(
             TicketEvent(
-                ticket=ticket, kind=TicketEvent.Kind.CUSTOMER_MESSAGE, body=attempt.description,
-                created_at=now,
-            ),
-            TicketEvent(
-                ticket=ticket, kind=TicketEvent.Kind.CREATED,
-                body=events.event_body(TicketEvent.Kind.CREATED, created),
-                change=created, created_at=now,
-            ),
-            TicketEvent(
-                ticket=ticket, kind=TicketEvent.Kind.ROUTED, body=reason,
-                change=decision.facts, created_at=now,
-            ),
-        ]
-    )  # fmt: skip
-    agent = ticket_assign(ticket=ticket, now=now)
+                ticket=ticket, kind=TicketEvent.Kind.ASSIGNED,
+                body=events.event_body(TicketEvent.Kind.ASSIGNED, facts),
+                change=facts, created_at=now,
+            )
+        )  # fmt: skip
+    TicketEvent.objects.bulk_create(history)
     signals.ticket_created.send(sender=Ticket, ticket_id=ticket.pk)
     if agent is not None:
         signals.ticket_assigned.send(sender=Ticket, ticket_id=ticket.pk)
@@ -173,28 +197,41 @@ def escalation_delivery_record(*, attempt_id: int) -> bool:
     The count is committed before the work starts, so a try that kills its worker still
     counts. Past MAX_ESCALATION_DELIVERIES the attempt is parked: the sweeper leaves it alone
     and supervisors see it in the admin, instead of a poisoned message looping forever.
+
+    The usual try is one conditional UPDATE: it counts the delivery only while the attempt
+    has no ticket, is not parked and has tries left, and one row changed means "go on". The
+    rare cases (the try that parks it, a parked attempt, a ticket already made, no such
+    attempt) take the slower path below.
     """
-    Attempt.objects.filter(pk=attempt_id, ticket__isnull=True).update(
-        escalation_deliveries=F("escalation_deliveries") + 1
+    counted = Attempt.objects.filter(
+        pk=attempt_id,
+        ticket__isnull=True,
+        escalation_parked_at__isnull=True,
+        escalation_deliveries__lt=MAX_ESCALATION_DELIVERIES,
+    ).update(escalation_deliveries=F("escalation_deliveries") + 1)
+    if counted:
+        return True
+    # One try too many: count it and park the attempt in the same conditional UPDATE, so two
+    # workers racing here park it (and log it) once.
+    parked = Attempt.objects.filter(
+        pk=attempt_id,
+        ticket__isnull=True,
+        escalation_parked_at__isnull=True,
+        escalation_deliveries__gte=MAX_ESCALATION_DELIVERIES,
+    ).update(
+        escalation_deliveries=F("escalation_deliveries") + 1, escalation_parked_at=timezone.now()
     )
-    row = (
-        Attempt.objects.filter(pk=attempt_id)
-        .values("escalation_deliveries", "escalation_parked_at")
-        .first()
-    )
-    if row is None:
-        return True  # nothing to do; ticket_create_from_attempt says so
-    if row["escalation_parked_at"] is not None:
-        return False
-    if row["escalation_deliveries"] > MAX_ESCALATION_DELIVERIES:
-        Attempt.objects.filter(pk=attempt_id, escalation_parked_at__isnull=True).update(
-            escalation_parked_at=timezone.now()
-        )
+    if parked:
         logger.error(
             "Escalation of attempt %s parked after %s tries", attempt_id, MAX_ESCALATION_DELIVERIES
         )
         return False
-    return True
+    row = Attempt.objects.filter(pk=attempt_id).values("escalation_parked_at").first()
+    if row is None:
+        return True  # nothing to do; ticket_create_from_attempt says so
+    # Parked (by another try, or a supervisor): leave it. Otherwise its ticket exists, and
+    # ticket_create_from_attempt returns it.
+    return row["escalation_parked_at"] is None
 
 
 # --- the sweeper -----------------------------------------------------------------------------

@@ -1,14 +1,28 @@
 """Routing: which queue and priority a new ticket gets. Rules in order, first match wins;
-otherwise the fallback queue."""
+otherwise the fallback queue.
+
+The worker reads the rules and SLA policies once per process, not once per ticket: the
+routing table is cached, labelled with the token of RoutingVersion, and the worker reads that
+token in the statement that locks the attempt (routing_version). Every change of a rule,
+queue, SLA policy or tag writes a new token in its own transaction (routing_changed, below),
+so the next ticket of any process, the worker started by a test included, loads the table
+again. A time-to-live would be simpler but would route by stale rules for its whole length in
+every other process; the token costs no extra statement and is never stale.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from typing import Any
 
-from guides.models import Attempt
+from django.db.models import Subquery
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from guides.models import Attempt, Tag
 from tickets import events
-from tickets.models import Priority, Queue, RoutingRule, TicketEvent
+from tickets.models import Priority, Queue, RoutingRule, RoutingVersion, SLAPolicy, TicketEvent
 
 
 @dataclass(frozen=True)
@@ -71,11 +85,84 @@ def _rule_matches(
     return why
 
 
-def route(*, attempt: Attempt) -> RoutingDecision:
-    """Rules in order, first match wins; otherwise the fallback queue."""
-    tags = set(attempt.guide.tags.values_list("slug", flat=True)) if attempt.guide else set()
+# --- the routing table, cached per process ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoutingTable:
+    """What routing and the SLA clocks read: the active rules in order (with their queue and
+    tag), and the SLA policies as (queue id, priority) -> (first response, resolution) minutes."""
+
+    rules: tuple[RoutingRule, ...]
+    sla_minutes: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
+
+
+def _routing_table_load() -> RoutingTable:
     rules = RoutingRule.objects.filter(is_active=True).select_related("queue", "tag")
-    for rule in rules.order_by("position", "pk"):
+    policies = SLAPolicy.objects.values_list(
+        "queue_id", "priority", "first_response_minutes", "resolution_minutes"
+    )
+    return RoutingTable(
+        rules=tuple(rules.order_by("position", "pk")),
+        sla_minutes={(queue, priority): (first, last) for queue, priority, first, last in policies},
+    )
+
+
+# (token, table) of this process; one assignment replaces both, so a reader never sees a
+# table with another table's token.
+_cached: tuple[int, RoutingTable] | None = None
+
+
+def routing_version() -> Subquery:
+    """The current token, as an expression to add to a query the caller makes anyway."""
+    return Subquery(RoutingVersion.objects.filter(pk=1).values("token")[:1])
+
+
+def routing_table(*, version: int | None) -> RoutingTable:
+    """The routing table as of ``version`` (read with routing_version, before this call).
+
+    Labelled with the token read before loading, a table is never newer in name than in
+    content: a change that commits between the two is loaded now and loaded again next time.
+    No token (no row: a database emptied since its migrations) means no cache.
+    """
+    global _cached
+    if version is not None and _cached is not None and _cached[0] == version:
+        return _cached[1]
+    table = _routing_table_load()
+    if version is not None:
+        _cached = (version, table)
+    return table
+
+
+def routing_changed() -> None:
+    """Tell every process that routing changed: a new token, written in the caller's
+    transaction so that it becomes visible with the change itself. Called on saves and deletes
+    (the receivers below); a bulk QuerySet.update() of those models must call it itself."""
+    RoutingVersion.objects.update_or_create(pk=1, defaults={"token": secrets.randbits(62)})
+
+
+@receiver(post_save, sender=RoutingRule, dispatch_uid="routing_changed.rule.save")
+@receiver(post_delete, sender=RoutingRule, dispatch_uid="routing_changed.rule.delete")
+@receiver(post_save, sender=SLAPolicy, dispatch_uid="routing_changed.sla.save")
+@receiver(post_delete, sender=SLAPolicy, dispatch_uid="routing_changed.sla.delete")
+@receiver(post_save, sender=Queue, dispatch_uid="routing_changed.queue.save")
+@receiver(post_delete, sender=Queue, dispatch_uid="routing_changed.queue.delete")
+@receiver(post_save, sender=Tag, dispatch_uid="routing_changed.tag.save")
+@receiver(post_delete, sender=Tag, dispatch_uid="routing_changed.tag.delete")
+def _routing_changed_on_save(sender: Any, **kwargs: Any) -> None:
+    routing_changed()
+
+
+# --- the decision ----------------------------------------------------------------------------
+
+
+def route(*, attempt: Attempt, table: RoutingTable | None = None) -> RoutingDecision:
+    """Rules in order, first match wins; otherwise the fallback queue. Without a table, the
+    rules are read now."""
+    tags = set(attempt.guide.tags.values_list("slug", flat=True)) if attempt.guide else set()
+    if table is None:
+        table = _routing_table_load()
+    for rule in table.rules:
         why = _rule_matches(rule, attempt=attempt, tags=tags)
         if why is not None:
             return RoutingDecision(rule.queue, rule.priority, rule, tuple(why))

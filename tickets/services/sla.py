@@ -21,19 +21,24 @@ from tickets.models import (
 )
 from tickets.services._common import _event
 from tickets.services.exceptions import TransitionNotAllowed
+from tickets.services.routing import RoutingTable
 from tickets.services.workflow import ticket_transition
 
 
 def sla_due_times(
-    *, queue: Queue, priority: int, start: datetime
+    *, queue: Queue, priority: int, start: datetime, table: RoutingTable | None = None
 ) -> tuple[datetime | None, datetime | None]:
-    policy = SLAPolicy.objects.filter(queue=queue, priority=priority).first()
-    if policy is None:
+    """The due times of the queue's policy for this priority; without a (cached) routing
+    table, the policy is read now."""
+    if table is not None:
+        minutes = table.sla_minutes.get((queue.pk, priority))
+    else:
+        policy = SLAPolicy.objects.filter(queue=queue, priority=priority).first()
+        minutes = (policy.first_response_minutes, policy.resolution_minutes) if policy else None
+    if minutes is None:
         return None, None
-    return (
-        start + timedelta(minutes=policy.first_response_minutes),
-        start + timedelta(minutes=policy.resolution_minutes),
-    )
+    first_response, resolution = minutes
+    return start + timedelta(minutes=first_response), start + timedelta(minutes=resolution)
 
 
 def tickets_sla_check(*, now: datetime | None = None) -> dict[str, int]:
