@@ -33,6 +33,7 @@ from helpdesk.api.fields import (
 )
 from helpdesk.api.inputs import validated
 from helpdesk.api.schema import ERROR_RESPONSES
+from helpdesk.api.throttling import BatchedThrottlesMixin
 
 TOKEN_HEADER_NAME = "X-Attempt-Token"  # noqa: S105 - a header name, not a secret
 TOKEN_HEADER = OpenApiParameter(
@@ -161,7 +162,7 @@ class _AnonymousWriteThrottle(ScopedRateThrottle):
 
 # A call of the anonymous customer who holds an attempt's token (see attempt()); a comment, not
 # a docstring, as drf-spectacular would show a docstring as each operation's description.
-class AttemptView(APIView):
+class AttemptView(BatchedThrottlesMixin, APIView):
     throttle_scope = "anon_write"
     authentication_classes: list = []
 
