@@ -30,9 +30,10 @@ class ContactInputSerializer(serializers.Serializer):
 
 
 class ContactAcceptedOutputSerializer(serializers.ModelSerializer):
-    """What a client needs to follow the request: the full state (outcomes, feedback, the
-    ticket once made) stays on the attempt's GET, named by the Location header, as building it
-    here cost more than the rest of the request."""
+    """The request is stored: follow it on the attempt's GET, named by the Location header,
+    which has the full state (outcomes, feedback, and the ticket's reference once made)."""
+
+    # Not the full state here: reading it again cost more than the rest of the request.
 
     class Meta:
         model = Attempt
