@@ -54,9 +54,8 @@ class AddressLimit:
         if _atomic_counters():
             return _redis_counts([(self, address)])[0][0]
         key, until_key = self._keys(address)
-        # add() only creates a missing key and incr() is atomic on Redis (and keeps the key's
-        # expiry), so concurrent requests never lose a count there. The file cache's incr is
-        # a read and a write that also resets the expiry to the default timeout: a lost count
+        # Any other cache (the file cache): add() only creates a missing key, but incr is a
+        # read and a write that also resets the expiry to the default timeout: a lost count
         # or two under concurrency, which a limit tolerates, and the expiry put back to the
         # window's end below.
         if self._open_window(key, until_key):
@@ -66,10 +65,9 @@ class AddressLimit:
         except ValueError:  # the window ended between add() and incr()
             self._open_window(key, until_key)
             return 1
-        if not _atomic_counters():
-            until = cache.get(until_key)
-            if until:
-                cache.touch(key, timeout=max(1, math.ceil(until - time.time())))
+        until = cache.get(until_key)
+        if until:
+            cache.touch(key, timeout=max(1, math.ceil(until - time.time())))
         return int(count or 0)  # a cache that fails open may answer nothing: under the limit
 
     def count(self, address: str) -> None:
@@ -97,7 +95,7 @@ class AddressLimit:
 
 def take_together(takes: list[tuple[AddressLimit, str]]) -> list[int | None]:
     """AddressLimit.take for several limits at once: on Redis, one pipelined round trip for
-    all of them (the escalate request's budget is one round trip: docs/performance.md)."""
+    all of them (the escalate request's: docs/performance.md, "The escalate request")."""
     if _atomic_counters():
         counted = _redis_counts(takes)
         return [
@@ -131,9 +129,9 @@ def _redis_counts(takes: list[tuple[AddressLimit, str]]) -> list[tuple[int, int]
     try:
         replies = pipe.execute()
     except OUTAGE_ERRORS:
-        answered_open = getattr(cache, "breaker", None)
-        if answered_open is not None:
-            answered_open.answered_open()
+        breaker = getattr(cache, "breaker", None)  # FailOpenRedisCache's, which counts these
+        if breaker is not None:
+            breaker.answered_open()
         return [(0, -1)] * len(takes)
     return [(int(replies[4 * n + 2]), int(replies[4 * n + 3])) for n in range(len(takes))]
 
