@@ -169,11 +169,11 @@ class AttemptView(BatchedThrottlesMixin, APIView):
     def get_throttles(self):
         return [*super().get_throttles(), _AnonymousWriteThrottle()]
 
-    def attempt(self, request: Request) -> Attempt:
+    def attempt(self, request: Request, *, joined: bool = True) -> Attempt:
         token = request.headers.get(TOKEN_HEADER_NAME, "").strip()
         if not token:
             raise ValidationError({TOKEN_HEADER_NAME: ["This header is required."]})
-        attempt = selectors.attempt_by_token(token)
+        attempt = selectors.attempt_by_token(token, joined=joined)
         if attempt is None:
             raise NotFound()
         return attempt

@@ -57,7 +57,7 @@ class AttemptContactView(AttemptView):
         responses={202: ContactAcceptedOutputSerializer, **ERROR_RESPONSES, **CONFLICT},
     )
     def post(self, request: Request) -> Response:
-        attempt = self.attempt(request)
+        attempt = self.attempt(request, joined=False)  # the service reads its own columns only
         data = validated(ContactInputSerializer, request)
         # The same budgets as the web forms: per client, and per recipient whatever the client.
         refusal = limits.escalation_refusal(client=client_address(request), email=data["email"])
