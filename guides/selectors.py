@@ -69,16 +69,18 @@ def guides_for_export(*, company: str | None = None, language: str | None = None
     return guides
 
 
-def attempt_by_token(token: str | None) -> Attempt | None:
+def attempt_by_token(token: str | None, *, joined: bool = True) -> Attempt | None:
     """The attempt a customer's secret token opens, or None. Compared by hash: the database
-    never holds the token, and an index lookup on a 256-bit hash leaks nothing by timing."""
+    never holds the token, and an index lookup on a 256-bit hash leaks nothing by timing.
+
+    With its guide, company and ticket unless ``joined`` is False, for a caller that needs
+    the attempt's own columns only (the escalate request: three joins it would not read)."""
     if not token or len(token) > 200:
         return None
-    return (
-        Attempt.objects.select_related("guide", "guide__company", "ticket")
-        .filter(token_hash=attempt_token_hash(token))
-        .first()
-    )
+    attempts = Attempt.objects.filter(token_hash=attempt_token_hash(token))
+    if joined:
+        attempts = attempts.select_related("guide", "guide__company", "ticket")
+    return attempts.first()
 
 
 def attempt_outcome_history(*, attempt: Attempt) -> list[StepOutcome]:

@@ -360,7 +360,6 @@ def attempt_abandon(*, attempt: Attempt) -> Attempt:
     return attempt
 
 
-@transaction.atomic
 def attempt_contact_submit(
     *, attempt: Attempt, description: str, name: str = "", email: str = ""
 ) -> Attempt:
@@ -373,28 +372,28 @@ def attempt_contact_submit(
     description = plain_text(description).strip()
     if not description:
         raise SelfHelpError(_("Tell us what is still going wrong."), field="description")
-    attempt = _attempt_lock(attempt)
-    if attempt.status == Attempt.Status.ESCALATED:
-        raise AttemptClosedError(_ATTEMPT_CLOSED[Attempt.Status.ESCALATED])
     now = timezone.now()
-    attempt.description = description
-    attempt.contact_name = one_line(name)[:200]
-    attempt.contact_email = email.strip()
-    attempt.status = Attempt.Status.ESCALATED
-    attempt.escalation_requested_at = now
-    attempt.finished_at = now
-    attempt.updated_at = now
-    attempt.save(
-        update_fields=[
-            "description",
-            "contact_name",
-            "contact_email",
-            "status",
-            "escalation_requested_at",
-            "finished_at",
-            "updated_at",
-        ]
+    changes = {
+        "description": description,
+        "contact_name": one_line(name)[:200],
+        "contact_email": email.strip(),
+        "status": Attempt.Status.ESCALATED,
+        "escalation_requested_at": now,
+        "finished_at": now,
+        "updated_at": now,
+    }
+    # Two tabs or a retrying client may ask at once: a conditional update decides in one
+    # statement (the row lock it takes makes the second one see the first's status, so only
+    # one request escalates), instead of a locked read and a write.
+    escalated = (
+        Attempt.objects.filter(pk=attempt.pk)
+        .exclude(status=Attempt.Status.ESCALATED)
+        .update(**changes)
     )
+    if not escalated:
+        raise AttemptClosedError(_ATTEMPT_CLOSED[Attempt.Status.ESCALATED])
+    for field, value in changes.items():
+        setattr(attempt, field, value)
     return attempt
 
 

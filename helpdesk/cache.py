@@ -237,13 +237,21 @@ class _GuardedCacheClient(RedisCacheClient):
     def __init__(self, servers: list[str], *, breaker: CircuitBreaker, **options: Any) -> None:
         super().__init__(servers, **options)
         self.breaker = breaker
+        self._clients: dict[int, _GuardedRedis] = {}
 
     def _pool(self, write: bool) -> redis.ConnectionPool:
         return self._get_connection_pool(write)  # type: ignore[attr-defined]  # not in the stubs
 
     def get_client(self, key: Any = None, *, write: bool = False) -> redis.Redis:
-        client = _GuardedRedis(connection_pool=self._pool(write))
-        client.breaker = self.breaker
+        # One client per pool, kept: Django's RedisCacheClient builds a new one per call (the
+        # connections are pooled either way), which cost more CPU than some commands do. A
+        # redis-py client over a pool is safe to share between threads.
+        pool = self._pool(write)
+        client = self._clients.get(id(pool))
+        if client is None:
+            client = _GuardedRedis(connection_pool=pool)
+            client.breaker = self.breaker
+            self._clients[id(pool)] = client
         return client
 
     def unguarded_client(self) -> redis.Redis:

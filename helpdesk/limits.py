@@ -19,6 +19,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import ngettext
 
+from helpdesk.cache import OUTAGE_ERRORS
+
 
 @dataclass(frozen=True)
 class AddressLimit:
@@ -49,10 +51,11 @@ class AddressLimit:
         return True
 
     def _count(self, address: str) -> int:
+        if _atomic_counters():
+            return _redis_counts([(self, address)])[0][0]
         key, until_key = self._keys(address)
-        # add() only creates a missing key and incr() is atomic on Redis (and keeps the key's
-        # expiry), so concurrent requests never lose a count there. The file cache's incr is
-        # a read and a write that also resets the expiry to the default timeout: a lost count
+        # Any other cache (the file cache): add() only creates a missing key, but incr is a
+        # read and a write that also resets the expiry to the default timeout: a lost count
         # or two under concurrency, which a limit tolerates, and the expiry put back to the
         # window's end below.
         if self._open_window(key, until_key):
@@ -62,10 +65,9 @@ class AddressLimit:
         except ValueError:  # the window ended between add() and incr()
             self._open_window(key, until_key)
             return 1
-        if not _atomic_counters():
-            until = cache.get(until_key)
-            if until:
-                cache.touch(key, timeout=max(1, math.ceil(until - time.time())))
+        until = cache.get(until_key)
+        if until:
+            cache.touch(key, timeout=max(1, math.ceil(until - time.time())))
         return int(count or 0)  # a cache that fails open may answer nothing: under the limit
 
     def count(self, address: str) -> None:
@@ -76,9 +78,7 @@ class AddressLimit:
         """Count one event and say whether it was within the limit: None if so, else the
         seconds until the address may try again. Counting first, then comparing, keeps a
         burst of concurrent requests from all passing a check made before any counted."""
-        if self._count(address) <= self.limit:
-            return None
-        return self.retry_after(address) or self.window
+        return take_together([(self, address)])[0]
 
     def retry_after(self, address: str) -> int | None:
         """Seconds until the address may try again, or None when it is under the limit."""
@@ -91,6 +91,49 @@ class AddressLimit:
 
     def reset(self, address: str) -> None:
         cache.delete_many(list(self._keys(address)))
+
+
+def take_together(takes: list[tuple[AddressLimit, str]]) -> list[int | None]:
+    """AddressLimit.take for several limits at once: on Redis, one pipelined round trip for
+    all of them (the escalate request's: docs/performance.md, "The escalate request")."""
+    if _atomic_counters():
+        counted = _redis_counts(takes)
+        return [
+            None if count <= limit.limit else max(1, ttl) if ttl > 0 else limit.window
+            for (limit, _address), (count, ttl) in zip(takes, counted, strict=True)
+        ]
+    return [
+        None if limit._count(address) <= limit.limit else limit.retry_after(address) or limit.window
+        for limit, address in takes
+    ]
+
+
+def _redis_counts(takes: list[tuple[AddressLimit, str]]) -> list[tuple[int, int]]:
+    """Count one event for each (limit, address) in one MULTI/EXEC pipeline: the window opens
+    (counter and its end, both expiring with it) only where none is open, then the counter
+    moves; nothing can expire in between. Returns (count, seconds left) per pair; (0, -1),
+    under any limit, when Redis does not answer (failing open, as helpdesk.cache does).
+
+    The values are what Django's RedisCache would store (a bare integer, a pickled float), so
+    retry_after() and reset() read and delete them through the cache as before."""
+    backend = cache._cache  # type: ignore[attr-defined]  # the RedisCacheClient, not in the stubs
+    serializer = backend._serializer
+    pipe = backend.get_client(write=True).pipeline(transaction=True)
+    now = time.time()
+    for limit, address in takes:
+        key, until_key = (cache.make_and_validate_key(name) for name in limit._keys(address))
+        pipe.set(key, 0, ex=limit.window, nx=True)
+        pipe.set(until_key, serializer.dumps(now + limit.window), ex=limit.window, nx=True)
+        pipe.incr(key)
+        pipe.ttl(key)
+    try:
+        replies = pipe.execute()
+    except OUTAGE_ERRORS:
+        breaker = getattr(cache, "breaker", None)  # FailOpenRedisCache's, which counts these
+        if breaker is not None:
+            breaker.answered_open()
+        return [(0, -1)] * len(takes)
+    return [(int(replies[4 * n + 2]), int(replies[4 * n + 3])) for n in range(len(takes))]
 
 
 def _atomic_counters() -> bool:
@@ -163,7 +206,12 @@ def escalation_refusal(*, client: str, email: str) -> Refusal | None:
     """Count one request for a person against the client's budget and, when it names an e-mail
     address, the recipient's; None when both allow it. Whoever posts a form chooses the address
     the confirmation goes to, so the recipient's budget holds however many clients send."""
-    retry_after = escalations_per_address().take(client)
+    # Both budgets counted in one go (one round trip on Redis): a request refused for its
+    # client also counts against its recipient, which only makes a flood slower.
+    takes = [(escalations_per_address(), client)]
+    if email:
+        takes.append((escalations_per_recipient(), recipient_key(email)))
+    retry_after, *recipient = take_together(takes)
     if retry_after is not None:
         return Refusal(
             retry_after,
@@ -176,8 +224,8 @@ def escalation_refusal(*, client: str, email: str) -> Refusal | None:
             )
             % {"minutes": minutes(retry_after)},
         )
-    if email:
-        retry_after = escalations_per_recipient().take(recipient_key(email))
+    if recipient:
+        retry_after = recipient[0]
         if retry_after is not None:
             return Refusal(
                 retry_after,

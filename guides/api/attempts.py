@@ -33,6 +33,7 @@ from helpdesk.api.fields import (
 )
 from helpdesk.api.inputs import validated
 from helpdesk.api.schema import ERROR_RESPONSES
+from helpdesk.api.throttling import BatchedThrottlesMixin
 
 TOKEN_HEADER_NAME = "X-Attempt-Token"  # noqa: S105 - a header name, not a secret
 TOKEN_HEADER = OpenApiParameter(
@@ -161,18 +162,18 @@ class _AnonymousWriteThrottle(ScopedRateThrottle):
 
 # A call of the anonymous customer who holds an attempt's token (see attempt()); a comment, not
 # a docstring, as drf-spectacular would show a docstring as each operation's description.
-class AttemptView(APIView):
+class AttemptView(BatchedThrottlesMixin, APIView):
     throttle_scope = "anon_write"
     authentication_classes: list = []
 
     def get_throttles(self):
         return [*super().get_throttles(), _AnonymousWriteThrottle()]
 
-    def attempt(self, request: Request) -> Attempt:
+    def attempt(self, request: Request, *, joined: bool = True) -> Attempt:
         token = request.headers.get(TOKEN_HEADER_NAME, "").strip()
         if not token:
             raise ValidationError({TOKEN_HEADER_NAME: ["This header is required."]})
-        attempt = selectors.attempt_by_token(token)
+        attempt = selectors.attempt_by_token(token, joined=joined)
         if attempt is None:
             raise NotFound()
         return attempt

@@ -7,19 +7,14 @@ attempt call: the same token header, throttles and output as guides.api.attempts
 from __future__ import annotations
 
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from guides.api.attempts import (
-    CONFLICT,
-    TOKEN_HEADER,
-    AttemptOutputSerializer,
-    AttemptView,
-    attempt_state,
-)
+from guides.api.attempts import CONFLICT, TOKEN_HEADER, AttemptView
+from guides.models import Attempt
 from helpdesk import limits
 from helpdesk.api.fields import StrictCharField, StrictEmailField
 from helpdesk.api.inputs import validated
@@ -34,15 +29,35 @@ class ContactInputSerializer(serializers.Serializer):
     email = StrictEmailField(required=False, allow_blank=True, default="")
 
 
+class ContactAcceptedOutputSerializer(serializers.ModelSerializer):
+    """The request is stored: follow it on the attempt's GET, named by the Location header,
+    which has the full state (outcomes, feedback, and the ticket's reference once made)."""
+
+    # Not the full state here: reading it again cost more than the rest of the request.
+
+    class Meta:
+        model = Attempt
+        fields = ["status", "escalation_requested_at"]
+
+
+LOCATION_HEADER = OpenApiParameter(
+    "Location",
+    str,
+    location=OpenApiParameter.HEADER,
+    response=[202],
+    description="The attempt's GET: poll it (with the token) until its ticket is set.",
+)
+
+
 class AttemptContactView(AttemptView):
     @extend_schema(
         summary="Still stuck: ask for a person, with a description and contact details",
-        parameters=[TOKEN_HEADER],
+        parameters=[TOKEN_HEADER, LOCATION_HEADER],
         request=ContactInputSerializer,
-        responses={202: AttemptOutputSerializer, **ERROR_RESPONSES, **CONFLICT},
+        responses={202: ContactAcceptedOutputSerializer, **ERROR_RESPONSES, **CONFLICT},
     )
     def post(self, request: Request) -> Response:
-        attempt = self.attempt(request)
+        attempt = self.attempt(request, joined=False)  # the service reads its own columns only
         data = validated(ContactInputSerializer, request)
         # The same budgets as the web forms: per client, and per recipient whatever the client.
         refusal = limits.escalation_refusal(client=client_address(request), email=data["email"])
@@ -54,7 +69,7 @@ class AttemptContactView(AttemptView):
         )  # fmt: skip
         # Accepted: a worker turns it into a ticket; poll the attempt to see its reference.
         return Response(
-            attempt_state(attempt),
+            ContactAcceptedOutputSerializer(attempt).data,
             status=status.HTTP_202_ACCEPTED,
             headers={"Location": reverse("api:attempt-detail")},
         )

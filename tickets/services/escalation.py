@@ -40,7 +40,6 @@ MAX_ESCALATION_DELIVERIES = 5
 # --- the customer asks for a person ----------------------------------------------------------
 
 
-@transaction.atomic
 def escalation_request(
     *, attempt: Attempt, description: str, name: str = "", email: str = ""
 ) -> Attempt:
@@ -48,6 +47,10 @@ def escalation_request(
 
     The attempt row (status escalated, escalation_requested_at set) is the durable record:
     whatever happens to the message, the sweeper finds the attempt without a ticket.
+
+    No transaction of its own: the record is one conditional UPDATE, atomic by itself, and the
+    publish waits for the commit of the caller's transaction if there is one (the web forms
+    start the attempt in the same one), else runs right after that UPDATE.
     """
     attempt = guide_services.attempt_contact_submit(
         attempt=attempt, description=description, name=name, email=email

@@ -1,0 +1,82 @@
+"""The escalate request (POST /api/v1/attempt/contact/) is the hot write of the customer API:
+its SQL statements and cache round trips are pinned here (docs/performance.md, "The escalate
+request").
+
+Persona: Sam walks a guide and asks for a person.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import traceback
+from collections.abc import Iterator
+
+import pytest
+import redis
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from guides import services
+
+CONTACT = "/api/v1/attempt/contact/"
+SAM = {"description": "The card is still refused", "email": "sam@example.com"}
+
+
+def sam_client(guide) -> APIClient:
+    attempt, token = services.attempt_start(guide=guide)
+    step = guide.steps.first()
+    services.step_outcome_record(attempt=attempt, step_id=step.pk, outcome="did_not_work")
+    api = APIClient()
+    api.credentials(HTTP_X_ATTEMPT_TOKEN=token)
+    return api
+
+
+@contextlib.contextmanager
+def redis_round_trips() -> Iterator[list[str]]:
+    """Each command or pipeline sent to Redis takes one connection from a pool: counting the
+    check-outs counts the round trips, whichever client sends them."""
+    taken: list[str] = []
+    original = redis.ConnectionPool.get_connection
+
+    def get_connection(pool, *args, **kwargs):
+        taken.append(_caller())
+        return original(pool, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(redis.ConnectionPool, "get_connection", get_connection)
+        yield taken
+
+
+_NOT_THE_CALLER = ("site-packages", "/tests/", "helpdesk/cache.py")
+
+
+def _caller() -> str:
+    """The first frame of the project's own code that asked for the connection."""
+    for frame in reversed(traceback.extract_stack()[:-2]):
+        if not any(part in frame.filename for part in _NOT_THE_CALLER):
+            return f"{frame.filename.rsplit('/', 2)[-2]}/{frame.name}:{frame.lineno}"
+    return "?"
+
+
+def test_it_runs_a_fixed_number_of_statements(guide_with_steps, django_assert_num_queries):
+    api = sam_client(guide_with_steps)
+    cache.clear()
+    with django_assert_num_queries(2):
+        response = api.post(CONTACT, SAM)
+    assert response.status_code == 202
+
+
+@pytest.mark.skipif(
+    "redis" not in settings.CACHES["default"]["BACKEND"].lower(),
+    reason="counts Redis round trips: runs with REDIS_URL set (the default is the file cache)",
+)
+def test_it_makes_one_redis_round_trip(guide_with_steps):
+    cache.clear()
+    # A first request from the same client and for the same recipient: the counters exist.
+    assert sam_client(guide_with_steps).post(CONTACT, SAM).status_code == 202
+    api = sam_client(guide_with_steps)
+    with redis_round_trips() as taken:
+        response = api.post(CONTACT, SAM)
+    assert response.status_code == 202
+    assert len(taken) == 3, "\n".join(taken)
