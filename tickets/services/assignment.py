@@ -109,10 +109,11 @@ def ticket_assign(*, ticket: Ticket, now: datetime | None = None) -> AgentProfil
         assignee=agent, updated_at=now
     )
     if not updated:
-        AgentProfile.objects.filter(pk=agent.pk).update(open_tickets=F("open_tickets") - 1)
+        _capacity_release(agent.pk)
         return None
     ticket.assignee = agent
     _event(ticket, TicketEvent.Kind.ASSIGNED, now=now, change=assigned_facts(agent))
+    signals.ticket_assigned.send(sender=Ticket, ticket_id=ticket.pk)
     return agent
 
 
@@ -148,7 +149,6 @@ def tickets_assign_waiting(*, limit: int = 200) -> int:
         with transaction.atomic():
             if ticket_assign(ticket=ticket) is not None:
                 assigned += 1
-                signals.ticket_assigned.send(sender=Ticket, ticket_id=ticket.pk)
     return assigned
 
 
