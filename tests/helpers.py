@@ -7,6 +7,7 @@ tests.brokers), never from one another.
 
 from __future__ import annotations
 
+import ast
 import threading
 from collections.abc import Callable
 
@@ -139,3 +140,19 @@ def at_once(*calls: Callable[[], object], timeout: float = 60) -> list[BaseExcep
     for thread in threads:
         thread.join(timeout=timeout)
     return errors
+
+
+# --- the code itself -------------------------------------------------------------------------
+
+
+def imported_names(source: str) -> list[tuple[int, str]]:
+    """What each absolute import of ``source`` reaches, dotted, with its line: ``import a.b``
+    gives a.b, ``from a import b, c`` gives a.b and a.c (b may be a module or a name in a).
+    Read with ast, at any depth (inside functions too); comments and strings do not count."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.extend((node.lineno, f"{node.module}.{alias.name}") for alias in node.names)
+    return found

@@ -4,28 +4,19 @@ function; read from the source with ast, so neither a comment nor a string count
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 from django.conf import settings
 
+from tests.helpers import imported_names
+
 GUIDES = Path(settings.BASE_DIR) / "guides"
-
-
-def _imported_modules(tree: ast.AST) -> list[tuple[int, str]]:
-    found = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.extend((node.lineno, alias.name) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.append((node.lineno, node.module))
-    return found
 
 
 def _imports_tickets(source: str) -> list[str]:
     return [
         f"line {line}: {module}"
-        for line, module in _imported_modules(ast.parse(source))
+        for line, module in imported_names(source)
         if module == "tickets" or module.startswith("tickets.")
     ]
 

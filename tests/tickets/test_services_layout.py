@@ -10,25 +10,16 @@ from pathlib import Path
 import pytest
 from django.dispatch import Signal
 
+from tests.helpers import imported_names
 from tickets import services, signals
 
 SERVICES = Path(services.__file__).parent
 
 
-def imported_modules(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
-
-
 @pytest.mark.parametrize("module", sorted(SERVICES.glob("*.py")), ids=lambda path: path.name)
 def test_no_service_module_imports_the_tasks(module):
-    assert not {name for name in imported_modules(module) if name.startswith("tickets.tasks")}
+    imports = imported_names(module.read_text(encoding="utf-8"))
+    assert not [(line, name) for line, name in imports if name.startswith("tickets.tasks")]
 
 
 def test_the_tasks_import_the_services_at_the_top():
