@@ -5,12 +5,11 @@ from __future__ import annotations
 from functools import partial
 
 import pytest
-from django.db import connection
 
 from guides import selectors, services
 from guides.models import Attempt, Feedback, Guide, StepOutcome, attempt_token_hash
 from tests.factories import GuideFactory, StepFactory
-from tests.helpers import at_once
+from tests.helpers import at_once, skip_unless_row_locks
 
 
 @pytest.fixture
@@ -177,11 +176,7 @@ def test_a_contact_form_request_has_no_guide_to_rate(db):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_first_answers_at_once_leave_one_answer_and_exact_counters(guide_with_steps):
-    if connection.vendor != "postgresql":
-        pytest.skip(
-            "a row-lock race is a PostgreSQL property; SQLite's IMMEDIATE transactions run "
-            "one writer at a time, so threads prove nothing there"
-        )
+    skip_unless_row_locks()
     rounds = 10
     attempts = [services.attempt_start(guide=guide_with_steps)[0] for _ in range(rounds)]
     errors: list[BaseException] = []

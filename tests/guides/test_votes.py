@@ -7,7 +7,6 @@ from functools import partial
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -16,7 +15,7 @@ from guides import services
 from guides.api.attempts import _AnonymousWriteThrottle
 from guides.models import Feedback, Guide, feedback_voter_hash
 from guides.visitors import VISITOR_COOKIE
-from tests.helpers import at_once, visitor_of_client
+from tests.helpers import at_once, skip_unless_row_locks, visitor_of_client
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"
 
@@ -205,11 +204,7 @@ def test_the_service_needs_an_attempt_or_a_visitor(guide):
 
 @pytest.mark.django_db(transaction=True)
 def test_first_answers_of_one_visitor_at_once_leave_one_answer(guide_with_steps):
-    if connection.vendor != "postgresql":
-        pytest.skip(
-            "a row-lock race is a PostgreSQL property; SQLite's IMMEDIATE transactions run "
-            "one writer at a time, so threads prove nothing there"
-        )
+    skip_unless_row_locks()
     rounds = 10
     errors: list[BaseException] = []
     for n in range(rounds):
