@@ -23,25 +23,25 @@ class TicketNotPermitted(TicketError):
     field = None
 
 
-class TransitionNotAllowed(TicketError):
+class TicketStateRefusal(TicketError):
+    """Refused because of the ticket's or the agent's state, not the input: a 409 that names
+    no field."""
+
+    status = 409
+    field = None
+
+
+class TransitionNotAllowed(TicketStateRefusal):
     code = "transition_not_allowed"
-    status = 409
-    field = None
 
 
-class AgentAtCapacity(TicketError):
+class AgentAtCapacity(TicketStateRefusal):
     code = "agent_at_capacity"
-    status = 409
-    field = None
 
 
-class AgentUnavailable(TicketError):
+class AgentUnavailable(TicketStateRefusal):
     code = "agent_unavailable"
-    status = 409
-    field = None
 
 
-class TicketClosedForReplies(TicketError):
+class TicketClosedForReplies(TicketStateRefusal):
     code = "ticket_closed"
-    status = 409
-    field = None
