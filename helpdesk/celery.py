@@ -29,7 +29,8 @@ from functools import partial
 from typing import Any
 
 from celery import Celery, Task
-from django.db import transaction
+from celery.signals import task_postrun, task_prerun
+from django.db import close_old_connections, transaction
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
 
@@ -38,6 +39,20 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 logger = logging.getLogger(__name__)
+
+
+@task_prerun.connect(dispatch_uid="helpdesk.celery.connections_before")
+@task_postrun.connect(dispatch_uid="helpdesk.celery.connections_after")
+def _close_old_connections(sender: Task | None = None, **kwargs: Any) -> None:
+    """Around each task, what Django does around each request: close a database connection
+    past CONN_MAX_AGE, broken, or left inside a transaction, and keep the others. Celery's own
+    fix-up would close them all (see CELERY_DB_REUSE_MAX in settings): a new PostgreSQL
+    connection per task cost the worker ~1 ms of CPU and ~10 ms of waiting, and the server a
+    new backend process. Not for a task run eagerly, inside its caller's transaction."""
+    if sender is not None and getattr(sender.request, "is_eager", False):
+        return
+    close_old_connections()
+
 
 # Publishes with a time bound run here, so the caller can stop waiting on a broker that
 # accepts connections but never answers (kombu itself may wait far longer).

@@ -356,6 +356,12 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fix-up closes every database connection after each task unless told to reuse
+# them (celery#9824), so each ticket paid a new PostgreSQL connection in the worker. Told to
+# reuse, it closes them only every CELERY_DB_REUSE_MAX tasks; between, helpdesk.celery closes
+# them after each task as Django does after a request: past CONN_MAX_AGE (always on SQLite),
+# left broken by an error, or left inside a transaction.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 60, minimum=1)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 90, minimum=1)
 CELERY_TASK_DEFAULT_QUEUE = "default"
