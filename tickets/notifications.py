@@ -118,7 +118,37 @@ def confirmations_in_window(email: str) -> int:
 
 def customer_ticket_created_send(*, ticket_id: int) -> bool:
     """Tell the customer, in their language, that a person has their request, and give them
-    the status link and what they already tried.
+    the status link and what they already tried (see _customer_ticket_created)."""
+    ticket = _ticket(ticket_id)
+    return ticket is not None and _customer_ticket_created(ticket)
+
+
+def agent_assigned_send(*, ticket_id: int) -> bool:
+    """Tell the assignee a ticket is theirs, with its SLA due times and the admin link."""
+    ticket = _ticket(ticket_id)
+    return ticket is not None and _agent_assigned(ticket)
+
+
+def ticket_created_send(*, ticket_id: int, assigned: bool) -> int:
+    """The e-mails of a new ticket, from one read of it: the customer's confirmation, then,
+    when it was assigned as it was created, the assignee's. Returns how many went out.
+
+    One task for both rather than one each: per ticket, a task is a publish, a delivery, an
+    acknowledgement and a read of the ticket. Safe to run again after a failure part-way: the
+    confirmation is marked when sent and not sent twice; the assignee's e-mail, sent second,
+    may be (as a retried agent_assigned_send would be).
+    """
+    ticket = _ticket(ticket_id)
+    if ticket is None:
+        return 0
+    sent = int(_customer_ticket_created(ticket))
+    if assigned:
+        sent += _agent_assigned(ticket)
+    return sent
+
+
+def _customer_ticket_created(ticket: Ticket) -> bool:
+    """The customer's confirmation, unless already sent or withheld.
 
     At most CONFIRMATION_EMAIL_LIMIT per mailbox in the window, whatever the request limits let
     through: anyone may type anyone's address into a contact form, and the helpdesk must not
@@ -128,8 +158,7 @@ def customer_ticket_created_send(*, ticket_id: int) -> bool:
     same instant may both pass the count: the cap can be passed by the worker concurrency less
     one, still "a few"; serialising them would need a lock per mailbox for a rare race.
     """
-    ticket = _ticket(ticket_id)
-    if ticket is None or not ticket.requester_email or ticket.customer_notified_at is not None:
+    if not ticket.requester_email or ticket.customer_notified_at is not None:
         return False
     if confirmations_in_window(ticket.requester_email) >= settings.CONFIRMATION_EMAIL_LIMIT:
         # Marked like a sent one, so withheld confirmations count against the cap too: a
@@ -158,10 +187,8 @@ def customer_ticket_created_send(*, ticket_id: int) -> bool:
     return True
 
 
-def agent_assigned_send(*, ticket_id: int) -> bool:
-    """Tell the assignee a ticket is theirs, with its SLA due times and the admin link."""
-    ticket = _ticket(ticket_id)
-    if ticket is None or ticket.assignee is None or not ticket.assignee.user.email:
+def _agent_assigned(ticket: Ticket) -> bool:
+    if ticket.assignee is None or not ticket.assignee.user.email:
         return False
     # In the agent's language, whatever the customer's: the first they work in, else the
     # site's. (An Arabic agent's work page follows their browser; their e-mail has only this.)

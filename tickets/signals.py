@@ -16,12 +16,13 @@ from django.dispatch import Signal
 # A customer asked for a person: the escalated attempt is stored. Argument: attempt_id.
 escalation_requested = Signal()
 
-# A ticket was created from an attempt: its customer is to be told the reference.
-# Argument: ticket_id.
+# A ticket was created from an attempt: its customer is to be told the reference, and its
+# assignee, when it was assigned as it was created, that it is theirs (one task for both).
+# Arguments: ticket_id, assigned (bool).
 ticket_created = Signal()
 
-# An agent was given a ticket they did not take themselves (automatic assignment, a
-# supervisor): they are to be told. Argument: ticket_id.
+# An existing ticket was given to an agent who did not take it themselves (beat's automatic
+# assignment of a waiting ticket, a supervisor): they are to be told. Argument: ticket_id.
 ticket_assigned = Signal()
 
 # A ticket's SLA target ran out: the supervisors are to be alerted. Argument: ticket_id.

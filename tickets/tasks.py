@@ -69,6 +69,17 @@ def notify_customer_ticket_created(ticket_id: int) -> bool:
 
 
 @shared_task(
+    name="tickets.tasks.notify_ticket_created",
+    ignore_result=True,
+    autoretry_for=(OSError,),
+    retry_backoff=5,
+    max_retries=5,
+)
+def notify_ticket_created(ticket_id: int, assigned: bool) -> int:
+    return notifications.ticket_created_send(ticket_id=ticket_id, assigned=assigned)
+
+
+@shared_task(
     name="tickets.tasks.notify_agent_assigned",
     ignore_result=True,
     autoretry_for=(OSError,),
@@ -126,8 +137,8 @@ def _escalation_send(sender: Any, *, attempt_id: int, **kwargs: Any) -> None:
 
 
 @receiver(signals.ticket_created, dispatch_uid="tickets.tasks.ticket_created")
-def _customer_ticket_created_send(sender: Any, *, ticket_id: int, **kwargs: Any) -> None:
-    send_after_commit(notify_customer_ticket_created, ticket_id, retry_policy=NOTIFICATION_RETRY)
+def _ticket_created_send(sender: Any, *, ticket_id: int, assigned: bool, **kwargs: Any) -> None:
+    send_after_commit(notify_ticket_created, ticket_id, assigned, retry_policy=NOTIFICATION_RETRY)
 
 
 @receiver(signals.ticket_assigned, dispatch_uid="tickets.tasks.ticket_assigned")

@@ -103,6 +103,13 @@ def test_an_arabic_escalation_becomes_a_routed_assigned_ticket_with_its_history(
 
         mails = wait_for(customer_mail, timeout=60, what="the customer's e-mail", log=log)
         elapsed = time.monotonic() - started
+        # The assignee's e-mail goes out in the same task, after the customer's.
+        wait_for(
+            lambda: "layla@helpdesk.example" in "".join(
+                path.read_text(errors="replace") for path in sorted(mail_dir.glob("*.log"))
+            ),
+            timeout=30, what="the assignee's e-mail", log=log,
+        )  # fmt: skip
 
     assert ticket.queue == support_desk["billing_ar"]
     assert ticket.assignee == support_desk["layla"]
@@ -154,3 +161,43 @@ def test_the_same_escalation_delivered_three_times_makes_one_ticket(support_desk
         # The duplicates consumed too, whichever worker took them.
         wait_for(lambda: deliveries_done() >= 3, timeout=60, what="all three deliveries", log=log)
     assert Ticket.objects.filter(attempt=attempt).count() == 1
+
+
+def test_the_worker_keeps_its_database_connection_from_one_ticket_to_the_next(
+    support_desk, tmp_path
+):
+    """Celery's Django fix-up would close it after every task (a new PostgreSQL connection for
+    each ticket and each e-mail); the worker keeps it as a web process does, for CONN_MAX_AGE."""
+    from django.db import connection
+
+    from guides import services as guide_services
+    from tickets.tasks import escalate_attempt
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite keeps no connection between tasks (CONN_MAX_AGE=0); PostgreSQL's run")
+    guide = Guide.objects.get(company__slug="spotify", language="en")
+
+    def worker_backends() -> set[tuple[int, object]]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """SELECT pid, backend_start FROM pg_stat_activity
+                   WHERE datname = current_database() AND pid <> pg_backend_pid()
+                   AND backend_type = 'client backend'"""
+            )
+            return set(cursor.fetchall())
+
+    seen: list[set[tuple[int, object]]] = []
+    log = tmp_path / "worker.log"
+    with running(worker_args(), worker_env(tmp_path, tmp_path / "mail"), log):
+        for n in range(3):
+            attempt, _ = guide_services.attempt_start(guide=guide)
+            guide_services.attempt_contact_submit(
+                attempt=attempt, description=f"Still refused ({n})", email=f"c{n}@example.com"
+            )
+            escalate_attempt.apply_async(args=[attempt.pk])
+            mailed = Ticket.objects.filter(attempt=attempt, customer_notified_at__isnull=False)
+            wait_for(mailed.exists, timeout=60, what=f"ticket {n} and its e-mail", log=log)
+            time.sleep(0.5)  # a connection closed after the task would be gone by now
+            seen.append(worker_backends())
+    assert seen[0], "the worker closed its connection after the task"
+    assert seen[0] == seen[1] == seen[2]

@@ -188,9 +188,7 @@ def _ticket_create(attempt: Attempt) -> Ticket:
             )
         )  # fmt: skip
     TicketEvent.objects.bulk_create(history)
-    signals.ticket_created.send(sender=Ticket, ticket_id=ticket.pk)
-    if agent is not None:
-        signals.ticket_assigned.send(sender=Ticket, ticket_id=ticket.pk)
+    signals.ticket_created.send(sender=Ticket, ticket_id=ticket.pk, assigned=agent is not None)
     return ticket
 
 
