@@ -96,8 +96,8 @@ def ticket_create_from_attempt(*, attempt_id: int) -> Ticket | None:
     Ticket.attempt settles any race that gets past it (SQLite, which has no row locks) — the
     loser's transaction rolls back and it returns the winner's ticket.
 
-    The locked read of the attempt brings its ticket along (an outer join on the one-to-one),
-    so the usual case, no ticket yet, costs no separate "does it exist?" query.
+    The locked read of the attempt brings its ticket's id along (an outer join on the
+    one-to-one), so the usual case, no ticket yet, costs no separate "does it exist?" query.
     """
     try:
         with transaction.atomic():
@@ -105,17 +105,17 @@ def ticket_create_from_attempt(*, attempt_id: int) -> Ticket | None:
                 # Lock the attempt row only: the joined guide, company and ticket may be absent
                 # (outer joins), and PostgreSQL cannot lock the nullable side of one.
                 Attempt.objects.select_for_update(of=("self",))
-                .select_related("guide", "guide__company", "company", "ticket")
-                # The routing table's token, read here rather than in a statement of its own.
-                .annotate(routing_version=routing_version())
+                .select_related("guide", "guide__company", "company")
+                # The routing table's token, read here rather than in a statement of its own;
+                # the ticket's id only, not its thirty columns: usually there is none.
+                .annotate(routing_version=routing_version(), ticket_made=F("ticket__id"))
                 .filter(pk=attempt_id)
                 .first()
             )
             if attempt is None:
                 return None
-            existing = getattr(attempt, "ticket", None)
-            if existing is not None:
-                return existing
+            if attempt.ticket_made is not None:
+                return Ticket.objects.get(pk=attempt.ticket_made)
             if attempt.status != Attempt.Status.ESCALATED:
                 return None
             return _ticket_create(attempt)
