@@ -20,7 +20,9 @@ escalates them all with that many client threads, waits until every ticket exist
   /proc, children included, before and after the level);
 - database work per request/ticket from pg_stat_database (transactions, rows inserted, updated,
   fetched): an approximation of the SQL statements (pg_stat_statements is not enabled here),
-  web and worker together, and it includes whatever else runs in that database meanwhile.
+  web and worker together, and it includes whatever else runs in that database meanwhile;
+- how long after the last answer the broker's queues were empty (e-mails included): under a
+  burst, how far the worker is behind the API.
 
 Loopback only; every level is bounded by --n requests and --max-seconds.
 """
@@ -463,7 +465,11 @@ def run_level(args, db: Database, url: str, stack: Stack | None, concurrency: in
             break
         time.sleep(0.02)
     sender.join()
+    # From the last answer (the burst's last 202) until the broker holds nothing, e-mails
+    # included: how far the worker is behind the API.
     drained = wait_quiet(stack, args.max_seconds)
+    if drained is not None:
+        drained = time.perf_counter() - (began + result["elapsed"])
     time.sleep(args.settle_seconds)  # the web and worker sessions' statistics arrive
     web_cpu = cpu_seconds(args.web_pid) - web_before
     worker_cpu = cpu_seconds(args.worker_pid) - worker_before
@@ -520,9 +526,9 @@ def show(results: list[dict]) -> None:
         "| c | escalations (2xx) | API req/s | API p50 ms | API p99 ms | tickets/s end to end"
         " | escalate→ticket p50 / p99 ms | escalate→assigned p50 / p99 ms | assigned"
         " | CPU ms/ticket web | CPU ms/ticket worker | DB transactions/ticket"
-        " | rows written/ticket | table scans/ticket |"
+        " | rows written/ticket | table scans/ticket | queue empty s after the last answer |"
     )
-    print("|---:" * 14 + "|")
+    print("|---:" * 15 + "|")
     for r in results:
         print(
             f"| {r['c']} | {r['ok']}/{r['n']} | {fmt(r['rps'])} | {fmt(r['p50_ms'])}"
@@ -532,7 +538,7 @@ def show(results: list[dict]) -> None:
             f" | {r['assigned']}/{r['tickets']}"
             f" | {fmt(r['web_cpu_ms_per_ticket'])} | {fmt(r['worker_cpu_ms_per_ticket'])}"
             f" | {fmt(r['xact_per_ticket'])} | {fmt(r['rows_written_per_ticket'])}"
-            f" | {fmt(r['scans_per_ticket'])} |",
+            f" | {fmt(r['scans_per_ticket'])} | {fmt(r['queue_drained_s'], 2)} |",
             flush=True,
         )
 
