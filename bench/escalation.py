@@ -144,9 +144,18 @@ class Stack:
             " AgentProfile.objects.update(capacity=30000, is_available=True)",
         )  # fmt: skip
 
-    def start(self) -> None:
+    def _common(self) -> dict:
         logs = open(Path(self.var_dir) / "stack.log", "ab")  # noqa: SIM115 (kept for the run)
-        common = {"cwd": ROOT, "env": self.env, "stdout": logs, "stderr": logs}
+        return {"cwd": ROOT, "env": self.env, "stdout": logs, "stderr": logs}
+
+    def start_worker_only(self) -> None:
+        """The Celery worker without a web server (bench/escalation_worker.py)."""
+        self.web = None
+        self._start_worker(self._common())
+        self._wait_worker(time.monotonic() + 60)
+
+    def start(self) -> None:
+        common = self._common()
         self.web = subprocess.Popen(
             [str(VENV_BIN / "gunicorn"), self.app,
              "-w", str(self.web_workers), "-b", f"127.0.0.1:{self.port}",
@@ -180,6 +189,9 @@ class Stack:
             time.sleep(0.3)
         else:
             raise SystemExit(f"the web server did not answer; see {self.var_dir}/stack.log")
+        self._wait_worker(deadline)
+
+    def _wait_worker(self, deadline: float) -> None:
         # The worker has forked its pool; the warm-up escalations (main) show it consumes.
         while (
             self.worker is not None
