@@ -338,6 +338,9 @@ else:
         # default scans one poll in ten, so about every 100 s).
         "unacked_restore_interval": 10,
         "unacked_restore_throttle": 1,
+        # A worker asks for the queues in CELERY_TASK_QUEUES' order every time (kombu's default
+        # rotates them), so a burst of escalations is ticketed before the e-mails it causes.
+        "queue_order_strategy": "priority",
     }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
@@ -365,10 +368,13 @@ CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 60, minimum=1)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 90, minimum=1)
 CELERY_TASK_DEFAULT_QUEUE = "default"
-# The worker consumes every queue listed here unless started with -Q.
+# The worker consumes every queue listed here unless started with -Q; on Redis in this order
+# of priority (queue_order_strategy above): beat's periodic work (heartbeat, sweeper, SLA
+# check: few, short, and never left waiting), escalations, the rest, e-mails last. E-mails wait
+# while escalations keep every worker process busy; a worker of their own (-Q) removes even that.
 CELERY_TASK_QUEUES = tuple(
     Queue(name, Exchange(name, type="direct"), routing_key=name)
-    for name in ("default", "escalations", "notifications", "maintenance")
+    for name in ("maintenance", "escalations", "default", "notifications")
 )
 CELERY_IMPORTS = ["helpdesk.tasks"]
 CELERY_TASK_ROUTES = {

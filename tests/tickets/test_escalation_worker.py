@@ -201,3 +201,49 @@ def test_the_worker_keeps_its_database_connection_from_one_ticket_to_the_next(
             seen.append(worker_backends())
     assert seen[0], "the worker closed its connection after the task"
     assert seen[0] == seen[1] == seen[2]
+
+
+def test_a_burst_of_escalations_is_ticketed_before_the_emails_already_waiting(
+    support_desk, tmp_path
+):
+    """On Redis the worker asks for its queues in the same order every time (escalations
+    before e-mails), so e-mails queued first still wait for the escalations behind them."""
+    from django.conf import settings
+
+    from guides import services as guide_services
+    from tickets import services
+    from tickets.tasks import escalate_attempt, notify_ticket_created
+
+    if not settings.CELERY_BROKER_URL.startswith("redis"):
+        pytest.skip(
+            "queue priority is the Redis transport's (kombu's queue_order_strategy); the "
+            "embedded broker polls its queues in turn. The PostgreSQL + Redis run checks it."
+        )
+    guide = Guide.objects.get(company__slug="spotify", language="en")
+
+    def escalated(description: str):
+        attempt, _ = guide_services.attempt_start(guide=guide)
+        guide_services.attempt_contact_submit(
+            attempt=attempt, description=description, email="sam@example.com"
+        )
+        return attempt
+
+    earlier = services.ticket_create_from_attempt(attempt_id=escalated("Earlier").pk)
+    for _ in range(8):  # e-mail tasks of an earlier ticket, waiting first in the broker
+        notify_ticket_created.apply_async(args=[earlier.pk, False])
+    burst = [escalated(f"Burst {n}") for n in range(4)]
+    for attempt in burst:
+        escalate_attempt.apply_async(args=[attempt.pk])
+
+    log = tmp_path / "worker.log"
+    with running(worker_args(), worker_env(tmp_path, tmp_path / "mail"), log):
+        wait_for(
+            lambda: Ticket.objects.filter(attempt__in=burst).count() == len(burst),
+            timeout=60, what="the burst's tickets", log=log,
+        )  # fmt: skip
+    received = [
+        line.split("tickets.tasks.", 1)[1].split("[", 1)[0]
+        for line in log.read_text(errors="replace").splitlines()
+        if " received" in line and "tickets.tasks." in line
+    ]
+    assert received[: len(burst)] == ["escalate_attempt"] * len(burst), received
