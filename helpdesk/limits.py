@@ -109,6 +109,8 @@ def count_together(
 
     Returns what take() would for each limit, and each counter's count including this event
     (0 when Redis does not answer: failing open, as helpdesk.cache does)."""
+    if not takes and not counters:  # no throttle applies to the request: nothing to send
+        return [], []
     if _atomic_counters():
         counted, counts = _redis_counts(takes, counters)
         return [
