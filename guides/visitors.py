@@ -22,7 +22,8 @@ from datetime import date
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from rest_framework.throttling import SimpleRateThrottle
+
+from helpdesk.api.throttling import CounterRateThrottle
 
 VISITOR_COOKIE = "visitor"
 VISITOR_COOKIE_AGE = 60 * 60 * 24 * 365
@@ -98,7 +99,7 @@ def visitor_remember(response: HttpResponse, visitor: Visitor) -> None:
     )
 
 
-class FeedbackThrottle(SimpleRateThrottle):
+class FeedbackThrottle(CounterRateThrottle):
     """Answers to "was this helpful?" per client address, on the web page and the API alike
     (FEEDBACK_RATE): the bound on a client that drops its cookies to vote again. The key is
     the one DRF's ScopedRateThrottle gives an anonymous client for scope "feedback", which the

@@ -1,6 +1,6 @@
 """The Redis cache, failing open: an unreachable cache Redis never fails a request.
 
-Everything the service keeps in the cache is disposable or a limit: throttle histories, per-
+Everything the service keeps in the cache is disposable or a limit: throttle counters, per-
 address counters, pending guide views, the worker heartbeat. Losing them for the length of an
 outage costs a little accuracy (a limit that lets a request through, a view not counted); a
 cache error raised into a view costs the request itself, escalations included. So when Redis

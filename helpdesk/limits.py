@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -52,7 +53,7 @@ class AddressLimit:
 
     def _count(self, address: str) -> int:
         if _atomic_counters():
-            return _redis_counts([(self, address)])[0][0]
+            return _redis_counts([(self, address)])[0][0][0]
         key, until_key = self._keys(address)
         # Any other cache (the file cache): add() only creates a missing key, but incr is a
         # read and a write that also resets the expiry to the default timeout: a lost count
@@ -96,23 +97,51 @@ class AddressLimit:
 def take_together(takes: list[tuple[AddressLimit, str]]) -> list[int | None]:
     """AddressLimit.take for several limits at once: on Redis, one pipelined round trip for
     all of them (the escalate request's: docs/performance.md, "The escalate request")."""
+    return count_together(takes)[0]
+
+
+def count_together(
+    takes: list[tuple[AddressLimit, str]], counters: Sequence[tuple[str, int]] = ()
+) -> tuple[list[int | None], list[int]]:
+    """AddressLimit.take for each of ``takes``, and one more for each plain counter of
+    ``counters`` (a cache key and the seconds it is kept: the API's rate throttles', whose
+    key names its window, helpdesk.api.throttling), all in one round trip on Redis.
+
+    Returns what take() would for each limit, and each counter's count including this event
+    (0 when Redis does not answer: failing open, as helpdesk.cache does)."""
+    if not takes and not counters:  # no throttle applies to the request: nothing to send
+        return [], []
     if _atomic_counters():
-        counted = _redis_counts(takes)
+        counted, counts = _redis_counts(takes, counters)
         return [
             None if count <= limit.limit else max(1, ttl) if ttl > 0 else limit.window
             for (limit, _address), (count, ttl) in zip(takes, counted, strict=True)
-        ]
-    return [
+        ], counts
+    taken = [
         None if limit._count(address) <= limit.limit else limit.retry_after(address) or limit.window
         for limit, address in takes
     ]
+    return taken, [_count(key, timeout) for key, timeout in counters]
 
 
-def _redis_counts(takes: list[tuple[AddressLimit, str]]) -> list[tuple[int, int]]:
-    """Count one event for each (limit, address) in one MULTI/EXEC pipeline: the window opens
-    (counter and its end, both expiring with it) only where none is open, then the counter
-    moves; nothing can expire in between. Returns (count, seconds left) per pair; (0, -1),
-    under any limit, when Redis does not answer (failing open, as helpdesk.cache does).
+def _count(key: str, timeout: int) -> int:
+    """A plain counter on any other cache (the file cache): read, then written back with its
+    timeout (incr would put the cache's default timeout back). Concurrent requests may lose a
+    count or two, as DRF's own throttle histories did: a rate tolerates it."""
+    count = int(cache.get(key) or 0) + 1
+    cache.set(key, count, timeout=timeout)
+    return count
+
+
+def _redis_counts(
+    takes: list[tuple[AddressLimit, str]], counters: Sequence[tuple[str, int]] = ()
+) -> tuple[list[tuple[int, int]], list[int]]:
+    """Count one event for each (limit, address), and for each plain counter, in one
+    MULTI/EXEC pipeline: a limit's window opens (counter and its end, both expiring with it)
+    only where none is open, then the counter moves; nothing can expire in between. A plain
+    counter is created, expiring after its timeout, where missing, then moves. Returns
+    (count, seconds left) per pair and the count of each counter; (0, -1) and 0, under any
+    limit or rate, when Redis does not answer (failing open, as helpdesk.cache does).
 
     The values are what Django's RedisCache would store (a bare integer, a pickled float), so
     retry_after() and reset() read and delete them through the cache as before."""
@@ -126,14 +155,22 @@ def _redis_counts(takes: list[tuple[AddressLimit, str]]) -> list[tuple[int, int]
         pipe.set(until_key, serializer.dumps(now + limit.window), ex=limit.window, nx=True)
         pipe.incr(key)
         pipe.ttl(key)
+    for name, timeout in counters:
+        key = cache.make_and_validate_key(name)
+        pipe.set(key, 0, ex=timeout, nx=True)
+        pipe.incr(key)
     try:
         replies = pipe.execute()
     except OUTAGE_ERRORS:
         breaker = getattr(cache, "breaker", None)  # FailOpenRedisCache's, which counts these
         if breaker is not None:
             breaker.answered_open()
-        return [(0, -1)] * len(takes)
-    return [(int(replies[4 * n + 2]), int(replies[4 * n + 3])) for n in range(len(takes))]
+        return [(0, -1)] * len(takes), [0] * len(counters)
+    limits_end = 4 * len(takes)
+    return (
+        [(int(replies[4 * n + 2]), int(replies[4 * n + 3])) for n in range(len(takes))],
+        [int(count) for count in replies[limits_end + 1 :: 2]],
+    )
 
 
 def _atomic_counters() -> bool:
@@ -202,16 +239,28 @@ class Refusal:
     message: str  # for the customer, in the active language
 
 
+def escalation_budgets(*, client: str, email: str) -> list[tuple[AddressLimit, str]]:
+    """What one request for a person counts against: the client's budget and, when it names
+    an e-mail address, the recipient's. Whoever posts a form chooses the address the
+    confirmation goes to, so the recipient's budget holds however many clients send."""
+    budgets = [(escalations_per_address(), client)]
+    if email:
+        budgets.append((escalations_per_recipient(), recipient_key(email)))
+    return budgets
+
+
 def escalation_refusal(*, client: str, email: str) -> Refusal | None:
-    """Count one request for a person against the client's budget and, when it names an e-mail
-    address, the recipient's; None when both allow it. Whoever posts a form chooses the address
-    the confirmation goes to, so the recipient's budget holds however many clients send."""
+    """Count one request for a person against its budgets (escalation_budgets); None when
+    they allow it."""
     # Both budgets counted in one go (one round trip on Redis): a request refused for its
     # client also counts against its recipient, which only makes a flood slower.
-    takes = [(escalations_per_address(), client)]
-    if email:
-        takes.append((escalations_per_recipient(), recipient_key(email)))
-    retry_after, *recipient = take_together(takes)
+    return escalation_refusal_of(take_together(escalation_budgets(client=client, email=email)))
+
+
+def escalation_refusal_of(taken: list[int | None]) -> Refusal | None:
+    """The refusal, if any, for what take_together (or count_together) answered for the
+    budgets of escalation_budgets, in their order."""
+    retry_after, *recipient = taken
     if retry_after is not None:
         return Refusal(
             retry_after,

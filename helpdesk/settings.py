@@ -465,9 +465,11 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "helpdesk.api.errors.exception_handler",
     # helpdesk.http.client_address asks DRF too: one customer, one address.
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
+    # DRF's, counted in fixed windows (one round trip for a view's throttles): every API
+    # throttle must be one of helpdesk.api.throttling's, as views share these keys.
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "helpdesk.api.throttling.AnonRateThrottle",
+        "helpdesk.api.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_rate("API_ANON_RATE", "600/minute"),

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import ast
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client, RequestFactory
 from django.urls import reverse
@@ -34,6 +36,14 @@ def client_for(user, *, scheme: str = "Token") -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"{scheme} {token_for(user)}")
     return client
+
+
+def throttle_forget(key: str, rate: str) -> None:
+    """Forget what a client has counted this window against a throttle (``key``, as DRF's
+    get_cache_key names it, at ``rate``): the cache outlives a test (and, on Redis, a run).
+    helpdesk.api.throttling keys each window's counter by the window's number."""
+    duration = {"s": 1, "m": 60, "h": 3600, "d": 86400}[rate.split("/")[1][0]]  # as DRF reads it
+    cache.delete(f"{key}:{int(time.time() // duration)}")
 
 
 # --- HTTP ------------------------------------------------------------------------------------

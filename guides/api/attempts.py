@@ -18,7 +18,6 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from guides import selectors, services
@@ -33,7 +32,7 @@ from helpdesk.api.fields import (
 )
 from helpdesk.api.inputs import validated
 from helpdesk.api.schema import ERROR_RESPONSES
-from helpdesk.api.throttling import BatchedThrottlesMixin
+from helpdesk.api.throttling import CountedThrottlesMixin, ScopedRateThrottle
 
 TOKEN_HEADER_NAME = "X-Attempt-Token"  # noqa: S105 - a header name, not a secret
 TOKEN_HEADER = OpenApiParameter(
@@ -162,7 +161,7 @@ class _AnonymousWriteThrottle(ScopedRateThrottle):
 
 # A call of the anonymous customer who holds an attempt's token (see attempt()); a comment, not
 # a docstring, as drf-spectacular would show a docstring as each operation's description.
-class AttemptView(BatchedThrottlesMixin, APIView):
+class AttemptView(CountedThrottlesMixin, APIView):
     throttle_scope = "anon_write"
     authentication_classes: list = []
 

@@ -17,6 +17,7 @@ from guides.models import Guide, Language
 from guides.search import search_guide_ids
 from helpdesk.api.inputs import SLUG_PATTERN, SlugFilter
 from helpdesk.api.schema import ERROR_RESPONSES
+from helpdesk.api.throttling import CountedThrottlesMixin
 
 
 class GuideFilter(django_filters.FilterSet):
@@ -49,7 +50,7 @@ class GuideFilter(django_filters.FilterSet):
         responses={200: CompanyOutputSerializer, **ERROR_RESPONSES},
     ),
 )
-class CompanyViewSet(viewsets.ReadOnlyModelViewSet):
+class CompanyViewSet(CountedThrottlesMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = CompanyOutputSerializer
     lookup_field = "slug"
     filter_backends: list = []
@@ -81,7 +82,7 @@ class CompanyViewSet(viewsets.ReadOnlyModelViewSet):
         responses={200: GuideDetailOutputSerializer, **ERROR_RESPONSES},
     ),
 )
-class GuideViewSet(viewsets.ReadOnlyModelViewSet):
+class GuideViewSet(CountedThrottlesMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = GuideFilter
 
     def get_queryset(self):

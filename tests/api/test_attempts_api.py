@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from guides import services
 from guides.api.attempts import _AnonymousWriteThrottle
 from guides.models import Attempt, Guide, StepOutcome
 from tests.factories import GuideFactory, StepFactory
+from tests.helpers import throttle_forget
 
 
 @pytest.fixture
@@ -166,9 +166,8 @@ def test_anonymous_writes_are_throttled_with_retry_after(api, guide_with_steps, 
     monkeypatch.setattr(
         _AnonymousWriteThrottle, "THROTTLE_RATES", {"anon_write": "3/minute"}, raising=False
     )
-    # An address of this test's own, its history cleared, so earlier requests do not count.
-    throttle_key = "throttle_anon_write_203.0.113.77"
-    cache.delete(throttle_key)
+    # An address of this test's own, its count cleared, so earlier requests do not count.
+    throttle_forget("throttle_anon_write_203.0.113.77", "3/minute")
     client = APIClient(REMOTE_ADDR="203.0.113.77")
     codes = [
         client.post(f"/api/v1/guides/{guide_with_steps.pk}/attempts/").status_code for _ in range(4)
@@ -179,7 +178,6 @@ def test_anonymous_writes_are_throttled_with_retry_after(api, guide_with_steps, 
     assert int(response["Retry-After"]) > 0
     assert response.json()["code"] == "throttled"
     assert client.get("/api/v1/guides/").status_code == 200  # reads are not write-limited
-    cache.delete(throttle_key)
 
 
 def test_the_api_takes_json_only(api, started):

@@ -6,7 +6,6 @@ from __future__ import annotations
 from functools import partial
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -15,7 +14,7 @@ from guides import services
 from guides.api.attempts import _AnonymousWriteThrottle
 from guides.models import Feedback, Guide, feedback_voter_hash
 from guides.visitors import VISITOR_COOKIE
-from tests.helpers import at_once, skip_unless_row_locks, visitor_of_client
+from tests.helpers import at_once, skip_unless_row_locks, throttle_forget, visitor_of_client
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"
 
@@ -164,11 +163,8 @@ def three_answers_a_minute(monkeypatch):
         {**rate, "anon_write": "1000/minute"},
         raising=False,
     )
-    # This test's own address, its history cleared, so earlier requests do not count.
-    key = f"throttle_feedback_{ADDRESS}"
-    cache.delete(key)
-    yield
-    cache.delete(key)
+    # This test's own address, its count cleared, so earlier requests do not count.
+    throttle_forget(f"throttle_feedback_{ADDRESS}", rate["feedback"])
 
 
 def test_answers_are_throttled_per_address_on_the_page_and_the_api_together(

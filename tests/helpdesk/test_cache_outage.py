@@ -1,6 +1,6 @@
 """The cache Redis goes away: requests are still answered, escalations still become tickets.
 
-The cache holds nothing the service cannot do without (throttle histories, per-address
+The cache holds nothing the service cannot do without (throttle counters, per-address
 counters, pending guide views, the worker heartbeat), so helpdesk.cache.FailOpenRedisCache
 answers "nothing cached" while its Redis is unreachable. These tests stop a Redis of their own
 that serves as the cache; the database and the broker stay up.
@@ -274,7 +274,7 @@ def test_escalations_during_a_cache_outage_are_answered_and_ticketed(
     guide = guide_with_steps
     with private_redis(tmp_path / "cache-redis") as cache_redis:
         settings.CACHES = {"default": cache_settings(cache_redis.url)}
-        # While it runs, the throttles really keep their histories in this Redis.
+        # While it runs, the throttles really keep their counters in this Redis.
         assert APIClient().get("/api/v1/guides/").status_code == 200
         assert cache_redis.client().keys(f"{KEY_PREFIX}:*throttle*")
 

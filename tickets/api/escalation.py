@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import Throttled
+from rest_framework.exceptions import APIException, Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -50,6 +50,12 @@ LOCATION_HEADER = OpenApiParameter(
 
 
 class AttemptContactView(AttemptView):
+    def check_throttles(self, request: Request) -> None:
+        # A POST counts its throttles in post(), with its escalation budgets, in one round
+        # trip (docs/performance.md, "The escalate request"); any other method here.
+        if request.method != "POST":
+            super().check_throttles(request)
+
     @extend_schema(
         summary="Still stuck: ask for a person, with a description and contact details",
         parameters=[TOKEN_HEADER, LOCATION_HEADER],
@@ -57,10 +63,22 @@ class AttemptContactView(AttemptView):
         responses={202: ContactAcceptedOutputSerializer, **ERROR_RESPONSES, **CONFLICT},
     )
     def post(self, request: Request) -> Response:
-        attempt = self.attempt(request, joined=False)  # the service reads its own columns only
-        data = validated(ContactInputSerializer, request)
-        # The same budgets as the web forms: per client, and per recipient whatever the client.
-        refusal = limits.escalation_refusal(client=client_address(request), email=data["email"])
+        try:
+            attempt = self.attempt(request, joined=False)  # the service reads its own columns
+            data = validated(ContactInputSerializer, request)
+        except APIException:
+            # Counted against the throttles alone (the budgets count valid requests only);
+            # a throttled client hears 429 rather than what was wrong, as on any other view.
+            self.count_throttles(request)
+            raise
+        # The same budgets as the web forms: per client, and per recipient whatever the client,
+        # counted with the throttles (a request the throttles refuse counts against them too,
+        # which only makes a flood slower); the throttles decide first, then the budgets.
+        taken = self.count_throttles(
+            request,
+            limits.escalation_budgets(client=client_address(request), email=data["email"]),
+        )
+        refusal = limits.escalation_refusal_of(taken)
         if refusal is not None:
             raise Throttled(wait=refusal.retry_after, detail=refusal.message)
         attempt = escalation_request(

@@ -21,12 +21,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import (
-    AnonRateThrottle,
-    BaseThrottle,
-    ScopedRateThrottle,
-    UserRateThrottle,
-)
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from guides.models import Language
@@ -34,6 +29,12 @@ from helpdesk import limits
 from helpdesk.api.errors import ErrorSerializer
 from helpdesk.api.inputs import SLUG_PATTERN, validated
 from helpdesk.api.schema import ERROR_RESPONSES
+from helpdesk.api.throttling import (
+    AnonRateThrottle,
+    CountedThrottlesMixin,
+    ScopedRateThrottle,
+    UserRateThrottle,
+)
 from helpdesk.errors import refusals_concern
 from helpdesk.http import client_address
 from tickets import selectors, services
@@ -406,7 +407,7 @@ class TicketGuessThrottle(BaseThrottle):
         return self.retry_after
 
 
-class _CustomerTicketView(APIView):
+class _CustomerTicketView(CountedThrottlesMixin, APIView):
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
     throttle_classes = [AnonRateThrottle, CustomerTicketThrottle, TicketGuessThrottle]
