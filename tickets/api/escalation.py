@@ -6,6 +6,8 @@ attempt call: the same token header, throttles and output as guides.api.attempts
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -38,6 +40,22 @@ class ContactAcceptedOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Attempt
         fields = ["status", "escalation_requested_at"]
+
+
+# The 202 body as ContactAcceptedOutputSerializer describes it, built without instantiating
+# it: a model serializer's fields are made anew for every instance, a sixth of the request's
+# Python work for two values.
+_REQUESTED_AT = serializers.DateTimeField()
+
+
+def _accepted(attempt: Attempt) -> dict[str, Any]:
+    requested_at = attempt.escalation_requested_at
+    return {
+        "status": attempt.status,
+        "escalation_requested_at": (
+            _REQUESTED_AT.to_representation(requested_at) if requested_at else None
+        ),
+    }
 
 
 LOCATION_HEADER = OpenApiParameter(
@@ -87,7 +105,7 @@ class AttemptContactView(AttemptView):
         )  # fmt: skip
         # Accepted: a worker turns it into a ticket; poll the attempt to see its reference.
         return Response(
-            ContactAcceptedOutputSerializer(attempt).data,
+            _accepted(attempt),
             status=status.HTTP_202_ACCEPTED,
             headers={"Location": reverse("api:attempt-detail")},
         )
