@@ -197,6 +197,37 @@ def test_it_tells_no_agent_without_an_address(general_queue, mailoutbox):
     assert mailoutbox == []
 
 
+# --- a new ticket's two e-mails, in one task ---------------------------------------------------
+
+
+def test_the_new_tickets_task_tells_the_customer_then_the_assignee(general_queue, mailoutbox):
+    ticket = ticket_escalated(language="ar", email="layla@customer.example")
+
+    assert tasks.notify_ticket_created.apply(args=[ticket.pk, True]).get() == 2
+
+    assert [message.to for message in mailoutbox] == [
+        ["layla@customer.example"],
+        ["alice@helpdesk.example"],
+    ]
+
+
+def test_run_again_it_does_not_confirm_to_the_customer_twice(general_queue, mailoutbox):
+    # As after a failed send to the assignee: the retry sends only what may not have gone.
+    ticket = ticket_escalated(email="sam@customer.example")
+    notifications.ticket_created_send(ticket_id=ticket.pk, assigned=True)
+    mailoutbox.clear()
+
+    assert notifications.ticket_created_send(ticket_id=ticket.pk, assigned=True) == 1
+    assert [message.to for message in mailoutbox] == [["alice@helpdesk.example"]]
+
+
+def test_an_unassigned_new_ticket_tells_the_customer_only(db, mailoutbox):
+    ticket = ticket_escalated(email="sam@customer.example")  # no agent in the fallback queue
+
+    assert notifications.ticket_created_send(ticket_id=ticket.pk, assigned=False) == 1
+    assert [message.to for message in mailoutbox] == [["sam@customer.example"]]
+
+
 # --- the supervisors ---------------------------------------------------------------------------
 
 
