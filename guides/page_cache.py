@@ -19,7 +19,8 @@ process is seen by the next request of every process, with no SQL statement on t
 The token is global, not per guide: a guide page also shows its company and its other
 languages, and edits are rare next to views, so one token keeps the rule simple and every
 writer covered. A QuerySet.update() or bulk_create() of those models sends no signal: their
-callers call guide_pages_changed themselves.
+callers call guide_pages_changed themselves (the view and feedback counters' updates need not:
+a page does not show them).
 
 When the cache cannot be read (Redis down), the page is loaded and rendered as if there were
 no cache, and nothing is kept. An edit made while the cache could not be written leaves the
@@ -167,7 +168,7 @@ def _guide_pages_changed_on_save(sender: Any, update_fields: Any = None, **kwarg
 @receiver(post_delete, sender=Company, dispatch_uid="guide_pages_changed.company.delete")
 @receiver(post_delete, sender=Tag, dispatch_uid="guide_pages_changed.tag.delete")
 @receiver(m2m_changed, sender=Guide.tags.through, dispatch_uid="guide_pages_changed.tags")
-def _guide_pages_changed_on_delete(sender: Any, action: str = "", **kwargs: Any) -> None:
+def _guide_pages_changed_on_delete_or_tags(sender: Any, action: str = "", **kwargs: Any) -> None:
     if action and not action.startswith("post_"):
         return
     guide_pages_changed()
