@@ -1,12 +1,14 @@
 """The guide page against a bare Django view in the same server (see bench/README.md).
 
-    .venv/bin/python bench/guide_page.py [--seconds 10] [--levels 1,4]
+    .venv/bin/python bench/guide_page.py [--seconds 10] [--levels 1,4] \\
+        [--database helpdesk_bench_guide_page] [--redis-db 5]
 
 Starts gunicorn (2 sync workers, as bench/escalation.py) on loopback with bench/hello_wsgi.py:
 the project's application plus one bench-only route, /bench-hello/, a view that answers
-"hello" through the same middleware. Its own PostgreSQL database (helpdesk_bench_guide_page,
-dropped and made again, demo data) and Redis database 5 with its own key prefix; no Celery
-worker (the page's view count is a Redis increment; the flush it schedules waits in the broker).
+"hello" through the same middleware. Its own PostgreSQL database (--database, default
+helpdesk_bench_guide_page, dropped and made again, demo data) and Redis database (--redis-db,
+default 5, emptied first) with its own key prefix; no Celery worker (the page's view count is
+a Redis increment; the flush it schedules waits in the broker).
 For each concurrency level and each page in turn (rounds interleaved), GETs the page with that
 many client threads for --seconds after a --warmup, each request a new visitor (no cookies),
 and prints 200 answers per second, p50/p99 latency and the web server's CPU ms per request
@@ -23,7 +25,7 @@ import sys
 import threading
 import time
 
-from escalation import Stack, cpu_seconds, log, percentile, request
+from escalation import REDIS_DB, Stack, cpu_seconds, log, percentile, request
 
 DATABASE = "helpdesk_bench_guide_page"
 HELLO = "/bench-hello/"
@@ -91,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="rounds per level, interleaved")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn sync workers")
     parser.add_argument("--path", help="the guide page (default: the first published guide)")
+    parser.add_argument(
+        "--database", default=DATABASE, help="PostgreSQL database, dropped and made again"
+    )
+    parser.add_argument("--redis-db", type=int, default=REDIS_DB, help="Redis database, emptied")
     args = parser.parse_args(argv)
     levels = [int(c) for c in args.levels.split(",")]
     if max(levels) > 64 or args.seconds > 120 or args.rounds > 10:
@@ -99,10 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     stack = Stack(
         web_workers=args.web_workers,
         worker_concurrency=0,
-        database=DATABASE,
+        database=args.database,
         key_prefix="helpdesk-bench-guide-page",
         app="bench.hello_wsgi:application",
     )
+    redis_url = f"redis://127.0.0.1:6379/{args.redis_db}"
+    stack.env.update(REDIS_URL=redis_url, CELERY_BROKER_URL=redis_url)
     stack.prepare()
     log(f"starting gunicorn on {stack.url} ({stack.var_dir})")
     try:

@@ -33,6 +33,7 @@ from guides.models import (
     attempt_token_new,
     feedback_voter_hash,
 )
+from guides.page_cache import guide_pages_changed
 from guides.search import guide_search_index_update, guide_search_index_update_for
 from helpdesk.errors import ServiceError
 from helpdesk.text import one_line, plain_text
@@ -128,6 +129,8 @@ def _steps_sync(guide: Guide, incoming: tuple[StepData, ...]) -> tuple[int, int,
             match.save(update_fields=changed)
             updated += 1
     Step.objects.bulk_create(new_steps)
+    if new_steps:
+        guide_pages_changed()  # bulk_create sends no post_save
     return len(new_steps), updated, len(stale)
 
 

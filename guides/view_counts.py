@@ -48,6 +48,7 @@ from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models, transaction
 from django.db.models import Case, F, Value, When
+from redis.client import Pipeline
 
 from guides.models import Guide
 from guides.visitors import Visitor
@@ -84,6 +85,9 @@ class _RedisPendingCounts:
     def add(self, guide_id: int) -> None:
         # No expiry: pending views must wait for the flush however late it runs.
         self.client.hincrby(self.key, str(guide_id), 1)
+
+    def add_to(self, pipe: Pipeline, guide_id: int) -> None:
+        pipe.hincrby(self.key, str(guide_id), 1)
 
     def take(self) -> dict[int, int]:
         pipe = self.client.pipeline(transaction=True)
@@ -166,12 +170,22 @@ def guide_page_view_record(
     viewed the guide today (reloads, and the redirect back after a step outcome or an answer,
     which marks the guide viewed). The decision reads only the visitor's cookie, so the cost
     on the page stays one cache increment, and only for the views that count."""
-    if method != "GET" or not user_agent or BOT_USER_AGENT.search(user_agent):
-        return False
-    if not visitor.view_is_first_today(guide_id):
+    if not guide_page_view_counts(
+        guide_id=guide_id, method=method, user_agent=user_agent, visitor=visitor
+    ):
         return False
     guide_view_record(guide_id=guide_id, cache=cache)
     return True
+
+
+def guide_page_view_counts(
+    *, guide_id: int, method: str, user_agent: str, visitor: Visitor
+) -> bool:
+    """guide_page_view_record's decision alone, noting the view in the visitor's cookie: for
+    the guide page, which counts the view in the round trip it makes anyway (guides.page_cache)."""
+    if method != "GET" or not user_agent or BOT_USER_AGENT.search(user_agent):
+        return False
+    return visitor.view_is_first_today(guide_id)
 
 
 def guide_view_record(*, guide_id: int, cache: BaseCache | None = None) -> None:
@@ -183,6 +197,22 @@ def guide_view_record(*, guide_id: int, cache: BaseCache | None = None) -> None:
             logger.warning(
                 "View of guide %s not counted: the cache failed", guide_id, exc_info=True
             )
+
+
+def guide_view_add_to(pipe: Pipeline, *, guide_id: int, cache: RedisCache) -> None:
+    """Queue one view of the guide on a pipeline of ``cache``'s Redis client: the view is
+    counted in the round trip that sends the caller's own commands (guides.page_cache)."""
+    _RedisPendingCounts(cache).add_to(pipe, guide_id)
+
+
+def guide_view_unrecord(*, guide_id: int, cache: BaseCache | None = None) -> None:
+    """Take back one view counted before the page turned out not to be served (the guide was
+    unpublished meanwhile: guides.page_cache). Never raises, as guide_view_record."""
+    try:
+        _pending_counts(cache).give_back({guide_id: -1})
+    except Exception as error:
+        if not cache_outage_logged(error):
+            logger.warning("A view of guide %s stays counted: the cache failed", guide_id)
 
 
 def guide_view_counts_flush(*, cache: BaseCache | None = None) -> int:

@@ -11,9 +11,10 @@ from django.views.decorators.http import require_POST
 
 from guides import selectors, services
 from guides.forms import FeedbackForm, SearchForm, StepOutcomeForm
-from guides.models import Attempt, Company, Guide, Step
+from guides.models import Attempt, Company, Guide
+from guides.page_cache import guide_page
 from guides.search import search_guides
-from guides.view_counts import guide_page_view_record
+from guides.view_counts import guide_page_view_counts
 from guides.visitors import FeedbackThrottle, visitor_of, visitor_remember
 from helpdesk import limits
 from helpdesk.http import client_address
@@ -101,35 +102,32 @@ def company_detail(request: HttpRequest, company: str) -> HttpResponse:
 
 
 def guide_detail(request: HttpRequest, company: str, language: str, slug: str) -> HttpResponse:
-    guide = published_guide(company, language, slug)
     visitor = visitor_of(request)
-    guide_page_view_record(
-        guide_id=guide.pk,
-        method=request.method or "",
-        user_agent=request.headers.get("User-Agent", ""),
-        visitor=visitor,
+    page = guide_page(
+        company=company,
+        language=language,
+        slug=slug,
+        counts_view=lambda guide_id: guide_page_view_counts(
+            guide_id=guide_id,
+            method=request.method or "",
+            user_agent=request.headers.get("User-Agent", ""),
+            visitor=visitor,
+        ),
     )
-    attempt = attempt_from_cookie(request, guide)
+    attempt = attempt_from_cookie(request, page.guide)
     current = {}
     feedback = None
     if attempt is not None:
         current = selectors.current_outcomes(selectors.attempt_outcome_history(attempt=attempt))
         feedback = selectors.attempt_feedback(attempt=attempt)
-    steps = [(step, current.get(step.pk)) for step in guide.steps.all()]
-    response = render(
-        request,
-        "guides/guide.html",
-        {
-            "guide": guide,
-            "attempt": attempt,
-            "attempt_open": attempt is None or attempt.status in services.OPEN_ATTEMPT_STATUSES,
-            "procedure": [s for s in steps if s[0].kind == Step.Kind.PROCEDURE],
-            "alternatives": [s for s in steps if s[0].kind == Step.Kind.ALTERNATIVE],
-            "last_resort": [s for s in steps if s[0].kind == Step.Kind.LAST_RESORT],
-            "translations": selectors.guide_translations(guide=guide),
-            "feedback": feedback,
-            "feedback_form": FeedbackForm(),
-        },
+    response = HttpResponse(
+        page.html(
+            request,
+            attempt=attempt,
+            attempt_open=attempt is None or attempt.status in services.OPEN_ATTEMPT_STATUSES,
+            current_outcomes=current,
+            feedback=feedback,
+        )
     )
     visitor_remember(response, visitor)
     return response

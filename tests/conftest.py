@@ -52,6 +52,15 @@ def _own_file_cache(settings, _test_cache_dir):
 
 
 @pytest.fixture(autouse=True)
+def _no_guide_pages_kept():
+    """Each test starts with no guide page kept by this process: the test database rolls back
+    under them, which no edit announces (guides.page_cache)."""
+    from guides.page_cache import guide_pages_forget
+
+    guide_pages_forget()
+
+
+@pytest.fixture(autouse=True)
 def _plain_static_files(settings):
     """Tests run with DEBUG off but without collectstatic, so no hashed-name manifest exists."""
     settings.STORAGES = {

@@ -1,5 +1,6 @@
-"""Helpers the test modules share: API clients for a persona, proxy settings, a ticket made
-the way customers make them, the guide pages' URLs and visitors, the ticket changelist.
+"""Helpers the test modules share: Redis round trips, API clients for a persona, proxy
+settings, a ticket made the way customers make them, the guide pages' URLs and visitors, the
+ticket changelist.
 
 Test modules import from here (and from tests.factories, tests.personas, tests.processes,
 tests.brokers), never from one another.
@@ -8,11 +9,14 @@ tests.brokers), never from one another.
 from __future__ import annotations
 
 import ast
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterator
 
 import pytest
+import redis
 from django.core.cache import cache
 from django.db import connection
 from django.test import Client, RequestFactory
@@ -25,6 +29,33 @@ from guides.visitors import VISITOR_COOKIE, Visitor, visitor_of
 from tests.factories import GuideFactory, StepFactory, token_for
 from tickets import services as ticket_services
 from tickets.models import AgentProfile, Ticket
+
+# --- the cache -------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def redis_round_trips() -> Iterator[list[str]]:
+    """Each command or pipeline sent to Redis takes one connection from a pool: counting the
+    check-outs counts the round trips, whichever client sends them. Yields where each came
+    from (the project's frame that asked)."""
+    taken: list[str] = []
+    original = redis.ConnectionPool.get_connection
+
+    def get_connection(pool, *args, **kwargs):
+        taken.append(_project_caller())
+        return original(pool, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(redis.ConnectionPool, "get_connection", get_connection)
+        yield taken
+
+
+def _project_caller() -> str:
+    for frame in reversed(traceback.extract_stack()[:-2]):
+        if not any(part in frame.filename for part in ("site-packages", "/tests/", "cache.py")):
+            return f"{frame.filename.rsplit('/', 2)[-2]}/{frame.name}:{frame.lineno}"
+    return "?"
+
 
 # --- the API ---------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group
 from django.db.models import Count, Q
 
 from guides.models import Company, Guide, Step
+from guides.page_cache import guide_pages_changed
 from tickets import roles
 from tickets.generation.data import (
     AGENT_CAPACITY,
@@ -150,6 +151,7 @@ def _guides() -> dict[str, list[GuideInfo]]:
                 Step(guide=guide, position=i, kind=kinds[min(i, 3) - 1], title=t)
                 for i, t in enumerate(steps, start=1)
             )
+            guide_pages_changed()  # bulk_create sends no post_save
     guides: dict[str, list[GuideInfo]] = {"ar": [], "en": []}
     published = Guide.objects.filter(status=Guide.Status.PUBLISHED).prefetch_related("steps")
     for guide in published:
