@@ -7,17 +7,13 @@ Persona: Sam walks a guide and asks for a person.
 
 from __future__ import annotations
 
-import contextlib
-import traceback
-from collections.abc import Iterator
-
 import pytest
-import redis
 from django.conf import settings
 from rest_framework.test import APIClient
 
 from guides import services
 from helpdesk import limits
+from tests.helpers import redis_round_trips
 
 CONTACT = "/api/v1/attempt/contact/"
 SAM = {"description": "The card is still refused", "email": "sam@example.com"}
@@ -30,33 +26,6 @@ def sam_client(guide) -> APIClient:
     api = APIClient()
     api.credentials(HTTP_X_ATTEMPT_TOKEN=token)
     return api
-
-
-@contextlib.contextmanager
-def redis_round_trips() -> Iterator[list[str]]:
-    """Each command or pipeline sent to Redis takes one connection from a pool: counting the
-    check-outs counts the round trips, whichever client sends them."""
-    taken: list[str] = []
-    original = redis.ConnectionPool.get_connection
-
-    def get_connection(pool, *args, **kwargs):
-        taken.append(_caller())
-        return original(pool, *args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(redis.ConnectionPool, "get_connection", get_connection)
-        yield taken
-
-
-_NOT_THE_CALLER = ("site-packages", "/tests/", "helpdesk/cache.py")
-
-
-def _caller() -> str:
-    """The first frame of the project's own code that asked for the connection."""
-    for frame in reversed(traceback.extract_stack()[:-2]):
-        if not any(part in frame.filename for part in _NOT_THE_CALLER):
-            return f"{frame.filename.rsplit('/', 2)[-2]}/{frame.name}:{frame.lineno}"
-    return "?"
 
 
 @pytest.fixture(autouse=True)
