@@ -26,6 +26,16 @@ from tickets import notifications, services, signals
 TRANSIENT = (OperationalError, InterfaceError)
 
 
+# An e-mail task: a mail server that refuses or times out (OSError) is tried again, five
+# times, backing off from 5 s.
+EMAIL_TASK: dict[str, Any] = {
+    "ignore_result": True,
+    "autoretry_for": (OSError,),
+    "retry_backoff": 5,
+    "max_retries": 5,
+}
+
+
 @shared_task(
     name="tickets.tasks.escalate_attempt",
     ignore_result=True,
@@ -57,57 +67,27 @@ def assign_waiting_tickets() -> int:
     return services.tickets_assign_waiting()
 
 
-@shared_task(
-    name="tickets.tasks.notify_customer_ticket_created",
-    ignore_result=True,
-    autoretry_for=(OSError,),
-    retry_backoff=5,
-    max_retries=5,
-)
+@shared_task(name="tickets.tasks.notify_customer_ticket_created", **EMAIL_TASK)
 def notify_customer_ticket_created(ticket_id: int) -> bool:
     return notifications.customer_ticket_created_send(ticket_id=ticket_id)
 
 
-@shared_task(
-    name="tickets.tasks.notify_ticket_created",
-    ignore_result=True,
-    autoretry_for=(OSError,),
-    retry_backoff=5,
-    max_retries=5,
-)
+@shared_task(name="tickets.tasks.notify_ticket_created", **EMAIL_TASK)
 def notify_ticket_created(ticket_id: int, assigned: bool) -> int:
     return notifications.ticket_created_send(ticket_id=ticket_id, assigned=assigned)
 
 
-@shared_task(
-    name="tickets.tasks.notify_agent_assigned",
-    ignore_result=True,
-    autoretry_for=(OSError,),
-    retry_backoff=5,
-    max_retries=5,
-)
+@shared_task(name="tickets.tasks.notify_agent_assigned", **EMAIL_TASK)
 def notify_agent_assigned(ticket_id: int) -> bool:
     return notifications.agent_assigned_send(ticket_id=ticket_id)
 
 
-@shared_task(
-    name="tickets.tasks.notify_supervisors_breach",
-    ignore_result=True,
-    autoretry_for=(OSError,),
-    retry_backoff=5,
-    max_retries=5,
-)
+@shared_task(name="tickets.tasks.notify_supervisors_breach", **EMAIL_TASK)
 def notify_supervisors_breach(ticket_id: int) -> bool:
     return notifications.supervisors_breach_send(ticket_id=ticket_id)
 
 
-@shared_task(
-    name="tickets.tasks.notify_customer_reply",
-    ignore_result=True,
-    autoretry_for=(OSError,),
-    retry_backoff=5,
-    max_retries=5,
-)
+@shared_task(name="tickets.tasks.notify_customer_reply", **EMAIL_TASK)
 def notify_customer_reply(event_id: int) -> bool:
     return notifications.customer_reply_send(event_id=event_id)
 
