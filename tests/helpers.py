@@ -50,6 +50,23 @@ def redis_round_trips() -> Iterator[list[str]]:
         yield taken
 
 
+def cache_empty() -> None:
+    """Empty this test process's cache: on Redis, its own keys only. Django's cache.clear() is
+    a FLUSHDB there, which would also take the keys of every other xdist worker sharing the
+    database (a warm page's token, a budget) and, where the broker shares it, their queues."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        backend.clear()
+        return
+    client = backend._cache.get_client(None, write=True)
+    keys = list(client.scan_iter(match=backend.make_key("*"), count=1000))
+    if keys:
+        client.delete(*keys)
+
+
 def _project_caller() -> str:
     for frame in reversed(traceback.extract_stack()[:-2]):
         if not any(part in frame.filename for part in ("site-packages", "/tests/", "cache.py")):

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client, override_settings
@@ -24,7 +23,7 @@ from guides import page_cache
 from guides.models import Attempt, Guide, Step, Tag
 from guides.page_cache import guide_pages_forget
 from tests.factories import GuideFactory, StepFactory, TagFactory
-from tests.helpers import guide_url, redis_round_trips
+from tests.helpers import cache_empty, guide_url, redis_round_trips
 
 # Nothing listens on port 1: a cache that cannot be reached (helpdesk.cache fails open).
 UNREACHABLE_CACHE = {
@@ -185,7 +184,7 @@ def test_a_warm_page_is_one_redis_round_trip_with_its_view(guide_with_steps, red
 def test_a_warm_page_still_counts_each_visitors_first_view(guide_with_steps):
     from guides.view_counts import guide_view_counts_flush
 
-    cache.clear()
+    cache_empty()
     for _ in range(3):
         visitor = Client(**NADIA)
         visitor.get(guide_url("guide-detail", guide_with_steps))
@@ -229,7 +228,7 @@ def test_a_guide_taken_down_is_404_at_once(read, how):
 def test_a_view_counted_for_a_guide_taken_down_meanwhile_is_taken_back(read):
     from guides.view_counts import guide_view_counts_flush
 
-    cache.clear()
+    cache_empty()
     read.status = Guide.Status.DRAFT
     read.save()
 
@@ -304,7 +303,7 @@ def test_tag_changes_reach_the_page(read):
 def test_counters_moving_do_not_drop_the_page(read):
     from guides.view_counts import guide_view_counts_flush
 
-    cache.clear()
+    cache_empty()
     Client(**NADIA).get(guide_url("guide-detail", read))  # a new visitor: a view
     Client(**NADIA).post(guide_url("feedback", read), {"helpful": "yes"})
     guide_view_counts_flush()
