@@ -1,6 +1,6 @@
 """Guide page views, counted in the shared cache and flushed to ``Guide.view_count`` in bulk.
 
-Which page views count is decided by guide_page_view_record from the visitor's signed cookie
+Which page views count is decided by guide_page_view_counts from the visitor's signed cookie
 alone (guides.visitors): once per visitor, guide and day, GET only, no obvious bots; no address
 or list of views is kept on the server.
 
@@ -162,27 +162,16 @@ BOT_USER_AGENT = re.compile(
 )
 
 
-def guide_page_view_record(
-    *, guide_id: int, method: str, user_agent: str, visitor: Visitor, cache: BaseCache | None = None
-) -> bool:
-    """Count a view of the guide page when it is a person's first today; returns whether it
-    counted. Not counted: HEAD (no page was read), obvious bots, and a visitor who already
-    viewed the guide today (reloads, and the redirect back after a step outcome or an answer,
-    which marks the guide viewed). The decision reads only the visitor's cookie, so the cost
-    on the page stays one cache increment, and only for the views that count."""
-    if not guide_page_view_counts(
-        guide_id=guide_id, method=method, user_agent=user_agent, visitor=visitor
-    ):
-        return False
-    guide_view_record(guide_id=guide_id, cache=cache)
-    return True
-
-
 def guide_page_view_counts(
     *, guide_id: int, method: str, user_agent: str, visitor: Visitor
 ) -> bool:
-    """guide_page_view_record's decision alone, noting the view in the visitor's cookie: for
-    the guide page, which counts the view in the round trip it makes anyway (guides.page_cache)."""
+    """Whether this request is a view of the guide page that counts (a person's first today),
+    noting it in the visitor's cookie; the guide page then counts it in the round trip it makes
+    anyway (guides.page_cache). Not counted: HEAD (no page was read), obvious bots, and a
+    visitor who already viewed the guide today (reloads, and the redirect back after a step
+    outcome or an answer, which marks the guide viewed). The decision reads only the visitor's
+    cookie, so the cost on the page stays one cache increment, and only for the views that
+    count."""
     if method != "GET" or not user_agent or BOT_USER_AGENT.search(user_agent):
         return False
     return visitor.view_is_first_today(guide_id)
