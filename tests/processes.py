@@ -57,8 +57,9 @@ test_database_url.__test__ = False  # type: ignore[attr-defined]  # a helper, no
 def configured_broker_env() -> dict[str, str]:
     """Environment for a started process to use this run's configured broker, the one this test
     process publishes into: its folder on the file-system broker (tests/conftest.py gives each
-    run and each xdist worker its own), its key prefix on Redis (tests/settings.py), and the
-    Redis cache with this worker's key prefix."""
+    run and each xdist worker its own), its key prefix on Redis (tests/settings.py), and this
+    test process's cache: the Redis cache with this worker's key prefix, or the file cache's
+    folder."""
     from django.conf import settings
 
     env = {"CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
@@ -67,9 +68,12 @@ def configured_broker_env() -> dict[str, str]:
         env["CELERY_BROKER_DIR"] = str(Path(str(options["data_folder_in"])).parent)
     elif options.get("global_keyprefix"):
         env["TEST_BROKER_KEYPREFIX"] = str(options["global_keyprefix"])
+    cache = settings.CACHES["default"]
+    env["CACHE_KEY_PREFIX"] = cache["KEY_PREFIX"]
     if settings.REDIS_URL:
         env["REDIS_URL"] = settings.REDIS_URL
-        env["CACHE_KEY_PREFIX"] = settings.CACHES["default"]["KEY_PREFIX"]
+    else:
+        env["CACHE_DIR"] = cache["LOCATION"]
     return env
 
 

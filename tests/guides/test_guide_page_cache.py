@@ -394,22 +394,13 @@ def test_an_edit_in_this_process_reaches_a_page_kept_by_another(guide_with_steps
     next request shows."""
     import urllib.request
 
-    from django.conf import settings
-
     from tests.processes import configured_broker_env, process_env, test_database_url, web_server
 
-    default = settings.CACHES["default"]
-    cache_env = (
-        {}
-        if settings.REDIS_URL
-        else {"CACHE_DIR": default["LOCATION"], "CACHE_KEY_PREFIX": default["KEY_PREFIX"]}
-    )
     env = process_env(
         tmp_path,
         DATABASE_URL=test_database_url(),
         ALLOWED_HOSTS="127.0.0.1",
         **configured_broker_env(),
-        **cache_env,
     )
     path = guide_url("guide-detail", guide_with_steps)
 
