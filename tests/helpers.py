@@ -33,6 +33,14 @@ from tickets.models import AgentProfile, Ticket
 # --- the cache -------------------------------------------------------------------------------
 
 
+def skip_unless_redis_cache() -> None:
+    """Skip a test that counts Redis round trips where the cache is not Redis."""
+    from django.conf import settings
+
+    if "redis" not in settings.CACHES["default"]["BACKEND"].lower():
+        pytest.skip("counts Redis round trips: runs with REDIS_URL set (the default is files)")
+
+
 @contextlib.contextmanager
 def redis_round_trips() -> Iterator[list[str]]:
     """Each command or pipeline sent to Redis takes one connection from a pool: counting the

@@ -8,12 +8,11 @@ Persona: Sam walks a guide and asks for a person.
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
 from rest_framework.test import APIClient
 
 from guides import services
 from helpdesk import limits
-from tests.helpers import redis_round_trips
+from tests.helpers import redis_round_trips, skip_unless_redis_cache
 
 CONTACT = "/api/v1/attempt/contact/"
 SAM = {"description": "The card is still refused", "email": "sam@example.com"}
@@ -43,12 +42,9 @@ def test_it_runs_a_fixed_number_of_statements(guide_with_steps, django_assert_nu
     assert response.status_code == 202
 
 
-@pytest.mark.skipif(
-    "redis" not in settings.CACHES["default"]["BACKEND"].lower(),
-    reason="counts Redis round trips: runs with REDIS_URL set (the default is the file cache)",
-)
 def test_it_makes_one_redis_round_trip(guide_with_steps):
     """Its three throttles and both escalation budgets, counted in one MULTI/EXEC."""
+    skip_unless_redis_cache()
     # A first request from the same client and for the same recipient: the counters exist.
     assert sam_client(guide_with_steps).post(CONTACT, SAM).status_code == 202
     api = sam_client(guide_with_steps)
@@ -58,11 +54,8 @@ def test_it_makes_one_redis_round_trip(guide_with_steps):
     assert len(taken) == 1, "\n".join(taken)
 
 
-@pytest.mark.skipif(
-    "redis" not in settings.CACHES["default"]["BACKEND"].lower(),
-    reason="counts Redis round trips: runs with REDIS_URL set (the default is the file cache)",
-)
 def test_a_refused_request_makes_one_redis_round_trip_too(guide_with_steps, settings):
+    skip_unless_redis_cache()
     settings.ESCALATION_ADDRESS_LIMIT = 1
     assert sam_client(guide_with_steps).post(CONTACT, SAM).status_code == 202
     api = sam_client(guide_with_steps)

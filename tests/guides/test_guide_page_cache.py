@@ -23,7 +23,7 @@ from guides import page_cache
 from guides.models import Attempt, Guide, Step, Tag
 from guides.page_cache import guide_pages_forget
 from tests.factories import GuideFactory, StepFactory, TagFactory
-from tests.helpers import cache_empty, guide_url, redis_round_trips
+from tests.helpers import cache_empty, guide_url, redis_round_trips, skip_unless_redis_cache
 
 # Nothing listens on port 1: a cache that cannot be reached (helpdesk.cache fails open).
 UNREACHABLE_CACHE = {
@@ -161,9 +161,8 @@ def test_a_cold_page_reads_the_guide_once(guide_with_steps, django_assert_num_qu
 
 
 @pytest.fixture
-def redis_cache(settings):
-    if "redis" not in settings.CACHES["default"]["BACKEND"].lower():
-        pytest.skip("counts Redis round trips: runs with REDIS_URL set (the default is files)")
+def redis_cache():
+    skip_unless_redis_cache()
 
 
 def test_a_warm_page_is_one_redis_round_trip_with_its_view(guide_with_steps, redis_cache):
