@@ -247,6 +247,15 @@ def request(
         conn.close()
 
 
+def in_threads(work, count: int) -> None:
+    """Run ``work`` in ``count`` threads at once and wait for them all."""
+    workers = [threading.Thread(target=work) for _ in range(count)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+
 def prepare_attempts(base: str, count: int, threads: int = 4) -> list[str]:
     """``count`` attempts, each with three steps that did not work, through the public API."""
     status, body = request(base, "GET", "/api/v1/guides/?page_size=50")
@@ -280,11 +289,7 @@ def prepare_attempts(base: str, count: int, threads: int = 4) -> list[str]:
             with lock:
                 tokens.append(token)
 
-    workers = [threading.Thread(target=work) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    in_threads(work, threads)
     return tokens
 
 
@@ -319,11 +324,7 @@ def escalate_all(
             if pause:
                 time.sleep(pause)
 
-    workers = [threading.Thread(target=work) for _ in range(concurrency)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    in_threads(work, concurrency)
     elapsed = time.perf_counter() - started
     ok = sum(n for code, n in codes.items() if 200 <= code < 300)
     return {
