@@ -276,6 +276,10 @@ class Attempt(models.Model):
     # supervisor instead of looping forever (see tickets.services.escalation_delivery_count).
     escalation_deliveries = models.PositiveSmallIntegerField(_("escalation deliveries"), default=0)
     escalation_parked_at = models.DateTimeField(_("escalation parked at"), null=True, blank=True)
+    # Set with the escalation, cleared in the transaction that makes its ticket: the escalation
+    # workers find their work through the small partial index on it, not by searching every
+    # escalated attempt for one without a ticket.
+    awaiting_ticket = models.BooleanField(_("awaiting its ticket"), default=False, db_default=False)
     user_agent = models.CharField(_("user agent"), max_length=300, blank=True)
 
     class Meta:
@@ -305,6 +309,13 @@ class Attempt(models.Model):
         indexes = [
             # Per-guide reports and the escalation sweeper: attempts of a guide by status.
             models.Index(fields=["guide", "status"], name="attempt_guide_status_idx"),
+            # The escalations waiting for a ticket, first tries apart from retries, oldest
+            # first (tickets.services.escalations_ticket); empty when the workers keep up.
+            models.Index(
+                fields=["escalation_deliveries", "escalation_requested_at"],
+                condition=Q(awaiting_ticket=True, escalation_parked_at__isnull=True),
+                name="attempt_awaiting_ticket_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -382,6 +382,7 @@ def attempt_contact_submit(
         "contact_email": email.strip(),
         "status": Attempt.Status.ESCALATED,
         "escalation_requested_at": now,
+        "awaiting_ticket": True,
         "finished_at": now,
         "updated_at": now,
     }

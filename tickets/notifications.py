@@ -16,7 +16,8 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -59,9 +60,16 @@ def _ticket(ticket_id: int) -> Ticket | None:
     return ticket
 
 
-def _send(*, template: str, context: dict[str, Any], to: list[str]) -> None:
+def _send(
+    *,
+    template: str,
+    context: dict[str, Any],
+    to: list[str],
+    connection: BaseEmailBackend | None = None,
+) -> None:
     """Render tickets/email/<template>_{subject,body}.txt and _body.html in the active
-    language and send them as one multipart e-mail."""
+    language and send them as one multipart e-mail (through ``connection`` when given, else a
+    connection of its own)."""
     ticket = context.get("ticket")
     if ticket is not None:
         # The name in a greeting and the subject in a sentence must stay on their line. They
@@ -84,6 +92,7 @@ def _send(*, template: str, context: dict[str, Any], to: list[str]) -> None:
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=to,
         headers=AUTOMATED_HEADERS,
+        connection=connection,
     )
     message.attach_alternative(
         render_to_string(f"tickets/email/{template}_body.html", context), "text/html"
@@ -147,7 +156,27 @@ def ticket_created_send(*, ticket_id: int, assigned: bool) -> int:
     return sent
 
 
-def _customer_ticket_created(ticket: Ticket) -> bool:
+def tickets_created_send(*, created: list[tuple[int, bool]]) -> int:
+    """ticket_created_send for a batch of new tickets (tickets.signals.tickets_created): one
+    read of them all and one connection to the mail server; returns how many e-mails went
+    out. Safe to run again after a failure part-way, as ticket_created_send is."""
+    tickets = Ticket.objects.select_related("company", "queue", "assignee__user").in_bulk(
+        [ticket_id for ticket_id, _assigned in created]
+    )
+    sent = 0
+    with get_connection() as connection:
+        for ticket_id, assigned in created:
+            ticket = tickets.get(ticket_id)
+            if ticket is None:
+                logger.warning("Ticket %s no longer exists; no e-mail sent", ticket_id)
+                continue
+            sent += _customer_ticket_created(ticket, connection=connection)
+            if assigned:
+                sent += _agent_assigned(ticket, connection=connection)
+    return sent
+
+
+def _customer_ticket_created(ticket: Ticket, *, connection: BaseEmailBackend | None = None) -> bool:
     """The customer's confirmation, unless already sent or withheld.
 
     At most CONFIRMATION_EMAIL_LIMIT per mailbox in the window, whatever the request limits let
@@ -181,13 +210,14 @@ def _customer_ticket_created(ticket: Ticket) -> bool:
                 "tried_steps": presentation.tried_steps(ticket),
             },
             to=[ticket.requester_email],
+            connection=connection,
         )
     # Marked after sending: a crash in between sends it twice rather than never.
     Ticket.objects.filter(pk=ticket.pk).update(customer_notified_at=timezone.now())
     return True
 
 
-def _agent_assigned(ticket: Ticket) -> bool:
+def _agent_assigned(ticket: Ticket, *, connection: BaseEmailBackend | None = None) -> bool:
     if ticket.assignee is None or not ticket.assignee.user.email:
         return False
     # In the agent's language, whatever the customer's: the first they work in, else the
@@ -198,6 +228,7 @@ def _agent_assigned(ticket: Ticket) -> bool:
             template="agent_assigned",
             context={"ticket": ticket, "admin_url": ticket_admin_url(ticket)},
             to=[ticket.assignee.user.email],
+            connection=connection,
         )
     return True
 

@@ -16,10 +16,11 @@ from django.dispatch import Signal
 # A customer asked for a person: the escalated attempt is stored. Argument: attempt_id.
 escalation_requested = Signal()
 
-# A ticket was created from an attempt: its customer is to be told the reference, and its
-# assignee, when it was assigned as it was created, that it is theirs (one task for both).
-# Arguments: ticket_id, assigned (bool).
-ticket_created = Signal()
+# Tickets were created from attempts (one or a batch, in one transaction): each customer is
+# to be told their reference, and each assignee, when the ticket was assigned as it was
+# created, that it is theirs (one task for them all). Argument: created, a list of
+# (ticket_id, assigned) pairs.
+tickets_created = Signal()
 
 # An existing ticket was given to an agent who did not take it themselves (beat's automatic
 # assignment of a waiting ticket, a supervisor): they are to be told. Argument: ticket_id.

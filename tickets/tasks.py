@@ -11,19 +11,24 @@ every process (web, worker, beat, management commands).
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
+from django.core.cache import cache
+from django.db import transaction
 from django.dispatch import receiver
 
 from helpdesk.celery import send_after_commit, task_send
 from tickets import notifications, services, signals
 
+logger = logging.getLogger(__name__)
+
 # Lost connections, lock timeouts, deadlock victims: worth another try. Integrity or
 # programming errors are not, and are not retried.
-TRANSIENT = (OperationalError, InterfaceError)
+TRANSIENT = services.TRANSIENT_DATABASE_ERRORS
 
 
 # An e-mail task: a mail server that refuses or times out (OSError) is tried again, five
@@ -45,11 +50,11 @@ EMAIL_TASK: dict[str, Any] = {
     retry_jitter=True,
     max_retries=8,
 )
-def escalate_attempt(attempt_id: int) -> str | None:
-    if not services.escalation_delivery_record(attempt_id=attempt_id):
-        return None
-    ticket = services.ticket_create_from_attempt(attempt_id=attempt_id)
-    return ticket.reference if ticket else None
+def escalate_attempt(attempt_id: int) -> int:
+    """Make the tickets of every escalation awaiting one, this attempt's among them (it names
+    the escalation that woke the workers; any other may have made its ticket already)."""
+    _escalations_wake_up_taken()
+    return services.escalations_ticket()
 
 
 @shared_task(name="tickets.tasks.sweep_escalations", ignore_result=True)
@@ -75,6 +80,11 @@ def notify_customer_ticket_created(ticket_id: int) -> bool:
 @shared_task(name="tickets.tasks.notify_ticket_created", **EMAIL_TASK)
 def notify_ticket_created(ticket_id: int, assigned: bool) -> int:
     return notifications.ticket_created_send(ticket_id=ticket_id, assigned=assigned)
+
+
+@shared_task(name="tickets.tasks.notify_tickets_created", **EMAIL_TASK)
+def notify_tickets_created(created: list[tuple[int, bool]]) -> int:
+    return notifications.tickets_created_send(created=created)
 
 
 @shared_task(name="tickets.tasks.notify_agent_assigned", **EMAIL_TASK)
@@ -111,14 +121,44 @@ ESCALATION_SEND: dict[str, Any] = {
 NOTIFICATION_RETRY = {"max_retries": 1}
 
 
+# One wake-up of the escalation workers on its way at a time: while this cache key exists, a
+# task is queued that has not started yet, and it will find every escalation committed before
+# it starts. The task deletes the key as it starts, so an escalation committed after that sends
+# a new one. The key expires by itself after this long, in case that task was lost (a broker
+# restart): the next escalation then sends one, and the sweeper is there for the last.
+ESCALATION_WAKE_UP_KEY = "tickets:escalations:wake-up"
+ESCALATION_WAKE_UP_SECONDS = 10
+
+
+def _escalations_wake_up(attempt_id: int) -> None:
+    """After an escalation's commit: queue a run of the escalation workers unless one is
+    queued already. Through a broken cache, always (one run too many is harmless)."""
+    try:
+        first = cache.add(ESCALATION_WAKE_UP_KEY, attempt_id, timeout=ESCALATION_WAKE_UP_SECONDS)
+    except Exception:
+        logger.warning("Cache unavailable: the escalation workers are woken for each escalation")
+        first = True
+    if first and not task_send(escalate_attempt, attempt_id, **ESCALATION_SEND):
+        _escalations_wake_up_taken()  # not queued: the next escalation tries again
+
+
+def _escalations_wake_up_taken() -> None:
+    try:
+        cache.delete(ESCALATION_WAKE_UP_KEY)
+    except Exception:
+        # It expires by itself; meanwhile escalations wait for a run already queued, the next
+        # escalation after it expires, or the sweeper.
+        logger.warning("Cache unavailable: the escalation wake-up key was not deleted")
+
+
 @receiver(signals.escalation_requested, dispatch_uid="tickets.tasks.escalation")
 def _escalation_send(sender: Any, *, attempt_id: int, **kwargs: Any) -> None:
-    send_after_commit(escalate_attempt, attempt_id, **ESCALATION_SEND)
+    transaction.on_commit(partial(_escalations_wake_up, attempt_id))
 
 
-@receiver(signals.ticket_created, dispatch_uid="tickets.tasks.ticket_created")
-def _ticket_created_send(sender: Any, *, ticket_id: int, assigned: bool, **kwargs: Any) -> None:
-    send_after_commit(notify_ticket_created, ticket_id, assigned, retry_policy=NOTIFICATION_RETRY)
+@receiver(signals.tickets_created, dispatch_uid="tickets.tasks.tickets_created")
+def _tickets_created_send(sender: Any, *, created: list[tuple[int, bool]], **kwargs: Any) -> None:
+    send_after_commit(notify_tickets_created, created, retry_policy=NOTIFICATION_RETRY)
 
 
 @receiver(signals.ticket_assigned, dispatch_uid="tickets.tasks.ticket_assigned")

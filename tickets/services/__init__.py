@@ -27,11 +27,14 @@ from tickets.services.assignment import (
     tickets_assign_waiting,
 )
 from tickets.services.escalation import (
+    ESCALATION_BATCH_SIZE,
     MAX_ESCALATION_DELIVERIES,
     PUBLISH_TIMEOUT_SECONDS,
+    TRANSIENT_DATABASE_ERRORS,
     escalation_delivery_record,
     escalation_request,
     escalations_sweep,
+    escalations_ticket,
     ticket_create_from_attempt,
 )
 from tickets.services.exceptions import (
@@ -58,9 +61,11 @@ from tickets.services.workflow import (
 )
 
 __all__ = [
+    "ESCALATION_BATCH_SIZE",
     "MAX_ESCALATION_DELIVERIES",
     "PUBLISH_TIMEOUT_SECONDS",
     "REOPEN_WINDOW",
+    "TRANSIENT_DATABASE_ERRORS",
     "AgentAtCapacity",
     "AgentUnavailable",
     "RoutingDecision",
@@ -73,6 +78,7 @@ __all__ = [
     "escalation_delivery_record",
     "escalation_request",
     "escalations_sweep",
+    "escalations_ticket",
     "fallback_queue",
     "route",
     "sla_due_times",

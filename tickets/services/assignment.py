@@ -9,6 +9,8 @@ and claims cannot put an agent over capacity.
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -73,21 +75,35 @@ def _capacity_retake(agent_id: int | None) -> None:
 # --- automatic assignment --------------------------------------------------------------------
 
 
+def _agents_with_room(queue: Queue) -> list[AgentProfile]:
+    # With their users: the ASSIGNED event names the agent (str(agent)).
+    return list(
+        queue.members.filter(is_available=True, open_tickets__lt=F("capacity")).select_related(
+            "user"
+        )
+    )
+
+
+def _speaks(agent: AgentProfile, language: str) -> bool:
+    return not agent.languages or language in agent.languages
+
+
+def _turn(agent: AgentProfile) -> tuple[int, datetime, int]:
+    """Whose turn it is: fewest open tickets first; among equals, the one who has waited
+    longest."""
+    never = datetime.min.replace(tzinfo=timezone.get_current_timezone())
+    return (agent.open_tickets, agent.last_assigned_at or never, agent.pk)
+
+
 def _eligible_agents(
     *, queue: Queue, language: str, passed_over: int | None = None
 ) -> list[AgentProfile]:
     agents = [
         agent
-        # With their users: the ASSIGNED event names the agent (str(agent)), and the ordering
-        # joins auth_user anyway.
-        for agent in queue.members.filter(
-            is_available=True, open_tickets__lt=F("capacity")
-        ).select_related("user")
-        if (not agent.languages or language in agent.languages) and agent.pk != passed_over
+        for agent in _agents_with_room(queue)
+        if _speaks(agent, language) and agent.pk != passed_over
     ]
-    # Fewest open tickets first; among equals, the one who has waited longest.
-    never = datetime.min.replace(tzinfo=timezone.get_current_timezone())
-    return sorted(agents, key=lambda a: (a.open_tickets, a.last_assigned_at or never, a.pk))
+    return sorted(agents, key=_turn)
 
 
 def ticket_assign(*, ticket: Ticket, now: datetime | None = None) -> AgentProfile | None:
@@ -128,6 +144,48 @@ def agent_pick(
             return agent
         # Someone else took their last slot meanwhile: next agent.
     return None
+
+
+def agents_pick(*, wanted: Sequence[tuple[Queue, str]], now: datetime) -> list[AgentProfile | None]:
+    """agent_pick for several new tickets at once, in order: one (queue, language) per ticket,
+    None for a queue that does not assign automatically or has nobody with room.
+
+    The agents of each queue are read once and the tickets shared out in memory by the rule
+    of agent_pick (fewest open tickets, then longest waiting); then each agent's units are
+    taken by one conditional UPDATE, in the order of their ids so that two workers doing this
+    at once cannot deadlock. An agent whose room changed meanwhile (the UPDATE finds too
+    little) gets none of them: those tickets go through agent_pick one by one.
+    """
+    pools: dict[int, list[AgentProfile]] = {}
+    for queue, _language in wanted:
+        if queue.auto_assign and queue.pk not in pools:
+            pools[queue.pk] = _agents_with_room(queue)
+    picked: list[AgentProfile | None] = []
+    for queue, language in wanted:
+        candidates = [
+            agent
+            for agent in pools.get(queue.pk, ())
+            if agent.open_tickets < agent.capacity and _speaks(agent, language)
+        ]
+        agent = min(candidates, key=_turn, default=None)
+        if agent is not None:
+            agent.open_tickets += 1
+            agent.last_assigned_at = now
+        picked.append(agent)
+    taken = Counter(agent.pk for agent in picked if agent is not None)
+    refused = {
+        agent_id
+        for agent_id, units in sorted(taken.items())
+        if not AgentProfile.objects.filter(
+            pk=agent_id, is_available=True, open_tickets__lte=F("capacity") - units
+        ).update(open_tickets=F("open_tickets") + units, last_assigned_at=now)
+    }
+    if refused:
+        for index, agent in enumerate(picked):
+            if agent is not None and agent.pk in refused:
+                queue, language = wanted[index]
+                picked[index] = agent_pick(queue=queue, language=language, now=now)
+    return picked
 
 
 def assigned_facts(agent: AgentProfile) -> dict[str, Any]:

@@ -11,18 +11,19 @@ dead worker lost.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from guides import services as guide_services
-from guides.models import Attempt
+from guides.models import Attempt, Guide, StepOutcome
 from tickets import events, signals
 from tickets.models import Ticket, TicketEvent
-from tickets.services.assignment import agent_pick, assigned_facts
+from tickets.services.assignment import agents_pick, assigned_facts
 from tickets.services.routing import route, routing_table, routing_version
 from tickets.services.sla import sla_due_times
 
@@ -35,6 +36,18 @@ PUBLISH_TIMEOUT_SECONDS = 1.0
 # Deliveries of one escalation after which it is parked for a supervisor (see
 # escalation_delivery_record): enough for broker hiccups and a crash or two, not a loop.
 MAX_ESCALATION_DELIVERIES = 5
+
+# First tries made into tickets together, in one transaction (escalations_ticket): enough to
+# share the fixed cost of a transaction out thinly, few enough to keep it short.
+ESCALATION_BATCH_SIZE = 50
+
+# How long one run of escalations_ticket goes on while escalations keep coming: well inside
+# CELERY_TASK_SOFT_TIME_LIMIT. Escalations recorded meanwhile have a run of their own queued.
+ESCALATION_RUN_SECONDS = 20.0
+
+# Lost connections, lock timeouts, deadlock victims: worth another try of the whole task.
+# Integrity or programming errors are not.
+TRANSIENT_DATABASE_ERRORS = (OperationalError, InterfaceError)
 
 
 # --- the customer asks for a person ----------------------------------------------------------
@@ -59,21 +72,62 @@ def escalation_request(
     return attempt
 
 
-# --- the ticket ------------------------------------------------------------------------------
+# --- the tickets ----------------------------------------------------------------------------
 
 
-def _tried_steps_snapshot(attempt: Attempt) -> list[dict]:
-    return [
-        {
-            "position": outcome.step_position,
-            "title": outcome.step_title,
-            "kind": outcome.step_kind,
-            "outcome": outcome.outcome,
-            "note": outcome.note,
-            "recorded_at": outcome.recorded_at.isoformat(),
-        }
-        for outcome in attempt.outcomes.order_by("recorded_at", "pk")
-    ]
+def _tried_steps_snapshots(attempt_ids: list[int]) -> dict[int, list[dict]]:
+    tried: dict[int, list[dict]] = {attempt_id: [] for attempt_id in attempt_ids}
+    outcomes = (
+        StepOutcome.objects.filter(attempt_id__in=attempt_ids)
+        .order_by("recorded_at", "pk")
+        .values_list(
+            "attempt_id", "step_position", "step_title", "step_kind", "outcome", "note",
+            "recorded_at",
+        )
+    )  # fmt: skip
+    for attempt_id, position, title, kind, outcome, note, recorded_at in outcomes:
+        tried[attempt_id].append(
+            {
+                "position": position,
+                "title": title,
+                "kind": kind,
+                "outcome": outcome,
+                "note": note,
+                "recorded_at": recorded_at.isoformat(),
+            }
+        )
+    return tried
+
+
+def _guide_tags(attempts: list[Attempt]) -> dict[int, set[str]]:
+    """The tag slugs of the attempts' guides, which routing reads: one query for them all."""
+    guide_ids = {attempt.guide_id for attempt in attempts if attempt.guide_id is not None}
+    tags: dict[int, set[str]] = {guide_id: set() for guide_id in guide_ids}
+    if guide_ids:
+        through = Guide.tags.through.objects.filter(guide_id__in=guide_ids)
+        for guide_id, slug in through.values_list("guide_id", "tag__slug"):
+            tags[guide_id].add(slug)
+    return tags
+
+
+def _opened_guides(attempts: list[Attempt]) -> dict[int, list[str]]:
+    """The guides each contact-form request opened before writing (no query without one)."""
+    ids = [attempt.pk for attempt in attempts if attempt.guide_id is None]
+    opened: dict[int, list[str]] = {attempt_id: [] for attempt_id in ids}
+    if ids:
+        through = Attempt.opened_guides.through.objects.filter(attempt_id__in=ids)
+        ordered = through.order_by("guide__company__name", "guide__title")  # as Guide's Meta
+        for attempt_id, title in ordered.values_list("attempt_id", "guide__title"):
+            opened[attempt_id].append(title)
+    return opened
+
+
+def _waits_no_more(attempts: list[Attempt]) -> None:
+    """Clear the mark of attempts found with a ticket already (made before the mark existed,
+    or by a path that did not clear it), so the workers stop finding them."""
+    marked = [attempt.pk for attempt in attempts if attempt.awaiting_ticket]
+    if marked:
+        Attempt.objects.filter(pk__in=marked).update(awaiting_ticket=False)
 
 
 def _subject_from(description: str) -> str:
@@ -81,115 +135,242 @@ def _subject_from(description: str) -> str:
     return first_line[:120] or "Contact request"
 
 
-def _created_facts(attempt: Attempt, ticket: Ticket) -> dict[str, Any]:
-    if attempt.guide_id is not None:
-        return {"steps": len(ticket.tried_steps)}
-    return {"opened": list(attempt.opened_guides.values_list("title", flat=True))}
+def _locked_escalations() -> QuerySet[Attempt]:
+    """Escalated attempts awaiting their ticket, locked, with what the ticket is made of.
+
+    Only the attempt rows are locked (the joined guide and company may be absent: outer joins,
+    and PostgreSQL cannot lock the nullable side of one). The routing table's token and the id
+    of a ticket already made come along rather than in statements of their own.
+    """
+    return (
+        Attempt.objects.select_for_update(of=("self",))
+        .select_related("guide", "guide__company", "company")
+        .annotate(routing_version=routing_version(), ticket_made=F("ticket__id"))
+        .filter(status=Attempt.Status.ESCALATED)
+        .order_by("escalation_requested_at", "pk")
+    )
 
 
 def ticket_create_from_attempt(*, attempt_id: int) -> Ticket | None:
-    """Turn an escalated attempt into its one ticket; safe to call any number of times.
+    """Turn one escalated attempt into its one ticket; safe to call any number of times.
 
     Returns the ticket (new or existing), or None when the attempt was not escalated. Two
     workers may run this for the same attempt at once (a redelivered message, the sweeper):
     the attempt row lock serialises them on PostgreSQL, and the unique constraint on
     Ticket.attempt settles any race that gets past it (SQLite, which has no row locks) — the
     loser's transaction rolls back and it returns the winner's ticket.
-
-    The locked read of the attempt brings its ticket's id along (an outer join on the
-    one-to-one), so the usual case, no ticket yet, costs no separate "does it exist?" query.
     """
     try:
         with transaction.atomic():
-            attempt = (
-                # Lock the attempt row only: the joined guide, company and ticket may be absent
-                # (outer joins), and PostgreSQL cannot lock the nullable side of one.
-                Attempt.objects.select_for_update(of=("self",))
-                .select_related("guide", "guide__company", "company")
-                # The routing table's token, read here rather than in a statement of its own;
-                # the ticket's id only, not its thirty columns: usually there is none.
-                .annotate(routing_version=routing_version(), ticket_made=F("ticket__id"))
-                .filter(pk=attempt_id)
-                .first()
-            )
+            attempt = _locked_escalations().filter(pk=attempt_id).first()
             if attempt is None:
                 return None
-            if attempt.ticket_made is not None:
-                return Ticket.objects.get(pk=attempt.ticket_made)
-            if attempt.status != Attempt.Status.ESCALATED:
-                return None
-            return _ticket_create(attempt)
+            if attempt.ticket_made is not None:  # type: ignore[attr-defined]
+                _waits_no_more([attempt])
+                return Ticket.objects.get(pk=attempt.ticket_made)  # type: ignore[attr-defined]
+            return _tickets_create([attempt])[0]
     except IntegrityError:
-        return Ticket.objects.get(attempt_id=attempt_id)
+        return Ticket.objects.filter(attempt_id=attempt_id).first()
 
 
-def _ticket_create(attempt: Attempt) -> Ticket:
+def _tickets_create(attempts: list[Attempt]) -> list[Ticket]:
+    """The tickets of these locked, escalated attempts without one, in their order: routed,
+    assigned where their queue assigns automatically, with SLA clocks and their history.
+
+    Whatever their number, a fixed set of statements: one read each of tried steps, guide tags
+    and opened guides, the agents of each queue concerned and one capacity UPDATE per agent
+    picked, one INSERT of the tickets, one of their events, one UPDATE of the attempts.
+    """
     now = timezone.now()
-    table = routing_table(version=attempt.routing_version)  # type: ignore[attr-defined]
-    decision = route(attempt=attempt, table=table)
-    reason = decision.reason  # a sentence made from the facts: once, for the ticket and event
-    first_due, resolution_due = sla_due_times(
-        queue=decision.queue, priority=decision.priority, start=now, table=table
+    table = routing_table(version=attempts[0].routing_version)  # type: ignore[attr-defined]
+    tags = _guide_tags(attempts)
+    tried = _tried_steps_snapshots([attempt.pk for attempt in attempts])
+    opened = _opened_guides(attempts)
+    decisions = [
+        route(attempt=attempt, table=table, tags=tags.get(attempt.guide_id or 0, set()))
+        for attempt in attempts
+    ]
+    # Agents are picked, and units of their capacity taken, before the INSERT: each ticket is
+    # written once, already assigned, instead of inserted and then rewritten (with every index
+    # of the table) by an UPDATE. No other transaction sees the tickets before commit, so
+    # there is no "still unassigned?" race; a rollback gives the capacity back. Every read is
+    # done first: the agents' rows stay locked from here to the commit.
+    agents = agents_pick(
+        wanted=[
+            (decision.queue, attempt.language)
+            for attempt, decision in zip(attempts, decisions, strict=True)
+        ],
+        now=now,
     )
-    tried_steps = _tried_steps_snapshot(attempt)
-    # The agent is picked, and a unit of their capacity taken, before the INSERT: the ticket
-    # is written once, already assigned, instead of inserted and then rewritten (with every
-    # index of the table) by an UPDATE, and the ASSIGNED event goes with the others. No other
-    # transaction sees the ticket before commit, so there is no "still unassigned?" race to
-    # guard; a rollback (a lost race on Ticket.attempt) gives the capacity unit back. Every
-    # read is done first: the agent's row stays locked from here to the commit.
-    agent = None
-    if decision.queue.auto_assign:
-        agent = agent_pick(queue=decision.queue, language=attempt.language, now=now)
-    guide = attempt.guide
-    ticket = Ticket.objects.create(
-        attempt=attempt,
-        company=guide.company if guide else attempt.company,
-        guide=guide,
-        language=attempt.language,
-        subject=guide.title[:300] if guide else _subject_from(attempt.description),
-        description=attempt.description,
-        requester_name=attempt.contact_name,
-        requester_email=attempt.contact_email,
-        tried_steps=tried_steps,
-        queue=decision.queue,
-        assignee=agent,
-        priority=decision.priority,
-        routing_rule=decision.rule,
-        routing_reason=reason[:500],
-        created_at=now,
-        updated_at=now,
-        first_response_due_at=first_due,
-        resolution_due_at=resolution_due,
-    )
-    created = _created_facts(attempt, ticket)
-    history = [
-        TicketEvent(
-            ticket=ticket, kind=TicketEvent.Kind.CUSTOMER_MESSAGE, body=attempt.description,
-            created_at=now,
-        ),
-        TicketEvent(
-            ticket=ticket, kind=TicketEvent.Kind.CREATED,
-            body=events.event_body(TicketEvent.Kind.CREATED, created),
-            change=created, created_at=now,
-        ),
-        TicketEvent(
-            ticket=ticket, kind=TicketEvent.Kind.ROUTED, body=reason,
-            change=decision.facts, created_at=now,
-        ),
-    ]  # fmt: skip
-    if agent is not None:
-        facts = assigned_facts(agent)
-        history.append(
-            TicketEvent(
-                ticket=ticket, kind=TicketEvent.Kind.ASSIGNED,
-                body=events.event_body(TicketEvent.Kind.ASSIGNED, facts),
-                change=facts, created_at=now,
+    tickets: list[Ticket] = []
+    for attempt, decision, agent in zip(attempts, decisions, agents, strict=True):
+        guide = attempt.guide
+        first_due, resolution_due = sla_due_times(
+            queue=decision.queue, priority=decision.priority, start=now, table=table
+        )
+        tickets.append(
+            Ticket(
+                attempt=attempt,
+                company=guide.company if guide else attempt.company,
+                guide=guide,
+                language=attempt.language,
+                subject=guide.title[:300] if guide else _subject_from(attempt.description),
+                description=attempt.description,
+                requester_name=attempt.contact_name,
+                requester_email=attempt.contact_email,
+                tried_steps=tried[attempt.pk],
+                queue=decision.queue,
+                assignee=agent,
+                priority=decision.priority,
+                routing_rule=decision.rule,
+                routing_reason=decision.reason[:500],
+                created_at=now,
+                updated_at=now,
+                first_response_due_at=first_due,
+                resolution_due_at=resolution_due,
             )
-        )  # fmt: skip
+        )
+    Ticket.objects.bulk_create(tickets)
+    history: list[TicketEvent] = []
+    for ticket, attempt, decision, agent in zip(tickets, attempts, decisions, agents, strict=True):
+        created: dict[str, Any] = (
+            {"steps": len(ticket.tried_steps)}
+            if attempt.guide_id is not None
+            else {"opened": opened[attempt.pk]}
+        )
+        history += [
+            TicketEvent(
+                ticket=ticket, kind=TicketEvent.Kind.CUSTOMER_MESSAGE, body=attempt.description,
+                created_at=now,
+            ),
+            TicketEvent(
+                ticket=ticket, kind=TicketEvent.Kind.CREATED,
+                body=events.event_body(TicketEvent.Kind.CREATED, created),
+                change=created, created_at=now,
+            ),
+            TicketEvent(
+                ticket=ticket, kind=TicketEvent.Kind.ROUTED, body=ticket.routing_reason,
+                change=decision.facts, created_at=now,
+            ),
+        ]  # fmt: skip
+        if agent is not None:
+            facts = assigned_facts(agent)
+            history.append(
+                TicketEvent(
+                    ticket=ticket, kind=TicketEvent.Kind.ASSIGNED,
+                    body=events.event_body(TicketEvent.Kind.ASSIGNED, facts),
+                    change=facts, created_at=now,
+                )
+            )  # fmt: skip
     TicketEvent.objects.bulk_create(history)
-    signals.ticket_created.send(sender=Ticket, ticket_id=ticket.pk, assigned=agent is not None)
-    return ticket
+    Attempt.objects.filter(pk__in=[attempt.pk for attempt in attempts]).update(
+        awaiting_ticket=False
+    )
+    signals.tickets_created.send(
+        sender=Ticket,
+        created=[
+            (ticket.pk, agent is not None) for ticket, agent in zip(tickets, agents, strict=True)
+        ],
+    )
+    return tickets
+
+
+# --- the escalation workers ------------------------------------------------------------------
+
+
+def _awaiting(requested_before: datetime | None) -> QuerySet[Attempt]:
+    awaiting = Attempt.objects.filter(awaiting_ticket=True, escalation_parked_at__isnull=True)
+    if requested_before is not None:
+        awaiting = awaiting.filter(escalation_requested_at__lte=requested_before)
+    return awaiting.order_by("escalation_requested_at")
+
+
+def _first_tries_claim(*, size: int, requested_before: datetime | None) -> list[int]:
+    """Up to ``size`` escalations never tried, oldest first, their try counted and committed
+    before the work starts (a batch that kills its worker counts for each of them). Rows that
+    another worker has locked are skipped, not waited for (PostgreSQL; SQLite runs one write
+    transaction at a time)."""
+    with transaction.atomic():
+        ids = list(
+            _awaiting(requested_before)
+            .filter(escalation_deliveries=0)
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:size]
+        )
+        if ids:
+            Attempt.objects.filter(pk__in=ids).update(escalation_deliveries=1)
+    return ids
+
+
+def _batch_ticket(attempt_ids: list[int]) -> int:
+    """Make the tickets of these claimed escalations in one transaction; how many it made.
+    Another worker may hold some of them (it claimed them in the same instant): those are
+    skipped, and so are the ones it has finished."""
+    with transaction.atomic():
+        attempts = list(
+            _locked_escalations()
+            .select_for_update(of=("self",), skip_locked=True)
+            .filter(pk__in=attempt_ids, awaiting_ticket=True)
+        )
+        fresh = [attempt for attempt in attempts if attempt.ticket_made is None]  # type: ignore[attr-defined]
+        _waits_no_more([attempt for attempt in attempts if attempt not in fresh])
+        if not fresh:
+            return 0
+        return len(_tickets_create(fresh))
+
+
+def escalations_ticket(
+    *,
+    requested_before: datetime | None = None,
+    batch_size: int = ESCALATION_BATCH_SIZE,
+    seconds: float = ESCALATION_RUN_SECONDS,
+) -> int:
+    """Make the ticket of every escalation awaiting one; returns how many it made.
+
+    First tries go in batches of ``batch_size``, each one transaction: per ticket, a burst
+    costs a fraction of the statements (and of the ORM's work) that one ticket alone does.
+    Escalations tried before (their batch failed, or killed its worker) go one at a time
+    through escalation_delivery_record and ticket_create_from_attempt, so that one poisoned
+    escalation is parked alone and does not take a batch of others with it.
+
+    Stops when nothing is left or after ``seconds`` (well inside the task's time limit): what
+    arrived meanwhile has its own wake-up on the way (tickets.tasks). A lost connection or a
+    lock timeout is raised for the task to retry; any other failure is logged, and the
+    escalations concerned are left to their next try.
+    """
+    deadline = time.monotonic() + seconds
+    made = 0
+    failed: set[int] = set()
+    while time.monotonic() < deadline:
+        claimed = _first_tries_claim(size=batch_size, requested_before=requested_before)
+        if claimed:
+            try:
+                made += _batch_ticket(claimed)
+            except TRANSIENT_DATABASE_ERRORS:
+                raise
+            except Exception:
+                logger.exception("Escalation batch %s failed; each is tried alone next", claimed)
+            continue
+        retried = (
+            _awaiting(requested_before)
+            .exclude(pk__in=failed)
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)
+        )
+        with transaction.atomic():
+            attempt_id = retried.first()
+        if attempt_id is None:
+            break
+        if not escalation_delivery_record(attempt_id=attempt_id):
+            continue
+        try:
+            made += ticket_create_from_attempt(attempt_id=attempt_id) is not None
+        except TRANSIENT_DATABASE_ERRORS:
+            raise
+        except Exception:
+            failed.add(attempt_id)
+            logger.exception("Could not create the ticket of attempt %s", attempt_id)
+    return made
 
 
 def escalation_delivery_record(*, attempt_id: int) -> bool:
@@ -254,25 +435,5 @@ def escalations_sweep(*, older_than: timedelta, limit: int = 100) -> int:
     """Create the tickets of escalations recorded but still without one (the broker was down,
     or a worker died with the message). Returns how many tickets it created."""
     cutoff = timezone.now() - older_than
-    stale = list(
-        Attempt.objects.filter(
-            status=Attempt.Status.ESCALATED,
-            escalation_requested_at__lte=cutoff,
-            escalation_parked_at__isnull=True,
-            ticket__isnull=True,
-        )
-        .order_by("escalation_requested_at")
-        .values_list("pk", flat=True)[:limit]
-    )
-    created = 0
     _customer_notifications_resend(cutoff=cutoff, limit=limit)
-    for attempt_id in stale:
-        if not escalation_delivery_record(attempt_id=attempt_id):
-            continue
-        try:
-            if ticket_create_from_attempt(attempt_id=attempt_id) is not None:
-                created += 1
-        except Exception:
-            # One bad attempt must not stop the others; it stays stale and is retried.
-            logger.exception("Sweeper could not create the ticket of attempt %s", attempt_id)
-    return created
+    return escalations_ticket(requested_before=cutoff)

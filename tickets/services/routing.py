@@ -95,6 +95,8 @@ class RoutingTable:
 
     rules: tuple[RoutingRule, ...]
     sla_minutes: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
+    # Where no rule matches; None when there is no fallback queue yet (fallback_queue makes it).
+    fallback: Queue | None = None
 
 
 def _routing_table_load() -> RoutingTable:
@@ -105,6 +107,7 @@ def _routing_table_load() -> RoutingTable:
     return RoutingTable(
         rules=tuple(rules.order_by("position", "pk")),
         sla_minutes={(queue, priority): (first, last) for queue, priority, first, last in policies},
+        fallback=Queue.objects.filter(is_fallback=True).first(),
     )
 
 
@@ -156,14 +159,17 @@ def _routing_changed_on_save(sender: Any, **kwargs: Any) -> None:
 # --- the decision ----------------------------------------------------------------------------
 
 
-def route(*, attempt: Attempt, table: RoutingTable | None = None) -> RoutingDecision:
+def route(
+    *, attempt: Attempt, table: RoutingTable | None = None, tags: set[str] | None = None
+) -> RoutingDecision:
     """Rules in order, first match wins; otherwise the fallback queue. Without a table, the
-    rules are read now."""
-    tags = set(attempt.guide.tags.values_list("slug", flat=True)) if attempt.guide else set()
+    rules are read now; without ``tags`` (the slugs of the attempt's guide), so are they."""
+    if tags is None:
+        tags = set(attempt.guide.tags.values_list("slug", flat=True)) if attempt.guide else set()
     if table is None:
         table = _routing_table_load()
     for rule in table.rules:
         why = _rule_matches(rule, attempt=attempt, tags=tags)
         if why is not None:
             return RoutingDecision(rule.queue, rule.priority, rule, tuple(why))
-    return RoutingDecision(fallback_queue(), Priority.NORMAL, None)
+    return RoutingDecision(table.fallback or fallback_queue(), Priority.NORMAL, None)
