@@ -7,8 +7,9 @@ web server, PostgreSQL and the worker share the CPUs. This isolates the worker: 
 PostgreSQL database (helpdesk_bench_escalation_worker, dropped and made again with the demo
 data) and Redis database 5, it records --n escalations in-process through the services (start,
 three failed steps, ask for a person), throws their broker messages away, starts one Celery
-worker (prefork), runs a warm-up of 20 escalations through it, then sends the --n escalation
-tasks at once and waits until the broker is empty (the e-mail tasks included). It prints the
+worker (prefork), runs a warm-up of 20 escalations through it, then sends the escalation tasks
+at once (--messages: one per escalation, or one for them all) and waits until the broker is
+empty (the e-mail tasks included). It prints the
 worker's CPU ms per ticket (utime + stime of its process tree from /proc) and the wall time.
 Loopback only; bounded by --max-seconds.
 """
@@ -55,6 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=400, help="escalations measured")
     parser.add_argument("--worker-concurrency", type=int, default=2, help="Celery prefork")
     parser.add_argument("--max-seconds", type=float, default=300, help="bound of the run")
+    parser.add_argument(
+        "--messages",
+        choices=["each", "one"],
+        default="each",
+        help="escalation tasks sent: one per escalation (the most a burst can cause) or one for"
+        " the burst (what the web's wake-up sends when no worker has started on it yet)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.n <= 5000:
         parser.error("--n is 1..5000 (the run is bounded)")
@@ -98,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         wait_empty(deadline)
         before = cpu_seconds(stack.worker.pid)
         began = time.perf_counter()
-        for attempt_id in measured:
+        for attempt_id in measured if args.messages == "each" else measured[:1]:
             app.send_task("tickets.tasks.escalate_attempt", args=[attempt_id])
         wait_empty(deadline)
         wall = time.perf_counter() - began - 0.6  # less wait_empty's two settling pauses
@@ -108,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{made}/{len(measured)} tickets; worker CPU {cpu * 1000 / len(measured):.1f} ms per"
             f" ticket; {wall:.1f} s wall ({len(measured) / wall:.1f} tickets/s); concurrency"
-            f" {args.worker_concurrency}; Redis db {REDIS_DB}; load average {load[0]:.2f}"
+            f" {args.worker_concurrency}; {args.messages} message(s); Redis db {REDIS_DB};"
+            f" load average {load[0]:.2f}"
             f" {load[1]:.2f} {load[2]:.2f}; {os.cpu_count()} CPUs",
             flush=True,
         )

@@ -52,9 +52,14 @@ EMAIL_TASK: dict[str, Any] = {
 )
 def escalate_attempt(attempt_id: int) -> int:
     """Make the tickets of every escalation awaiting one, this attempt's among them (it names
-    the escalation that woke the workers; any other may have made its ticket already)."""
+    the escalation that woke the workers; any other may have made its ticket already).
+
+    The wake-up key stays while the run goes on, so that a burst has one run rather than one
+    per escalation; it is deleted at the end, and then the run looks once more: an escalation
+    committed before the delete found the key and sent nothing, so this run must find it."""
+    made = services.escalations_ticket()
     _escalations_wake_up_taken()
-    return services.escalations_ticket()
+    return made + services.escalations_ticket()
 
 
 @shared_task(name="tickets.tasks.sweep_escalations", ignore_result=True)
@@ -121,13 +126,14 @@ ESCALATION_SEND: dict[str, Any] = {
 NOTIFICATION_RETRY = {"max_retries": 1}
 
 
-# One wake-up of the escalation workers on its way at a time: while this cache key exists, a
-# task is queued that has not started yet, and it will find every escalation committed before
-# it starts. The task deletes the key as it starts, so an escalation committed after that sends
-# a new one. The key expires by itself after this long, in case that task was lost (a broker
-# restart): the next escalation then sends one, and the sweeper is there for the last.
+# One wake-up of the escalation workers at a time: while this cache key exists, a run of
+# escalate_attempt is queued or going on, and it will find every escalation committed before
+# it ends (it deletes the key, then looks once more). The key expires by itself after
+# ESCALATION_WAKE_UP_SECONDS, longer than a run (ESCALATION_RUN_SECONDS), in case that task
+# was lost (a broker restart): the next escalation then sends one, and the sweeper is there
+# for the last.
 ESCALATION_WAKE_UP_KEY = "tickets:escalations:wake-up"
-ESCALATION_WAKE_UP_SECONDS = 10
+ESCALATION_WAKE_UP_SECONDS = 30
 
 
 def _escalations_wake_up(attempt_id: int) -> None:

@@ -352,3 +352,153 @@ def test_the_customer_is_told_once_even_if_the_task_runs_twice(queue, guide_with
     assert len(mailoutbox) == 1
     ticket.refresh_from_db()
     assert ticket.customer_notified_at is not None
+
+
+# --- batches: a burst of escalations -----------------------------------------------------------
+
+
+def test_a_burst_becomes_tickets_in_one_run_each_with_its_own_history(queue, guide_with_steps):
+    first, second = list(guide_with_steps.steps.order_by("position"))[:2]
+    agent_in(queue, username="ana", languages=["en"])
+    agent_in(queue, username="ben", languages=["en"])
+    burst = [
+        escalated_attempt(
+            guide_with_steps,
+            description=f"Customer {number}",
+            outcomes=[(first, "did_not_work", f"note {number}")]
+            + ([(second, "could_not_do", "")] if number % 2 else []),
+        )
+        for number in range(5)
+    ]
+
+    assert services.escalations_ticket() == 5
+    assert services.escalations_ticket() == 0
+
+    for number, attempt in enumerate(burst):
+        ticket = Ticket.objects.get(attempt=attempt)
+        assert ticket.description == f"Customer {number}"
+        assert [(step["position"], step["note"]) for step in ticket.tried_steps] == [
+            (first.position, f"note {number}"),
+            *([(second.position, "")] if number % 2 else []),
+        ]
+        kinds = list(ticket.events.order_by("pk").values_list("kind", flat=True))
+        assert kinds == ["customer_message", "created", "routed", "assigned"]
+        attempt.refresh_from_db()
+        assert (attempt.awaiting_ticket, attempt.escalation_deliveries) == (False, 1)
+    # Shared out in turn, and each agent's count moved by what they got.
+    assigned = Ticket.objects.values_list("assignee__user__username", flat=True)
+    assert sorted(assigned) == ["ana", "ana", "ana", "ben", "ben"]
+    assert sorted(AgentProfile.objects.values_list("open_tickets", flat=True)) == [2, 3]
+
+
+def test_a_failed_batch_is_tried_one_by_one_and_its_bad_escalation_parked_alone(
+    queue, guide_with_steps, monkeypatch, caplog
+):
+    from tickets.services import escalation
+
+    route = escalation.route
+
+    def route_or_fail(*, attempt, **kwargs):
+        if attempt.description == "poisoned":  # a defect that only this request trips
+            raise ValueError("cannot route this one")
+        return route(attempt=attempt, **kwargs)
+
+    monkeypatch.setattr(escalation, "route", route_or_fail)
+    good = [escalated_attempt(guide_with_steps, description=f"fine {n}") for n in range(3)]
+    bad = escalated_attempt(guide_with_steps, description="poisoned")
+
+    # The batch fails as a whole; each is then tried alone, and only the bad one fails.
+    assert services.escalations_ticket() == 3
+    assert "Escalation batch" in caplog.text
+    assert set(Ticket.objects.values_list("attempt_id", flat=True)) == {a.pk for a in good}
+    bad.refresh_from_db()
+    assert (bad.escalation_deliveries, bad.escalation_parked_at) == (2, None)
+
+    # Every later run tries it once more, until it is parked for a supervisor.
+    for _ in range(services.MAX_ESCALATION_DELIVERIES):
+        assert services.escalations_ticket() == 0
+    bad.refresh_from_db()
+    assert bad.escalation_parked_at is not None
+    assert bad.awaiting_ticket  # still without a ticket, for the admin's parked filter
+    assert services.escalations_ticket() == 0
+    assert Ticket.objects.count() == 3
+
+
+def test_an_attempt_marked_awaiting_with_its_ticket_made_is_unmarked(queue, guide_with_steps):
+    """A ticket made before the mark existed: the workers drop the mark and make no other."""
+    attempt = escalated_attempt(guide_with_steps)
+    ticket = services.ticket_create_from_attempt(attempt_id=attempt.pk)
+    Attempt.objects.filter(pk=attempt.pk).update(awaiting_ticket=True, escalation_deliveries=0)
+
+    assert services.escalations_ticket() == 0
+    attempt.refresh_from_db()
+    assert attempt.awaiting_ticket is False
+    assert list(Ticket.objects.values_list("pk", flat=True)) == [ticket.pk]
+
+
+def test_a_batch_shares_tickets_out_by_turn_language_and_room(db):
+    from tickets.services.assignment import agents_pick
+
+    queue = Queue.objects.create(name="Billing", slug="billing", auto_assign=True)
+    claiming = Queue.objects.create(name="Claims", slug="claims", auto_assign=False)
+    english = agent_in(queue, username="en", languages=["en"], capacity=2)
+    arabic = agent_in(queue, username="ar", languages=["ar"], capacity=5)
+    both = agent_in(queue, username="both", languages=[], capacity=5)
+    AgentProfile.objects.filter(pk=both.pk).update(open_tickets=3)
+    now = timezone.now()
+
+    wanted = [(queue, "en"), (queue, "en"), (queue, "en"), (queue, "ar"), (claiming, "en")]
+    picked = agents_pick(wanted=wanted, now=now)
+
+    # Fewest open first: English twice (then full), then the one who speaks both.
+    assert [agent.pk if agent else None for agent in picked] == [
+        english.pk, english.pk, both.pk, arabic.pk, None,
+    ]  # fmt: skip
+    counts = dict(AgentProfile.objects.values_list("pk", "open_tickets"))
+    assert counts == {english.pk: 2, arabic.pk: 1, both.pk: 4}
+
+
+def test_an_agent_whose_room_went_meanwhile_gets_none_of_the_batch(db, monkeypatch):
+    from tickets.services import assignment
+
+    queue = Queue.objects.create(name="Billing", slug="billing", auto_assign=True)
+    busy = agent_in(queue, username="busy", languages=["en"], capacity=2)
+    free = agent_in(queue, username="free", languages=["en"], capacity=5)
+    AgentProfile.objects.filter(pk=free.pk).update(open_tickets=1)
+    read = assignment._agents_with_room(queue)  # as read before another worker's claims...
+    AgentProfile.objects.filter(pk=busy.pk).update(open_tickets=2)  # ...took busy's room
+    monkeypatch.setattr(assignment, "_agents_with_room", lambda queue: read)
+
+    picked = assignment.agents_pick(wanted=[(queue, "en"), (queue, "en")], now=timezone.now())
+
+    assert [agent.pk for agent in picked] == [free.pk, free.pk]
+    counts = dict(AgentProfile.objects.values_list("pk", "open_tickets"))
+    assert counts == {busy.pk: 2, free.pk: 3}
+
+
+def test_a_batch_of_new_tickets_is_mailed_through_one_connection(
+    queue, guide_with_steps, mailoutbox, monkeypatch
+):
+    from django.core import mail
+
+    from tickets import notifications
+
+    agent_in(queue, username="ana", languages=["en"])
+    for number in range(3):
+        escalated_attempt(guide_with_steps, description=f"Customer {number}")
+    assert services.escalations_ticket() == 3
+    created = [(pk, True) for pk in Ticket.objects.order_by("pk").values_list("pk", flat=True)]
+    opened = []
+    get_connection = notifications.get_connection
+    monkeypatch.setattr(
+        notifications, "get_connection", lambda: opened.append(1) or get_connection()
+    )
+
+    sent = notifications.tickets_created_send(created=[*created, (999_999, False)])
+
+    assert sent == 6 and len(mailoutbox) == 6 and len(opened) == 1
+    assert (
+        sorted(message.to[0] for message in mail.outbox)
+        == ["ana@helpdesk.example"] * 3 + ["sam@example.com"] * 3
+    )
+    assert notifications.tickets_created_send(created=created) == 3  # the customers: once only

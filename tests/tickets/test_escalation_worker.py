@@ -247,3 +247,38 @@ def test_a_burst_of_escalations_is_ticketed_before_the_emails_already_waiting(
         if " received" in line and "tickets.tasks." in line
     ]
     assert received[: len(burst)] == ["escalate_attempt"] * len(burst), received
+
+
+def test_a_burst_of_escalations_wakes_the_worker_once(support_desk, tmp_path):
+    """Each escalation is announced after its commit, but while a wake-up is queued and not
+    started, no other is sent: the whole burst costs one task, which tickets all of it."""
+    from guides import services as guide_services
+    from tickets import services
+
+    guide = Guide.objects.get(company__slug="spotify", language="en")
+    burst = []
+    for number in range(6):
+        attempt, _ = guide_services.attempt_start(guide=guide)
+        services.escalation_request(
+            attempt=attempt, description=f"Still refused ({number})", email=f"c{number}@example.com"
+        )
+        burst.append(attempt)
+
+    log = tmp_path / "worker.log"
+    with running(worker_args(), worker_env(tmp_path, tmp_path / "mail"), log):
+        mailed = Ticket.objects.filter(attempt__in=burst, customer_notified_at__isnull=False)
+        wait_for(lambda: mailed.count() == len(burst), timeout=60, what="the burst", log=log)
+    received = [
+        line.split("tickets.tasks.", 1)[1].split("[", 1)[0]
+        for line in log.read_text(errors="replace").splitlines()
+        if " received" in line and "tickets.tasks." in line
+    ]
+    assert received == ["escalate_attempt", "notify_tickets_created"], received
+    # The next escalation, after the worker took the wake-up, wakes it again.
+    attempt, _ = guide_services.attempt_start(guide=guide)
+    services.escalation_request(attempt=attempt, description="Later", email="later@example.com")
+    with running(worker_args(), worker_env(tmp_path, tmp_path / "mail"), log):
+        wait_for(
+            lambda: Ticket.objects.filter(attempt=attempt).exists(),
+            timeout=60, what="the later escalation's ticket", log=log,
+        )  # fmt: skip

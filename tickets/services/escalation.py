@@ -45,6 +45,12 @@ ESCALATION_BATCH_SIZE = 50
 # CELERY_TASK_SOFT_TIME_LIMIT. Escalations recorded meanwhile have a run of their own queued.
 ESCALATION_RUN_SECONDS = 20.0
 
+# After a batch smaller than ESCALATION_BATCH_SIZE, while escalations keep coming, the worker
+# waits this long before it claims the next: a few more per batch at 100-200 escalations a
+# second, for a fixed cost per batch (two transactions, an e-mail task) shared by more tickets.
+# A lone escalation never waits: it is claimed at once, and its ticket made before the pause.
+ESCALATION_GATHER_SECONDS = 0.025
+
 # Lost connections, lock timeouts, deadlock victims: worth another try of the whole task.
 # Integrity or programming errors are not.
 TRANSIENT_DATABASE_ERRORS = (OperationalError, InterfaceError)
@@ -324,6 +330,7 @@ def escalations_ticket(
     requested_before: datetime | None = None,
     batch_size: int = ESCALATION_BATCH_SIZE,
     seconds: float = ESCALATION_RUN_SECONDS,
+    gather: float = ESCALATION_GATHER_SECONDS,
 ) -> int:
     """Make the ticket of every escalation awaiting one; returns how many it made.
 
@@ -333,8 +340,9 @@ def escalations_ticket(
     through escalation_delivery_record and ticket_create_from_attempt, so that one poisoned
     escalation is parked alone and does not take a batch of others with it.
 
-    Stops when nothing is left or after ``seconds`` (well inside the task's time limit): what
-    arrived meanwhile has its own wake-up on the way (tickets.tasks). A lost connection or a
+    Stops when nothing is left or after ``seconds`` (well inside the task's time limit). A
+    batch smaller than ``batch_size`` is followed by a pause of ``gather`` seconds, so that
+    under a steady flow the next batch is not one or two escalations. A lost connection or a
     lock timeout is raised for the task to retry; any other failure is logged, and the
     escalations concerned are left to their next try.
     """
@@ -350,6 +358,8 @@ def escalations_ticket(
                 raise
             except Exception:
                 logger.exception("Escalation batch %s failed; each is tried alone next", claimed)
+            if len(claimed) < batch_size:
+                time.sleep(gather)
             continue
         retried = (
             _awaiting(requested_before)
