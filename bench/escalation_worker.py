@@ -5,9 +5,9 @@
 bench/escalation.py measures the whole path, and on a 2-CPU machine its load generator, the
 web server, PostgreSQL and the worker share the CPUs. This isolates the worker: in its own
 PostgreSQL database (helpdesk_bench_escalation_worker, dropped and made again with the demo
-data) and Redis database 5, it records --n escalations in-process through the services (start,
-three failed steps, ask for a person), throws their broker messages away, starts one Celery
-worker (prefork), runs a warm-up of 20 escalations through it, then sends the escalation tasks
+data) and Redis database 5, it starts one Celery worker (prefork), runs a warm-up of 20 escalations
+through it, then records --n escalations in-process through the services (start, three failed
+steps, ask for a person; no task sent) while the worker idles, sends their escalation tasks
 at once (--messages: one per escalation, or one for them all) and waits until the broker is
 empty (the e-mail tasks included). It prints the
 worker's CPU ms per ticket (utime + stime of its process tree from /proc) and the wall time.
@@ -28,10 +28,10 @@ WARM_UP = 20
 
 
 def record_escalations(count: int) -> list[int]:
-    """``count`` escalated attempts over the demo guides, as a customer's requests leave them."""
+    """``count`` escalated attempts over the demo guides, as a customer's requests leave them,
+    without waking the workers (the run sends the tasks itself)."""
     from guides import services as guide_services
     from guides.models import Guide
-    from tickets import services
 
     guides = list(Guide.objects.filter(status=Guide.Status.PUBLISHED).order_by("id")[:8])
     attempt_ids = []
@@ -42,7 +42,7 @@ def record_escalations(count: int) -> list[int]:
             guide_services.step_outcome_record(
                 attempt=attempt, step_id=step.pk, outcome="did_not_work", note="same error"
             )
-        services.escalation_request(
+        guide_services.attempt_contact_submit(
             attempt=attempt,
             description=f"Still failing after every step (#{index}).",
             email=f"customer{index}@example.com",
@@ -80,12 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     from helpdesk.celery import app
     from tickets.models import Ticket
 
-    log(f"recording {WARM_UP + args.n} escalations")
-    attempt_ids = record_escalations(WARM_UP + args.n)
-    connection.close()
     broker = redis.Redis.from_url(stack.env["CELERY_BROKER_URL"])
-    time.sleep(1)  # the last publishes (bounded by PUBLISH_TIMEOUT_SECONDS) are done
-    broker.flushdb()  # our own database of Redis: the recorded escalations' messages go
+    broker.flushdb()  # our own database of Redis
 
     def wait_empty(deadline: float) -> None:
         # Twice in a row: a task publishes its e-mail task before it is acknowledged.
@@ -100,10 +96,15 @@ def main(argv: list[str] | None = None) -> int:
         log(f"starting a Celery worker ({stack.var_dir})")
         stack.start_worker_only()
         deadline = time.monotonic() + args.max_seconds
-        warm, measured = attempt_ids[:WARM_UP], attempt_ids[WARM_UP:]
-        for attempt_id in warm:
+        # Recorded while the worker idles, one set at a time: a run tickets every escalation
+        # awaiting one, so the warm-up's would otherwise take the measured ones along.
+        log(f"warming up with {WARM_UP} escalations")
+        for attempt_id in record_escalations(WARM_UP):
             app.send_task("tickets.tasks.escalate_attempt", args=[attempt_id])
         wait_empty(deadline)
+        log(f"recording {args.n} escalations")
+        measured = record_escalations(args.n)
+        connection.close()
         before = cpu_seconds(stack.worker.pid)
         began = time.perf_counter()
         for attempt_id in measured if args.messages == "each" else measured[:1]:

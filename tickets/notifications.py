@@ -12,6 +12,8 @@ price of never losing one, until the ticket records what was sent.
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -112,17 +114,41 @@ def confirmations_in_window(email: str) -> int:
     confirmation the sweeper sends late for an older ticket is not counted, and that happens
     once per ticket after an outage, not at a client's will.
     """
+    return _confirmations_in_window_by_mailbox([email])[recipient_key(email)]
+
+
+def _confirmations_in_window_by_mailbox(emails: list[str]) -> Counter[str]:
+    """confirmations_in_window for several addresses in one query, by mailbox."""
+    mailboxes = {recipient_key(email): _same_mailbox(recipient_key(email)) for email in emails}
+    if not mailboxes:
+        return Counter()
     since = timezone.now() - timedelta(seconds=settings.CONFIRMATION_EMAIL_WINDOW)
-    mailbox = recipient_key(email)
+    any_of = Q()
+    for mailbox in mailboxes:
+        local, _at, domain = mailbox.rpartition("@")
+        any_of |= Q(requester_email__iexact=mailbox) | Q(
+            requester_email__istartswith=f"{local}+", requester_email__iendswith=f"@{domain}"
+        )
+    sent_to = Ticket.objects.filter(
+        any_of, created_at__gte=since, customer_notified_at__gte=since
+    ).values_list("requester_email", flat=True)
+    counts: Counter[str] = Counter()
+    for address in sent_to:
+        counts.update(mailbox for mailbox, same in mailboxes.items() if same(address))
+    return counts
+
+
+def _same_mailbox(mailbox: str) -> Callable[[str], bool]:
+    """The query's test of an address for this mailbox, in Python (case-insensitive)."""
     local, _at, domain = mailbox.rpartition("@")
-    same_mailbox = Q(requester_email__iexact=mailbox) | Q(
-        requester_email__istartswith=f"{local}+", requester_email__iendswith=f"@{domain}"
-    )
-    return (
-        Ticket.objects.filter(created_at__gte=since, customer_notified_at__gte=since)
-        .filter(same_mailbox)
-        .count()
-    )
+
+    def same(address: str) -> bool:
+        address = address.lower()
+        return address == mailbox or (
+            address.startswith(f"{local}+") and address.endswith(f"@{domain}")
+        )
+
+    return same
 
 
 def customer_ticket_created_send(*, ticket_id: int) -> bool:
@@ -158,49 +184,61 @@ def ticket_created_send(*, ticket_id: int, assigned: bool) -> int:
 
 def tickets_created_send(*, created: list[tuple[int, bool]]) -> int:
     """ticket_created_send for a batch of new tickets (tickets.signals.tickets_created): one
-    read of them all and one connection to the mail server; returns how many e-mails went
-    out. Safe to run again after a failure part-way, as ticket_created_send is."""
+    read of them all, one count of their mailboxes' confirmations in the window, one connection
+    to the mail server, and one UPDATE marking the confirmations sent or withheld; returns how
+    many e-mails went out.
+
+    The marks are written once, after the loop, also when a send fails part-way (the task is
+    retried then): a retry does not confirm twice. Only a worker killed in the middle of a
+    batch sends the confirmations it had sent again, as a single one is when killed between
+    its send and its mark.
+    """
     tickets = Ticket.objects.select_related("company", "queue", "assignee__user").in_bulk(
         [ticket_id for ticket_id, _assigned in created]
     )
+    due = [ticket for ticket in tickets.values() if _confirmation_due(ticket)]
+    confirmed = _confirmations_in_window_by_mailbox([ticket.requester_email for ticket in due])
+    marked: list[int] = []
     sent = 0
-    with get_connection() as connection:
-        for ticket_id, assigned in created:
-            ticket = tickets.get(ticket_id)
-            if ticket is None:
-                logger.warning("Ticket %s no longer exists; no e-mail sent", ticket_id)
-                continue
-            sent += _customer_ticket_created(ticket, connection=connection)
-            if assigned:
-                sent += _agent_assigned(ticket, connection=connection)
+    try:
+        with get_connection() as connection:
+            for ticket_id, assigned in created:
+                ticket = tickets.get(ticket_id)
+                if ticket is None:
+                    logger.warning("Ticket %s no longer exists; no e-mail sent", ticket_id)
+                    continue
+                if _confirmation_due(ticket):
+                    mailbox = recipient_key(ticket.requester_email)
+                    if confirmed[mailbox] >= settings.CONFIRMATION_EMAIL_LIMIT:
+                        _confirmation_withheld_log(ticket)
+                    else:
+                        _confirmation_send(ticket, connection=connection)
+                        sent += 1
+                    confirmed[mailbox] += 1
+                    marked.append(ticket.pk)
+                if assigned:
+                    sent += _agent_assigned(ticket, connection=connection)
+    finally:
+        if marked:
+            Ticket.objects.filter(pk__in=marked).update(customer_notified_at=timezone.now())
     return sent
 
 
-def _customer_ticket_created(ticket: Ticket, *, connection: BaseEmailBackend | None = None) -> bool:
-    """The customer's confirmation, unless already sent or withheld.
+def _confirmation_due(ticket: Ticket) -> bool:
+    return bool(ticket.requester_email) and ticket.customer_notified_at is None
 
-    At most CONFIRMATION_EMAIL_LIMIT per mailbox in the window, whatever the request limits let
-    through: anyone may type anyone's address into a contact form, and the helpdesk must not
-    become a way to flood a mailbox. Past the cap the ticket stands (agents still see it and
-    their replies are still sent); only this e-mail is withheld, logged, and marked as dealt
-    with so the sweeper does not queue it again. Two workers confirming for one mailbox at the
-    same instant may both pass the count: the cap can be passed by the worker concurrency less
-    one, still "a few"; serialising them would need a lock per mailbox for a rare race.
-    """
-    if not ticket.requester_email or ticket.customer_notified_at is not None:
-        return False
-    if confirmations_in_window(ticket.requester_email) >= settings.CONFIRMATION_EMAIL_LIMIT:
-        # Marked like a sent one, so withheld confirmations count against the cap too: a
-        # mailbox under a steady flood gets nothing more until the flood stops.
-        Ticket.objects.filter(pk=ticket.pk).update(customer_notified_at=timezone.now())
-        logger.warning(
-            "Confirmation of ticket %s not sent: %s already went to this address in the last "
-            "%s s (CONFIRMATION_EMAIL_LIMIT)",
-            ticket.reference,
-            settings.CONFIRMATION_EMAIL_LIMIT,
-            settings.CONFIRMATION_EMAIL_WINDOW,
-        )
-        return False
+
+def _confirmation_withheld_log(ticket: Ticket) -> None:
+    logger.warning(
+        "Confirmation of ticket %s not sent: %s already went to this address in the last "
+        "%s s (CONFIRMATION_EMAIL_LIMIT)",
+        ticket.reference,
+        settings.CONFIRMATION_EMAIL_LIMIT,
+        settings.CONFIRMATION_EMAIL_WINDOW,
+    )
+
+
+def _confirmation_send(ticket: Ticket, *, connection: BaseEmailBackend | None = None) -> None:
     with translation.override(ticket.language):
         _send(
             template="customer_ticket_created",
@@ -212,6 +250,28 @@ def _customer_ticket_created(ticket: Ticket, *, connection: BaseEmailBackend | N
             to=[ticket.requester_email],
             connection=connection,
         )
+
+
+def _customer_ticket_created(ticket: Ticket) -> bool:
+    """The customer's confirmation, unless already sent or withheld.
+
+    At most CONFIRMATION_EMAIL_LIMIT per mailbox in the window, whatever the request limits let
+    through: anyone may type anyone's address into a contact form, and the helpdesk must not
+    become a way to flood a mailbox. Past the cap the ticket stands (agents still see it and
+    their replies are still sent); only this e-mail is withheld, logged, and marked as dealt
+    with so the sweeper does not queue it again. Two workers confirming for one mailbox at the
+    same instant may both pass the count: the cap can be passed by the worker concurrency less
+    one, still "a few"; serialising them would need a lock per mailbox for a rare race.
+    """
+    if not _confirmation_due(ticket):
+        return False
+    if confirmations_in_window(ticket.requester_email) >= settings.CONFIRMATION_EMAIL_LIMIT:
+        # Marked like a sent one, so withheld confirmations count against the cap too: a
+        # mailbox under a steady flood gets nothing more until the flood stops.
+        Ticket.objects.filter(pk=ticket.pk).update(customer_notified_at=timezone.now())
+        _confirmation_withheld_log(ticket)
+        return False
+    _confirmation_send(ticket)
     # Marked after sending: a crash in between sends it twice rather than never.
     Ticket.objects.filter(pk=ticket.pk).update(customer_notified_at=timezone.now())
     return True

@@ -287,6 +287,30 @@ def test_it_sends_a_few_confirmations_per_mailbox_and_still_creates_the_tickets(
     assert len(mailoutbox) == 3
 
 
+def test_a_batch_of_new_tickets_keeps_the_cap_per_mailbox_too(db, mailoutbox, caplog):
+    """The e-mails of a batch of escalations (tickets.signals.tickets_created): one count for
+    all of them, the batch's own confirmations counted as it goes."""
+    earlier = ticket_escalated(email=VICTOR)
+    notifications.customer_ticket_created_send(ticket_id=earlier.pk)  # one already this hour
+    batch = [
+        ticket_escalated(email=email)
+        for email in ("victor+1@customer.example", SAM_EMAIL, "VICTOR@customer.example")
+    ]
+
+    with caplog.at_level(logging.WARNING, logger="tickets.notifications"):
+        sent = notifications.tickets_created_send(created=[(t.pk, False) for t in batch])
+
+    assert sent == 2
+    assert [message.to for message in mailoutbox[1:]] == [
+        ["victor+1@customer.example"],
+        [SAM_EMAIL],
+    ]
+    assert f"Confirmation of ticket {batch[2].reference} not sent" in caplog.text
+    marked = Ticket.objects.filter(pk__in=[t.pk for t in batch], customer_notified_at__isnull=False)
+    assert marked.count() == 3
+    assert notifications.tickets_created_send(created=[(t.pk, False) for t in batch]) == 0
+
+
 def test_confirmations_older_than_the_window_do_not_count(db, mailoutbox):
     earlier = [ticket_escalated(email=VICTOR) for _ in range(2)]
     for ticket in earlier:
