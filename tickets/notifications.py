@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -119,7 +118,7 @@ def confirmations_in_window(email: str) -> int:
 
 def _confirmations_in_window_by_mailbox(emails: list[str]) -> Counter[str]:
     """confirmations_in_window for several addresses in one query, by mailbox."""
-    mailboxes = {recipient_key(email): _same_mailbox(recipient_key(email)) for email in emails}
+    mailboxes = {recipient_key(email) for email in emails}
     if not mailboxes:
         return Counter()
     since = timezone.now() - timedelta(seconds=settings.CONFIRMATION_EMAIL_WINDOW)
@@ -132,23 +131,7 @@ def _confirmations_in_window_by_mailbox(emails: list[str]) -> Counter[str]:
     sent_to = Ticket.objects.filter(
         any_of, created_at__gte=since, customer_notified_at__gte=since
     ).values_list("requester_email", flat=True)
-    counts: Counter[str] = Counter()
-    for address in sent_to:
-        counts.update(mailbox for mailbox, same in mailboxes.items() if same(address))
-    return counts
-
-
-def _same_mailbox(mailbox: str) -> Callable[[str], bool]:
-    """The query's test of an address for this mailbox, in Python (case-insensitive)."""
-    local, _at, domain = mailbox.rpartition("@")
-
-    def same(address: str) -> bool:
-        address = address.lower()
-        return address == mailbox or (
-            address.startswith(f"{local}+") and address.endswith(f"@{domain}")
-        )
-
-    return same
+    return Counter(recipient_key(address) for address in sent_to)
 
 
 def customer_ticket_created_send(*, ticket_id: int) -> bool:
