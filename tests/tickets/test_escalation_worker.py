@@ -53,6 +53,18 @@ def support_desk(transactional_db):
     return {"layla": layla, "billing_ar": billing_ar}
 
 
+@pytest.fixture(autouse=True)
+def _broker_emptied():
+    """A test stops its worker once what it checks is done, maybe with tasks still queued
+    (the e-mails, a wake-up left over): they must not reach the next test's worker. The
+    queues are this test process's own (tests.processes: a broker key prefix per xdist
+    worker)."""
+    from helpdesk.celery import app
+
+    yield
+    app.control.purge()
+
+
 def worker_env(tmp_path: Path, mail_dir: Path) -> dict[str, str]:
     return process_env(
         tmp_path,
@@ -232,8 +244,7 @@ def test_a_burst_of_escalations_is_ticketed_before_the_emails_already_waiting(
     for _ in range(8):  # e-mail tasks of an earlier ticket, waiting first in the broker
         notify_ticket_created.apply_async(args=[earlier.pk, False])
     burst = [escalated(f"Burst {n}") for n in range(4)]
-    for attempt in burst:
-        escalate_attempt.apply_async(args=[attempt.pk])
+    escalate_attempt.apply_async(args=[burst[0].pk])  # the burst's one wake-up
 
     log = tmp_path / "worker.log"
     with running(worker_args(), worker_env(tmp_path, tmp_path / "mail"), log):
@@ -246,7 +257,7 @@ def test_a_burst_of_escalations_is_ticketed_before_the_emails_already_waiting(
         for line in log.read_text(errors="replace").splitlines()
         if " received" in line and "tickets.tasks." in line
     ]
-    assert received[: len(burst)] == ["escalate_attempt"] * len(burst), received
+    assert received[0] == "escalate_attempt", received
 
 
 def test_a_burst_of_escalations_wakes_the_worker_once(support_desk, tmp_path):
