@@ -49,7 +49,7 @@ ESCALATION_RUN_SECONDS = 20.0
 # waits this long before it claims the next: a few more per batch at 100-200 escalations a
 # second, for a fixed cost per batch (two transactions, an e-mail task) shared by more tickets.
 # A lone escalation never waits: it is claimed at once, and its ticket made before the pause.
-ESCALATION_GATHER_SECONDS = 0.025
+ESCALATION_GATHER_SECONDS = 0.05
 
 # Lost connections, lock timeouts, deadlock victims: worth another try of the whole task.
 # Integrity or programming errors are not.
