@@ -75,6 +75,22 @@ def _no_escalation_wake_up_pending(_own_file_cache):
 
 
 @pytest.fixture(autouse=True)
+def _broker_emptied_around_workers(request):
+    """A test that starts a Celery worker (marked ``worker``) sees its own tasks only. Tests
+    stop their worker once what they check is done, maybe with tasks still queued (e-mails,
+    wake-ups sent while a cache was down): they must not reach the next such test's worker.
+    The queues are this test process's own (a broker key prefix or folder per xdist worker)."""
+    if request.node.get_closest_marker("worker") is None:
+        yield
+        return
+    from helpdesk.celery import app
+
+    app.control.purge()
+    yield
+    app.control.purge()
+
+
+@pytest.fixture(autouse=True)
 def _plain_static_files(settings):
     """Tests run with DEBUG off but without collectstatic, so no hashed-name manifest exists."""
     settings.STORAGES = {

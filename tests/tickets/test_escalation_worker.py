@@ -53,18 +53,6 @@ def support_desk(transactional_db):
     return {"layla": layla, "billing_ar": billing_ar}
 
 
-@pytest.fixture(autouse=True)
-def _broker_emptied():
-    """A test stops its worker once what it checks is done, maybe with tasks still queued
-    (the e-mails, a wake-up left over): they must not reach the next test's worker. The
-    queues are this test process's own (tests.processes: a broker key prefix per xdist
-    worker)."""
-    from helpdesk.celery import app
-
-    yield
-    app.control.purge()
-
-
 def worker_env(tmp_path: Path, mail_dir: Path) -> dict[str, str]:
     return process_env(
         tmp_path,
