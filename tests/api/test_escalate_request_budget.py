@@ -43,7 +43,7 @@ def test_it_runs_a_fixed_number_of_statements(guide_with_steps, django_assert_nu
 
 
 def test_it_makes_one_redis_round_trip(guide_with_steps):
-    """Its three throttles and both escalation budgets, counted in one MULTI/EXEC."""
+    """Its three throttles and both escalation budgets, counted in one round trip (a Lua script)."""
     skip_unless_redis_cache()
     # A first request from the same client and for the same recipient: the counters exist.
     assert sam_client(guide_with_steps).post(CONTACT, SAM).status_code == 202
