@@ -26,11 +26,11 @@ from tickets.models import Priority, Queue, RoutingRule, RoutingVersion, SLAPoli
 # Pinned: lower them when the path gets cheaper, never raise them without saying why in
 # docs/performance.md ("The escalation worker, per ticket"). The first run after a change of
 # the routing rules, queues, SLA policies or tags reads them again: three more reads.
-#   claim: the first tries (SELECT, UPDATE); the batch: its locked read, tried steps, guide
-#   tags, the queue's agents, one capacity UPDATE per agent, INSERT tickets, INSERT events,
-#   UPDATE attempts; then nothing left: no first try (SELECT), no retry (SELECT), and the same
-#   two again once the wake-up key is deleted (tickets.tasks.escalate_attempt).
-STATEMENTS_PER_RUN = 14
+#   claim: the escalations awaiting a ticket (SELECT), the first tries' count (UPDATE); the
+#   batch: its locked read, tried steps, guide tags, the queue's agents, one capacity UPDATE
+#   per agent, INSERT tickets, INSERT events, UPDATE attempts; then nothing left (SELECT), and
+#   once more after the wake-up key is deleted (tickets.tasks.escalate_attempt).
+STATEMENTS_PER_RUN = 12
 STATEMENTS_AFTER_A_ROUTING_CHANGE = STATEMENTS_PER_RUN + 3
 WRITES_PER_RUN = 5
 

@@ -291,21 +291,26 @@ def _awaiting(requested_before: datetime | None) -> QuerySet[Attempt]:
     return awaiting.order_by("escalation_requested_at")
 
 
-def _first_tries_claim(*, size: int, requested_before: datetime | None) -> list[int]:
-    """Up to ``size`` escalations never tried, oldest first, their try counted and committed
-    before the work starts (a batch that kills its worker counts for each of them). Rows that
-    another worker has locked are skipped, not waited for (PostgreSQL; SQLite runs one write
-    transaction at a time)."""
+def _awaiting_claim(
+    *, size: int, requested_before: datetime | None, failed: set[int]
+) -> tuple[list[int], list[int]]:
+    """Up to ``size`` escalations awaiting their ticket, oldest first, as (first tries,
+    retries). The first tries' try is counted and committed before the work starts (a batch
+    that kills its worker counts for each of them); a retry is counted when it is taken
+    (escalation_delivery_record). Rows that another worker has locked are skipped, not waited
+    for (PostgreSQL; SQLite runs one write transaction at a time); so are those that failed
+    earlier in this run."""
     with transaction.atomic():
-        ids = list(
+        waiting = list(
             _awaiting(requested_before)
-            .filter(escalation_deliveries=0)
+            .exclude(pk__in=failed)
             .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)[:size]
+            .values_list("pk", "escalation_deliveries")[:size]
         )
-        if ids:
-            Attempt.objects.filter(pk__in=ids).update(escalation_deliveries=1)
-    return ids
+        first_tries = [pk for pk, tries in waiting if tries == 0]
+        if first_tries:
+            Attempt.objects.filter(pk__in=first_tries).update(escalation_deliveries=1)
+    return first_tries, [pk for pk, tries in waiting if tries > 0]
 
 
 def _batch_ticket(attempt_ids: list[int]) -> int:
@@ -350,27 +355,24 @@ def escalations_ticket(
     made = 0
     failed: set[int] = set()
     while time.monotonic() < deadline:
-        claimed = _first_tries_claim(size=batch_size, requested_before=requested_before)
-        if claimed:
+        first_tries, retries = _awaiting_claim(
+            size=batch_size, requested_before=requested_before, failed=failed
+        )
+        if first_tries:
             try:
-                made += _batch_ticket(claimed)
+                made += _batch_ticket(first_tries)
             except TRANSIENT_DATABASE_ERRORS:
                 raise
             except Exception:
-                logger.exception("Escalation batch %s failed; each is tried alone next", claimed)
-            if len(claimed) < batch_size:
+                logger.exception(
+                    "Escalation batch %s failed; each is tried alone next", first_tries
+                )
+            if len(first_tries) < batch_size:
                 time.sleep(gather)
             continue
-        retried = (
-            _awaiting(requested_before)
-            .exclude(pk__in=failed)
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)
-        )
-        with transaction.atomic():
-            attempt_id = retried.first()
-        if attempt_id is None:
+        if not retries:
             break
+        attempt_id = retries[0]
         if not escalation_delivery_record(attempt_id=attempt_id):
             continue
         try:
