@@ -153,8 +153,9 @@ def agents_pick(*, wanted: Sequence[tuple[Queue, str]], now: datetime) -> list[A
     The agents of each queue are read once and the tickets shared out in memory by the rule
     of agent_pick (fewest open tickets, then longest waiting); then each agent's units are
     taken by one conditional UPDATE, in the order of their ids so that two workers doing this
-    at once cannot deadlock. An agent whose room changed meanwhile (the UPDATE finds too
-    little) gets none of them: those tickets go through agent_pick one by one.
+    at once cannot deadlock. When an agent's room shrank meanwhile (the UPDATE finds too
+    little), none of those units is taken: those tickets go through agent_pick one by one,
+    which may still give that agent what room is left.
     """
     pools: dict[int, list[AgentProfile]] = {}
     for queue, _language in wanted:
