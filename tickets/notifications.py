@@ -101,10 +101,10 @@ def _send(
     message.send()
 
 
-def confirmations_in_window(email: str) -> int:
-    """How many confirmation e-mails this mailbox (helpdesk.limits.recipient_key: case and plus
-    tag ignored) was sent, or had withheld by the cap, in the last CONFIRMATION_EMAIL_WINDOW
-    seconds.
+def confirmations_in_window(emails: list[str]) -> Counter[str]:
+    """How many confirmation e-mails each mailbox of ``emails`` (helpdesk.limits.recipient_key:
+    case and plus tag ignored) was sent, or had withheld by the cap, in the last
+    CONFIRMATION_EMAIL_WINDOW seconds; one query for them all.
 
     Counted in the database rather than in the cache: the tickets already record when their
     confirmation went out, so the count survives a cache flush or outage (a cache counter
@@ -113,11 +113,6 @@ def confirmations_in_window(email: str) -> int:
     confirmation the sweeper sends late for an older ticket is not counted, and that happens
     once per ticket after an outage, not at a client's will.
     """
-    return _confirmations_in_window_by_mailbox([email])[recipient_key(email)]
-
-
-def _confirmations_in_window_by_mailbox(emails: list[str]) -> Counter[str]:
-    """confirmations_in_window for several addresses in one query, by mailbox."""
     mailboxes = {recipient_key(email) for email in emails}
     if not mailboxes:
         return Counter()
@@ -136,9 +131,8 @@ def _confirmations_in_window_by_mailbox(emails: list[str]) -> Counter[str]:
 
 def customer_ticket_created_send(*, ticket_id: int) -> bool:
     """Tell the customer, in their language, that a person has their request, and give them
-    the status link and what they already tried (see _customer_ticket_created)."""
-    ticket = _ticket(ticket_id)
-    return ticket is not None and _customer_ticket_created(ticket)
+    the status link and what they already tried (see tickets_created_send)."""
+    return tickets_created_send(created=[(ticket_id, False)]) == 1
 
 
 def agent_assigned_send(*, ticket_id: int) -> bool:
@@ -148,39 +142,36 @@ def agent_assigned_send(*, ticket_id: int) -> bool:
 
 
 def ticket_created_send(*, ticket_id: int, assigned: bool) -> int:
-    """The e-mails of a new ticket, from one read of it: the customer's confirmation, then,
-    when it was assigned as it was created, the assignee's. Returns how many went out.
-
-    One task for both rather than one each: per ticket, a task is a publish, a delivery, an
-    acknowledgement and a read of the ticket. Safe to run again after a failure part-way: the
-    confirmation is marked when sent and not sent twice; the assignee's e-mail, sent second,
-    may be (as a retried agent_assigned_send would be).
-    """
-    ticket = _ticket(ticket_id)
-    if ticket is None:
-        return 0
-    sent = int(_customer_ticket_created(ticket))
-    if assigned:
-        sent += _agent_assigned(ticket)
-    return sent
+    """The e-mails of one new ticket (tickets_created_send); how many went out."""
+    return tickets_created_send(created=[(ticket_id, assigned)])
 
 
 def tickets_created_send(*, created: list[tuple[int, bool]]) -> int:
-    """ticket_created_send for a batch of new tickets (tickets.signals.tickets_created): one
-    read of them all, one count of their mailboxes' confirmations in the window, one connection
-    to the mail server, and one UPDATE marking the confirmations sent or withheld; returns how
-    many e-mails went out.
+    """The e-mails of new tickets, given as (ticket id, assigned as it was created): each
+    customer's confirmation, then, for an assigned ticket, the assignee's. One read of the
+    tickets, one count of their mailboxes' confirmations in the window, one connection to the
+    mail server, one UPDATE marking the confirmations; returns how many e-mails went out.
 
-    The marks are written once, after the loop, also when a send fails part-way (the task is
-    retried then): a retry does not confirm twice. Only a worker killed in the middle of a
-    batch sends the confirmations it had sent again, as a single one is when killed between
-    its send and its mark.
+    At most CONFIRMATION_EMAIL_LIMIT confirmations per mailbox in the window, whatever the
+    request limits let through: anyone may type anyone's address into a contact form, and the
+    helpdesk must not become a way to flood a mailbox. Past the cap the ticket stands (agents
+    still see it and their replies are still sent); only this e-mail is withheld, logged, and
+    marked like a sent one, so the sweeper does not queue it again and a mailbox under a
+    steady flood gets nothing more until the flood stops. Two workers confirming for one
+    mailbox at the same instant may both pass the count: the cap can be passed by the worker
+    concurrency less one, still "a few"; serialising them would need a lock per mailbox for a
+    rare race.
+
+    The marks are written after sending, also when a send fails part-way (the task is retried
+    then): a retry does not confirm twice, and an assignee's e-mail may go twice. A worker
+    killed between a send and the marks sends those confirmations again: twice rather than
+    never.
     """
     tickets = Ticket.objects.select_related("company", "queue", "assignee__user").in_bulk(
         [ticket_id for ticket_id, _assigned in created]
     )
     due = [ticket for ticket in tickets.values() if _confirmation_due(ticket)]
-    confirmed = _confirmations_in_window_by_mailbox([ticket.requester_email for ticket in due])
+    confirmed = confirmations_in_window([ticket.requester_email for ticket in due])
     marked: list[int] = []
     sent = 0
     try:
@@ -233,31 +224,6 @@ def _confirmation_send(ticket: Ticket, *, connection: BaseEmailBackend | None = 
             to=[ticket.requester_email],
             connection=connection,
         )
-
-
-def _customer_ticket_created(ticket: Ticket) -> bool:
-    """The customer's confirmation, unless already sent or withheld.
-
-    At most CONFIRMATION_EMAIL_LIMIT per mailbox in the window, whatever the request limits let
-    through: anyone may type anyone's address into a contact form, and the helpdesk must not
-    become a way to flood a mailbox. Past the cap the ticket stands (agents still see it and
-    their replies are still sent); only this e-mail is withheld, logged, and marked as dealt
-    with so the sweeper does not queue it again. Two workers confirming for one mailbox at the
-    same instant may both pass the count: the cap can be passed by the worker concurrency less
-    one, still "a few"; serialising them would need a lock per mailbox for a rare race.
-    """
-    if not _confirmation_due(ticket):
-        return False
-    if confirmations_in_window(ticket.requester_email) >= settings.CONFIRMATION_EMAIL_LIMIT:
-        # Marked like a sent one, so withheld confirmations count against the cap too: a
-        # mailbox under a steady flood gets nothing more until the flood stops.
-        Ticket.objects.filter(pk=ticket.pk).update(customer_notified_at=timezone.now())
-        _confirmation_withheld_log(ticket)
-        return False
-    _confirmation_send(ticket)
-    # Marked after sending: a crash in between sends it twice rather than never.
-    Ticket.objects.filter(pk=ticket.pk).update(customer_notified_at=timezone.now())
-    return True
 
 
 def _agent_assigned(ticket: Ticket, *, connection: BaseEmailBackend | None = None) -> bool:
