@@ -26,11 +26,6 @@ from tickets import notifications, services, signals
 
 logger = logging.getLogger(__name__)
 
-# Lost connections, lock timeouts, deadlock victims: worth another try. Integrity or
-# programming errors are not, and are not retried.
-TRANSIENT = services.TRANSIENT_DATABASE_ERRORS
-
-
 # An e-mail task: a mail server that refuses or times out (OSError) is tried again, five
 # times, backing off from 5 s.
 EMAIL_TASK: dict[str, Any] = {
@@ -44,7 +39,8 @@ EMAIL_TASK: dict[str, Any] = {
 @shared_task(
     name="tickets.tasks.escalate_attempt",
     ignore_result=True,
-    autoretry_for=TRANSIENT,
+    # Lost connections, lock timeouts, deadlock victims; not integrity or programming errors.
+    autoretry_for=services.TRANSIENT_DATABASE_ERRORS,
     retry_backoff=2,
     retry_backoff_max=60,  # well under the broker's visibility timeout
     retry_jitter=True,

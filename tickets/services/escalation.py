@@ -141,7 +141,7 @@ def _subject_from(description: str) -> str:
     return first_line[:120] or "Contact request"
 
 
-def _locked_escalations() -> QuerySet[Attempt]:
+def _locked_escalations(*, skip_locked: bool = False) -> QuerySet[Attempt]:
     """Escalated attempts awaiting their ticket, locked, with what the ticket is made of.
 
     Only the attempt rows are locked (the joined guide and company may be absent: outer joins,
@@ -149,7 +149,7 @@ def _locked_escalations() -> QuerySet[Attempt]:
     of a ticket already made come along rather than in statements of their own.
     """
     return (
-        Attempt.objects.select_for_update(of=("self",))
+        Attempt.objects.select_for_update(of=("self",), skip_locked=skip_locked)
         .select_related("guide", "guide__company", "company")
         .annotate(routing_version=routing_version(), ticket_made=F("ticket__id"))
         .filter(status=Attempt.Status.ESCALATED)
@@ -319,9 +319,7 @@ def _batch_ticket(attempt_ids: list[int]) -> int:
     skipped, and so are the ones it has finished."""
     with transaction.atomic():
         attempts = list(
-            _locked_escalations()
-            .select_for_update(of=("self",), skip_locked=True)
-            .filter(pk__in=attempt_ids, awaiting_ticket=True)
+            _locked_escalations(skip_locked=True).filter(pk__in=attempt_ids, awaiting_ticket=True)
         )
         fresh = [attempt for attempt in attempts if attempt.ticket_made is None]  # type: ignore[attr-defined]
         _waits_no_more([attempt for attempt in attempts if attempt not in fresh])
