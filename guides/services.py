@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
-from functools import reduce
-from typing import Any
+from functools import cache, reduce
+from typing import Any, cast
 
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
+from django.db.models import F, Field, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -371,6 +371,18 @@ def attempt_contact_submit(
     The attempt leaves self-help (status escalated) with the time of the request, which the
     escalation work turns into exactly one ticket.
     """
+    changes = attempt_contact_record(
+        attempt_id=attempt.pk, description=description, name=name, email=email
+    )
+    for field, value in changes.items():
+        setattr(attempt, field, value)
+    return attempt
+
+
+def attempt_contact_record(
+    *, attempt_id: int, description: str, name: str = "", email: str = ""
+) -> dict[str, Any]:
+    """attempt_contact_submit by the attempt's id alone; returns the fields it wrote."""
     # Cleaned before the check: a description of bidi controls alone is empty (helpdesk.text).
     description = plain_text(description).strip()
     if not description:
@@ -389,16 +401,43 @@ def attempt_contact_submit(
     # Two tabs or a retrying client may ask at once: a conditional update decides in one
     # statement (the row lock it takes makes the second one see the first's status, so only
     # one request escalates), instead of a locked read and a write.
-    escalated = (
-        Attempt.objects.filter(pk=attempt.pk)
-        .exclude(status=Attempt.Status.ESCALATED)
-        .update(**changes)
-    )
-    if not escalated:
+    if not _attempt_escalate(attempt_id, changes):
         raise AttemptClosedError(_ATTEMPT_CLOSED[Attempt.Status.ESCALATED])
-    for field, value in changes.items():
-        setattr(attempt, field, value)
-    return attempt
+    return changes
+
+
+def _attempt_escalate(attempt_id: int, changes: dict[str, Any]) -> bool:
+    """UPDATE the attempt with ``changes`` unless it is escalated already; True if it was.
+
+    Plain SQL, written once per process from the model's columns: this is the escalate
+    request's write, and the ORM's compiling of it cost three times its running
+    (docs/performance.md, "The escalate request")."""
+    fields = [_attempt_field(name) for name in changes]
+    values = [
+        field.get_db_prep_save(value, connection=connection)
+        for field, value in zip(fields, changes.values(), strict=True)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _attempt_escalate_sql(tuple(changes)),
+            [*values, attempt_id, Attempt.Status.ESCALATED.value],
+        )
+        return cursor.rowcount == 1
+
+
+@cache
+def _attempt_escalate_sql(names: tuple[str, ...]) -> str:
+    quote = connection.ops.quote_name
+    meta = Attempt._meta
+    assignments = ", ".join(f"{quote(_attempt_field(name).column)} = %s" for name in names)
+    return (
+        f"UPDATE {quote(meta.db_table)} SET {assignments}"  # noqa: S608 (the model's own columns, quoted)
+        f" WHERE {quote(meta.pk.column)} = %s AND {quote(_attempt_field('status').column)} <> %s"
+    )
+
+
+def _attempt_field(name: str) -> Field:
+    return cast(Field, Attempt._meta.get_field(name))
 
 
 @transaction.atomic

@@ -168,14 +168,25 @@ class AttemptView(CountedThrottlesMixin, APIView):
     def get_throttles(self):
         return [*super().get_throttles(), _AnonymousWriteThrottle()]
 
-    def attempt(self, request: Request, *, joined: bool = True) -> Attempt:
-        token = request.headers.get(TOKEN_HEADER_NAME, "").strip()
-        if not token:
-            raise ValidationError({TOKEN_HEADER_NAME: ["This header is required."]})
-        attempt = selectors.attempt_by_token(token, joined=joined)
+    def attempt(self, request: Request) -> Attempt:
+        attempt = selectors.attempt_by_token(self.attempt_token(request))
         if attempt is None:
             raise NotFound()
         return attempt
+
+    def attempt_id(self, request: Request) -> int:
+        """The attempt's id alone, for a call that needs nothing else of it (escalate)."""
+        attempt_id = selectors.attempt_id_by_token(self.attempt_token(request))
+        if attempt_id is None:
+            raise NotFound()
+        return attempt_id
+
+    @staticmethod
+    def attempt_token(request: Request) -> str:
+        token = request.headers.get(TOKEN_HEADER_NAME, "").strip()
+        if not token:
+            raise ValidationError({TOKEN_HEADER_NAME: ["This header is required."]})
+        return token
 
 
 class AttemptStartView(AttemptView):

@@ -49,7 +49,7 @@ ESCALATION_RUN_SECONDS = 20.0
 # waits this long before it claims the next: a few more per batch at 100-200 escalations a
 # second, for a fixed cost per batch (two transactions, an e-mail task) shared by more tickets.
 # A lone escalation never waits: it is claimed at once, and its ticket made before the pause.
-ESCALATION_GATHER_SECONDS = 0.05
+ESCALATION_GATHER_SECONDS = 0.02
 
 # Lost connections, lock timeouts, deadlock victims: worth another try of the whole task.
 # Integrity or programming errors are not.
@@ -71,11 +71,24 @@ def escalation_request(
     publish waits for the commit of the caller's transaction if there is one (the web forms
     start the attempt in the same one), else runs right after that UPDATE.
     """
-    attempt = guide_services.attempt_contact_submit(
-        attempt=attempt, description=description, name=name, email=email
+    changes = escalation_request_by_id(
+        attempt_id=attempt.pk, description=description, name=name, email=email
     )
-    signals.escalation_requested.send(sender=Attempt, attempt_id=attempt.pk)
+    for field, value in changes.items():
+        setattr(attempt, field, value)
     return attempt
+
+
+def escalation_request_by_id(
+    *, attempt_id: int, description: str, name: str = "", email: str = ""
+) -> dict[str, Any]:
+    """escalation_request for a caller that holds the attempt's id alone (the escalate API);
+    returns the attempt's fields it wrote."""
+    changes = guide_services.attempt_contact_record(
+        attempt_id=attempt_id, description=description, name=name, email=email
+    )
+    signals.escalation_requested.send(sender=Attempt, attempt_id=attempt_id)
+    return changes
 
 
 # --- the tickets ----------------------------------------------------------------------------
