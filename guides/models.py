@@ -109,6 +109,17 @@ class Guide(models.Model):
     view_count = models.PositiveBigIntegerField(_("view count"), default=0)
     helpful_count = models.PositiveIntegerField(_("helpful count"), default=0)
     needs_work_count = models.PositiveIntegerField(_("needs work count"), default=0)
+    # Learning off: customers see the alternatives in the authors' order (their positions),
+    # not in the order of measured success (guides.ordering).
+    alternatives_pinned = models.BooleanField(
+        _("alternatives in a fixed order"),
+        default=False,
+        db_default=False,
+        help_text=_(
+            "Show the alternatives in the order of their positions, not in the order of what "
+            "works best for customers."
+        ),
+    )
 
     class Meta:
         ordering = ["company__name", "title"]
@@ -201,6 +212,35 @@ class Step(models.Model):
         return render_markdown(self.body)
 
 
+class GuideVersion(models.Model):
+    """A guide's steps as they stood between two edits of them.
+
+    Statistics are kept per version, so an edit does not mix the numbers of the old steps with
+    the new. A step keeps its identity (its id) across versions while only its wording changes;
+    ``steps`` is what customers of this version were shown, in the authors' order.
+    """
+
+    guide = models.ForeignKey(
+        Guide, on_delete=models.CASCADE, related_name="versions", verbose_name=_("guide")
+    )
+    number = models.PositiveIntegerField(_("number"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    # [{"step": id, "position": n, "kind": "...", "title": "...", "body": "..."}, ...]
+    steps = models.JSONField(_("steps"), default=list, blank=True)
+
+    class Meta:
+        ordering = ["guide", "-number"]
+        verbose_name = _("guide version")
+        verbose_name_plural = _("guide versions")
+        constraints = [
+            models.UniqueConstraint(fields=["guide", "number"], name="guide_version_unique"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="guide_version_from_one"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.guide} v{self.number}"
+
+
 def attempt_token_new() -> str:
     # 256 random bits; the database keeps only its SHA-256 (see Attempt.token_hash).
     return secrets.token_urlsafe(32)
@@ -254,6 +294,18 @@ class Attempt(models.Model):
     opened_guides = models.ManyToManyField(
         Guide, related_name="+", blank=True, verbose_name=_("opened guides")
     )
+    # The version of the guide's steps this customer saw, and in which order (step ids:
+    # the procedure, the alternatives as ordered for them, the last resort). None and empty for
+    # a contact-form request and for attempts older than versions.
+    guide_version = models.ForeignKey(
+        GuideVersion,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="attempts",
+        verbose_name=_("guide version"),
+    )
+    step_order = models.JSONField(_("step order"), default=list, blank=True)
     token_hash = models.CharField(_("token hash"), max_length=64, unique=True, editable=False)
     language = models.CharField(_("language"), max_length=8, choices=Language.choices)
     status = models.CharField(
@@ -456,3 +508,129 @@ class GuideSearchDocument(models.Model):
 
     def __str__(self) -> str:
         return f"Search document of guide {self.guide_id}"
+
+
+# Upper bounds, in seconds, of the buckets of the time-spent histograms kept in the day tallies
+# (one more bucket counts everything longer): medians read from the sums of histograms, which
+# add up across days, where medians would not.
+SECONDS_BUCKETS = (5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200, 1800, 3600, 7200, 86400)
+
+
+def seconds_histogram_empty() -> list[int]:
+    return [0] * (len(SECONDS_BUCKETS) + 1)
+
+
+class StepDayTally(models.Model):
+    """What the customers who started one guide version on one day, in one language, did at one
+    of its steps: the rollup every statistics page reads (written only by the rollup,
+    guides.rollups), so that an outcome is one INSERT and no counter row is locked by it.
+
+    Counted per attempt from its current outcome at the step (its latest); ``shown`` counts the
+    attempts that were shown the step, ``abandoned_here`` the abandoned attempts whose last
+    outcome was at this step.
+    """
+
+    day = models.DateField(_("day"))
+    guide = models.ForeignKey(
+        Guide, on_delete=models.CASCADE, related_name="+", verbose_name=_("guide")
+    )
+    version = models.ForeignKey(
+        GuideVersion,
+        on_delete=models.CASCADE,
+        related_name="step_tallies",
+        verbose_name=_("guide version"),
+    )
+    # The step's id, its identity across versions; kept after the step is deleted (the
+    # version's snapshot has its wording).
+    step_key = models.PositiveIntegerField(_("step"))
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices)
+    shown = models.PositiveIntegerField(_("shown"), default=0)
+    worked = models.PositiveIntegerField(_("worked"), default=0)
+    did_not_work = models.PositiveIntegerField(_("did not work"), default=0)
+    could_not_do = models.PositiveIntegerField(_("could not do"), default=0)
+    skipped = models.PositiveIntegerField(_("skipped"), default=0)
+    abandoned_here = models.PositiveIntegerField(_("abandoned here"), default=0)
+    # Seconds from the previous outcome (or the attempt's start) to this step's, bucketed by
+    # SECONDS_BUCKETS.
+    seconds_spent = models.JSONField(_("time spent"), default=seconds_histogram_empty)
+
+    class Meta:
+        verbose_name = _("step day tally")
+        verbose_name_plural = _("step day tallies")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "step_key", "language", "day"], name="step_day_tally_unique"
+            ),
+        ]
+        indexes = [
+            # The statistics pages: a guide's tallies over a range of days.
+            models.Index(fields=["guide", "day"], name="step_day_tally_guide_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Step {self.step_key} of {self.version} ({self.language}), {self.day}"
+
+    @property
+    def tried(self) -> int:
+        return self.worked + self.did_not_work + self.could_not_do
+
+
+class GuideDayTally(models.Model):
+    """One guide version's funnel for the customers of one day and language: views, attempts
+    and how they ended, and the tickets the escalated ones became (rolled up with the steps)."""
+
+    day = models.DateField(_("day"))
+    guide = models.ForeignKey(
+        Guide, on_delete=models.CASCADE, related_name="+", verbose_name=_("guide")
+    )
+    version = models.ForeignKey(
+        GuideVersion,
+        on_delete=models.CASCADE,
+        related_name="day_tallies",
+        verbose_name=_("guide version"),
+    )
+    # Copied from the guide: the company filter and the deflection per company need no join.
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="+", verbose_name=_("company")
+    )
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices)
+    views = models.PositiveIntegerField(_("views"), default=0)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    resolved = models.PositiveIntegerField(_("resolved"), default=0)
+    abandoned = models.PositiveIntegerField(_("abandoned"), default=0)
+    escalated = models.PositiveIntegerField(_("escalated"), default=0)
+    tickets_solved = models.PositiveIntegerField(_("tickets solved"), default=0)
+    tickets_reopened = models.PositiveIntegerField(_("tickets reopened"), default=0)
+    # Seconds from the escalation to the ticket's solving, bucketed by SECONDS_BUCKETS.
+    solve_seconds = models.JSONField(_("time to solve"), default=seconds_histogram_empty)
+
+    class Meta:
+        verbose_name = _("guide day tally")
+        verbose_name_plural = _("guide day tallies")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "language", "day"], name="guide_day_tally_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["guide", "day"], name="guide_day_tally_guide_idx"),
+            models.Index(fields=["company", "day"], name="guide_day_tally_company_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version} ({self.language}), {self.day}"
+
+
+class RollupWatermark(models.Model):
+    """How far a rollup has read: rows changed before ``until`` are in its tallies. Moved in
+    the transaction that writes the tallies, so a rollup killed midway leaves both as they were."""
+
+    name = models.SlugField(_("name"), max_length=50, unique=True)
+    until = models.DateTimeField(_("until"))
+
+    class Meta:
+        verbose_name = _("rollup watermark")
+        verbose_name_plural = _("rollup watermarks")
+
+    def __str__(self) -> str:
+        return f"{self.name} until {self.until}"
