@@ -335,7 +335,8 @@ def _order_cached(tallies: list[ordering.AlternativeTally]) -> list[list[int]]:
 def _orders_refresh(guides: list[Guide]) -> dict[int, list[ordering.AlternativeTally]]:
     """Compute the order of each guide's alternatives from its tallies, record those that
     differ from the last recorded, and cache the tallies; returns them by guide id, in the
-    authors' order. Five queries at most, whatever the number of guides."""
+    authors' order. Two queries, and three more (and a savepoint) when an order changed,
+    whatever the number of guides."""
     if not guides:
         return {}
     alternatives = selectors.guides_alternatives(guide.pk for guide in guides)
@@ -351,7 +352,7 @@ def _orders_refresh(guides: list[Guide]) -> dict[int, list[ordering.AlternativeT
             return len(orders[guide.pk]) >= 2
         return recorded.order != orders[guide.pk] or recorded.pinned != guide.alternatives_pinned
 
-    last = selectors.alternatives_orders_last(orders)
+    last = selectors.alternatives_orders_last(list(orders))
     moved = [guide for guide in guides if changed(guide, last)]
     if moved:
         with transaction.atomic():
