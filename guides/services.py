@@ -418,7 +418,10 @@ def alternatives_tallies(*, guide: Guide) -> dict[int, ordering.AlternativeTally
 def alternatives_order_changed(guide_ids: Iterable[int]) -> None:
     """What these guides' orders come from has changed (the rollup moved their tallies, the
     steps or the pin changed): compute their orders now, record those that differ from the
-    last recorded, and cache the tallies for the attempts to come."""
+    last recorded, and cache the tallies for the attempts to come.
+
+    The rollup calls it once its tallies are committed (transaction.on_commit), so that the
+    cache never holds numbers a rollback takes back."""
     guides = list(Guide.objects.filter(pk__in=list(guide_ids)))
     _orders_refresh(guides)
 
