@@ -5,10 +5,13 @@ from django.db import models
 from django.db.models import F, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
+from guides import ordering, selectors, services
 from guides.models import (
     MAX_STEP_POSITION,
     Attempt,
@@ -20,6 +23,13 @@ from guides.models import (
     Tag,
 )
 from guides.search import guide_search_index_update, guide_search_index_update_for
+
+# Changes of the alternatives' order shown on a guide's page, newest first.
+ORDER_HISTORY_SHOWN = 20
+
+
+def _percent(share: float) -> str:
+    return f"{share * 100:.1f} %"
 
 
 @admin.register(Company)
@@ -83,6 +93,9 @@ class GuideAdmin(admin.ModelAdmin):
     readonly_fields = [
         "translations",
         "preview",
+        "alternatives_order_now",
+        "alternatives_order_history",
+        "versions",
         "view_count",
         "helpful_count",
         "needs_work_count",
@@ -108,6 +121,27 @@ class GuideAdmin(admin.ModelAdmin):
         ),
     ]
     inlines = [StepInline]
+    # What customers did with the steps, for those who may edit them (authors): the order of
+    # the alternatives with the numbers behind it, its history, the versions.
+    learning_fieldsets = [
+        (
+            _("Order of the alternatives"),
+            {
+                "fields": [
+                    "alternatives_pinned",
+                    "alternatives_order_now",
+                    "alternatives_order_history",
+                ]
+            },
+        ),
+        (_("Versions"), {"fields": ["versions"], "classes": ["collapse"]}),
+    ]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Guide | None = None):
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if not self.has_change_permission(request, obj):
+            return fieldsets
+        return [*fieldsets[:-1], *self.learning_fieldsets, fieldsets[-1]]  # before "Usage"
 
     @admin.display(description=_("Other languages"))
     def translations(self, guide: Guide) -> str:
@@ -158,6 +192,145 @@ class GuideAdmin(admin.ModelAdmin):
             steps,
         )
 
+    @admin.display(description=_("Order customers see now"))
+    def alternatives_order_now(self, guide: Guide) -> str:
+        if guide.pk is None:
+            return "—"
+        alternatives = {
+            step.pk: step
+            for step in guide.steps.filter(kind=Step.Kind.ALTERNATIVE).order_by("position")
+        }
+        if len(alternatives) < 2:
+            return str(_("Fewer than two alternatives: there is no order to choose."))
+        known = services.alternatives_tallies(guide=guide)
+        tallies = [known.get(pk, ordering.AlternativeTally(pk, 0, 0)) for pk in alternatives]
+        by_step = {n.step: n for n in ordering.numbers(tallies)}
+        order = ordering.shown_order(tallies, pinned=guide.alternatives_pinned)
+        how: str
+        if guide.alternatives_pinned:
+            how = str(
+                _("Pinned: every customer sees the alternatives in the order of their positions.")
+            )
+        else:
+            how = _(
+                "Learning: alternatives tried at least %(sample)s times are ordered by the lower "
+                "bound of the 95 %% interval of their success, the others keep their positions; "
+                "%(share)s %% of attempts get an order drawn to explore. From customers in "
+                "%(language)s over the last %(days)s days."
+            ) % {
+                "sample": ordering.MIN_SAMPLE,
+                "share": round(ordering.EXPLORATION_SHARE * 100),
+                "language": guide.get_language_display(),
+                "days": ordering.WINDOW_DAYS,
+            }
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    index,
+                    alternatives[pk].title,
+                    by_step[pk].tried,
+                    by_step[pk].worked,
+                    _percent(by_step[pk].lower_bound) if by_step[pk].tried else "—",
+                    _("yes")
+                    if by_step[pk].ranked
+                    else _("%(tried)s of %(sample)s tries")
+                    % {"tried": by_step[pk].tried, "sample": ordering.MIN_SAMPLE},
+                )
+                for index, pk in enumerate(order, start=1)
+            ),
+        )
+        return format_html(
+            '<p>{}</p><table class="alternatives-order"><thead><tr><th>#</th><th>{}</th>'
+            "<th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+            how,
+            _("Alternative"),
+            _("Tried"),
+            _("Worked"),
+            _("Success, lower bound"),
+            _("Enough tries"),
+            rows,
+        )
+
+    @admin.display(description=_("History of the order"))
+    def alternatives_order_history(self, guide: Guide) -> str:
+        if guide.pk is None:
+            return "—"
+        changes = list(guide.alternatives_order_changes.order_by("-pk")[:ORDER_HISTORY_SHOWN])
+        if not changes:
+            return str(_("No order recorded yet."))
+        return format_html(
+            '<table class="alternatives-order-history"><thead><tr><th>{}</th><th>{}</th>'
+            "<th>{}</th></tr></thead><tbody>{}</tbody></table>",
+            _("Since"),
+            _("How"),
+            _("Order (tried, worked, lower bound)"),
+            format_html_join(
+                "",
+                '<tr class="alternatives-order-change"><td>{}</td><td>{}</td><td><ol>{}</ol>'
+                "</td></tr>",
+                (
+                    (
+                        date_format(localtime(change.recorded_at), "DATETIME_FORMAT"),
+                        _("pinned") if change.pinned else _("learning"),
+                        format_html_join(
+                            "",
+                            "<li>{} ({}, {}, {})</li>",
+                            (
+                                (
+                                    row["title"],
+                                    row["tried"],
+                                    row["worked"],
+                                    _percent(row["lower_bound"]),
+                                )
+                                for row in change.numbers
+                            ),
+                        ),
+                    )
+                    for change in changes
+                ),
+            ),
+        )
+
+    @admin.display(description=_("Versions of the steps"))
+    def versions(self, guide: Guide) -> str:
+        if guide.pk is None:
+            return "—"
+        versions = list(selectors.guide_versions(guide=guide))
+        if not versions:
+            return str(_("No version yet: the first one is made when the steps are saved."))
+        kinds = dict(Step.Kind.choices)
+        return format_html(
+            '<table class="guide-versions"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
+            "<th>{}</th></tr></thead><tbody>{}</tbody></table>",
+            _("Version"),
+            _("Made"),
+            _("Attempts"),
+            _("Steps"),
+            format_html_join(
+                "",
+                '<tr class="guide-version"><td>{}</td><td>{}</td><td>{}</td><td><ol>{}</ol>'
+                "</td></tr>",
+                (
+                    (
+                        version.number,
+                        date_format(localtime(version.created_at), "DATETIME_FORMAT"),
+                        version.attempt_count,  # type: ignore[attr-defined]
+                        format_html_join(
+                            "",
+                            "<li>{} <small>({})</small></li>",
+                            (
+                                (step["title"], kinds.get(step["kind"], step["kind"]))
+                                for step in version.steps
+                            ),
+                        ),
+                    )
+                    for version in versions
+                ),
+            ),
+        )
+
     def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
         if formset.model is Step:
             # Steps that swap places would collide on unique(guide, position) while saved one
@@ -173,7 +346,13 @@ class GuideAdmin(admin.ModelAdmin):
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        guide_search_index_update(guide_id=form.instance.pk)
+        guide = form.instance
+        # After the inlines: a version is a snapshot of the steps as saved. A new one also
+        # records the alternatives' order, which may have changed with them.
+        services.guide_version_record(guide=guide)
+        if "alternatives_pinned" in form.changed_data:
+            services.alternatives_order_changed([guide.pk])
+        guide_search_index_update(guide_id=guide.pk)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Guide]:
         return super().get_queryset(request).select_related("company")

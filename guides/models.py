@@ -241,6 +241,44 @@ class GuideVersion(models.Model):
         return f"{self.guide} v{self.number}"
 
 
+class AlternativesOrderChange(models.Model):
+    """The order a guide's alternatives were shown in from ``recorded_at`` on (to customers not
+    drawn for exploration), with the numbers behind it: the history authors read. Written by
+    guides.services when an order is computed that differs from the last one recorded.
+
+    Latest first per guide by ``pk`` (the guide's index finds its rows; a guide has few)."""
+
+    guide = models.ForeignKey(
+        Guide,
+        on_delete=models.CASCADE,
+        related_name="alternatives_order_changes",
+        verbose_name=_("guide"),
+    )
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices)
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    # The authors' order (learning off) rather than the measured one.
+    pinned = models.BooleanField(_("pinned"), default=False)
+    # Step ids of the alternatives, first shown first.
+    order = models.JSONField(_("order"), default=list, blank=True)
+    # Per alternative, in that order: {"step", "title", "tried", "worked", "lower_bound",
+    # "ranked"} (guides.ordering.AlternativeNumbers), with the title it had then.
+    numbers = models.JSONField(_("numbers"), default=list, blank=True)
+
+    class Meta:
+        ordering = ["guide", "language", "-pk"]
+        verbose_name = _("change of the alternatives' order")
+        verbose_name_plural = _("changes of the alternatives' order")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(language__in=Language.values),
+                name="alternatives_order_change_language_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.guide} ({self.language}), {self.recorded_at}"
+
+
 def attempt_token_new() -> str:
     # 256 random bits; the database keeps only its SHA-256 (see Attempt.token_hash).
     return secrets.token_urlsafe(32)
@@ -295,8 +333,9 @@ class Attempt(models.Model):
         Guide, related_name="+", blank=True, verbose_name=_("opened guides")
     )
     # The version of the guide's steps this customer saw, and in which order (step ids:
-    # the procedure, the alternatives as ordered for them, the last resort). None and empty for
-    # a contact-form request and for attempts older than versions.
+    # the procedure, the alternatives as ordered for them, the last resort), both recorded by
+    # guides.services.attempt_start. None and empty for a contact-form request. Attempts older
+    # than versions have their guide's version 1 and the order of positions (migration 0013).
     guide_version = models.ForeignKey(
         GuideVersion,
         on_delete=models.PROTECT,

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from guides import selectors, services
 from guides.forms import FeedbackForm, SearchForm, StepOutcomeForm
-from guides.models import Attempt, Company, Guide
+from guides.models import Attempt, Company, Guide, Step
 from guides.page_cache import guide_page
 from guides.search import search_guides
 from guides.view_counts import guide_page_view_counts
@@ -162,8 +162,12 @@ def step_outcome(
         return response
     attempt = attempt_from_cookie(request, guide)
     if attempt is None:
+        # Marking a step of the procedure, the customer has not yet acted on the alternatives'
+        # order: the attempt may take any (an exploring one included), the page shows it from
+        # now on. Marking a later step, they chose under the order the page showed: recorded.
+        seen = None if step.kind == Step.Kind.PROCEDURE else form.cleaned_data["order"]
         attempt, token = services.attempt_start(
-            guide=guide, user_agent=request.headers.get("User-Agent", "")
+            guide=guide, user_agent=request.headers.get("User-Agent", ""), seen_order=seen
         )
         remember_attempt(response, guide, token)
     try:

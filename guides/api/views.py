@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from guides import selectors
+from guides.api.attempts import TOKEN_HEADER_NAME
 from guides.api.serializers import (
     CompanyOutputSerializer,
     GuideDetailOutputSerializer,
@@ -79,6 +80,18 @@ class CompanyViewSet(CountedThrottlesMixin, viewsets.ReadOnlyModelViewSet):
     ),
     retrieve=extend_schema(
         summary="A published guide with its rendered steps",
+        parameters=[
+            OpenApiParameter(
+                TOKEN_HEADER_NAME,
+                str,
+                location=OpenApiParameter.HEADER,
+                required=False,
+                description=(
+                    "The token of the customer's attempt at this guide, if they have one: the "
+                    "steps come in the order that attempt recorded. Any other value is ignored."
+                ),
+            )
+        ],
         responses={200: GuideDetailOutputSerializer, **ERROR_RESPONSES},
     ),
 )
@@ -97,11 +110,15 @@ class GuideViewSet(CountedThrottlesMixin, viewsets.ReadOnlyModelViewSet):
 
     def retrieve(self, request: Request, *args, **kwargs) -> Response:
         guide = self.get_object()
+        token = request.headers.get(TOKEN_HEADER_NAME, "").strip()
+        attempt = selectors.attempt_by_token(token) if token else None
+        step_order = attempt.step_order if attempt and attempt.guide_id == guide.pk else ()
         serializer = self.get_serializer(
             guide,
             context={
                 **self.get_serializer_context(),
                 "translations": list(selectors.guide_translations(guide=guide)),
+                "shown": selectors.steps_shown(guide=guide, step_order=step_order),
             },
         )
         return Response(serializer.data)
