@@ -49,7 +49,7 @@ def result_links(response) -> list[str]:
     ]
 
 
-# --- what is kept of a query -------------------------------------------------------------------
+# --- what is kept of a query -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -69,7 +69,7 @@ def test_it_keeps_the_searched_words_without_addresses_or_long_numbers(typed, ke
     assert search_log_query(typed) == kept
 
 
-# --- the search page ---------------------------------------------------------------------------
+# --- the search page -------------------------------------------------------------------------
 
 
 def test_a_search_on_the_page_is_one_row(client, card_guide):
@@ -134,7 +134,7 @@ def test_a_search_costs_one_insert(client, card_guide, django_assert_num_queries
         search(client, q="card")
 
 
-# --- the click ---------------------------------------------------------------------------------
+# --- the click -------------------------------------------------------------------------------
 
 
 def test_opening_a_result_marks_the_search_clicked(client, card_guide):
@@ -200,7 +200,7 @@ def test_the_guide_page_itself_is_untouched(client, card_guide):
     assert "s=" not in page.request["QUERY_STRING"]
 
 
-# --- the per-client budget ---------------------------------------------------------------------
+# --- the per-client budget -------------------------------------------------------------------
 
 
 def test_past_the_clients_budget_searches_are_answered_but_not_logged(client, card_guide, settings):
@@ -220,7 +220,7 @@ def test_past_the_clients_budget_searches_are_answered_but_not_logged(client, ca
     assert SearchLog.objects.count() == 3
 
 
-# --- the contact form's suggestions ------------------------------------------------------------
+# --- the contact form's suggestions ----------------------------------------------------------
 
 
 def test_the_contact_forms_suggestions_are_logged_and_their_click(client, card_guide):
@@ -263,7 +263,7 @@ def test_a_refused_suggestion_is_not_logged(client, card_guide, settings):
     assert SearchLog.objects.count() == 1
 
 
-# --- the API -----------------------------------------------------------------------------------
+# --- the API ---------------------------------------------------------------------------------
 
 
 def test_an_api_search_is_logged(card_guide):
@@ -290,7 +290,7 @@ def test_api_searches_count_against_the_same_budget(card_guide, settings):
     assert SearchLog.objects.count() == 1
 
 
-# --- retention ---------------------------------------------------------------------------------
+# --- retention -------------------------------------------------------------------------------
 
 
 def test_the_prune_task_deletes_searches_past_the_retention(db, settings):
