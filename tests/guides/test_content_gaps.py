@@ -548,3 +548,21 @@ def test_arabic_notes_count_a_word_and_its_forms_once(scene, sue):
     (item,) = found.failure_words
     assert item.words[0][1] == 3  # بطاقه / بطاقتي: one stem, in every note
     assert item.words[1] == ("مرفوضه", 2)
+
+
+def test_the_demo_author_writes_for_every_demo_company(client, db, settings):
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from guides.models import Company
+
+    settings.DEBUG = True  # load_demo refuses to run otherwise (its passwords are public)
+    call_command("load_demo", verbosity=0)
+    settings.DEBUG = False
+    author = get_user_model().objects.get(username="author")
+    companies, every_company = gaps.content_gap_companies(author)
+    assert not every_company
+    assert {c.slug for c in companies} == set(Company.objects.values_list("slug", flat=True))
+    client.force_login(author)
+    for language in ("en", "ar"):
+        assert client.get(PAGE, HTTP_ACCEPT_LANGUAGE=language).status_code == 200
