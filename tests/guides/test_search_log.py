@@ -18,7 +18,7 @@ from guides.models import SearchLog
 from guides.search import guide_search_index_update
 from guides.search_log import search_click_record, search_click_token, search_log_query
 from tests.factories import CompanyFactory, GuideFactory, StepFactory
-from tests.helpers import cache_empty
+from tests.helpers import cache_empty, redis_round_trips, skip_unless_redis_cache
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"
 
@@ -132,6 +132,20 @@ def test_a_search_costs_one_insert(client, card_guide, django_assert_num_queries
         search(client, q="card", company="spotify")
     with django_assert_num_queries(4):  # the same without a company: a plain insert
         search(client, q="card")
+
+
+def test_the_budget_costs_one_round_trip_on_the_page_and_none_more_on_the_api(client, card_guide):
+    skip_unless_redis_cache()
+    with redis_round_trips() as taken:
+        search(client, q="card")
+    assert len(taken) == 1, taken  # the client's search-log budget
+    api = APIClient()
+    with redis_round_trips() as plain:
+        api.get("/api/v1/guides/")
+    with redis_round_trips() as searching:
+        api.get("/api/v1/guides/", {"q": "card"})
+    assert len(searching) == len(plain) == 1  # counted with the throttles
+    assert SearchLog.objects.count() == 2
 
 
 # --- the click -------------------------------------------------------------------------------
