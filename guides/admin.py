@@ -12,6 +12,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from guides import ordering, selectors, services
+from guides.gaps_admin import ContentGapsPages
 from guides.models import (
     MAX_STEP_POSITION,
     Attempt,
@@ -40,12 +41,14 @@ class CompanyAdmin(admin.ModelAdmin):
     # An address typed without a scheme ("cedarbank.example") is https; Django 6 makes that the
     # default and 5.2 warns until it is chosen.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    autocomplete_fields = ["authors"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "website"]}),
         (
             _("Support channels"),
             {"fields": ["support_phone", "support_email", "support_chat_url", "support_hours"]},
         ),
+        (_("Authors"), {"fields": ["authors"]}),
     ]
 
     def save_model(self, request: HttpRequest, obj: Company, form, change: bool) -> None:
@@ -84,7 +87,7 @@ class StepInline(admin.StackedInline):
 
 
 @admin.register(Guide)
-class GuideAdmin(admin.ModelAdmin):
+class GuideAdmin(ContentGapsPages):
     list_display = ["title", "company", "language", "status", "view_count", "updated_at"]
     list_filter = ["status", "language", "company", ("tags", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["company"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -53,6 +54,15 @@ class Company(models.Model):
     support_email = models.EmailField(_("support e-mail"), blank=True)
     support_chat_url = models.URLField(_("support chat URL"), blank=True)
     support_hours = OneLineCharField(_("support hours"), max_length=200, blank=True)
+    # The staff who write this company's guides: an author sees the content gaps of these
+    # companies (guides.gaps); supervisors see every company's.
+    authors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        related_name="authored_companies",
+        blank=True,
+        verbose_name=_("authors"),
+        help_text=_("Authors who write this company's guides and see its content gaps."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -459,6 +469,16 @@ class StepOutcome(models.Model):
         ]
         indexes = [
             models.Index(fields=["attempt", "recorded_at"], name="step_outcome_history_idx"),
+            # The content gaps' "words in failure notes" (guides.gaps): the recent failures
+            # that have a note, a small part of all outcomes.
+            models.Index(
+                fields=["recorded_at"],
+                condition=(
+                    Q(outcome__in=[StepOutcomeKind.DID_NOT_WORK, StepOutcomeKind.COULD_NOT_DO])
+                    & ~Q(note="")
+                ),
+                name="step_outcome_failure_note_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -673,3 +693,158 @@ class RollupWatermark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} until {self.until}"
+
+
+class SearchSource(models.TextChoices):
+    PAGE = "page", _("Search page")
+    CONTACT = "contact", _("Contact form")
+    API = "api", _("API")
+
+
+class SearchLog(models.Model):
+    """One customer search: what was asked (normalised, see guides.search_log), where, and
+    whether a result was opened. The content gaps read it (guides.gaps); rows older than
+    SEARCH_LOG_RETENTION_DAYS are deleted (guides.tasks.prune_search_log).
+
+    Written once per search by one INSERT and changed at most once, by the customer's own
+    click (a conditional UPDATE of this row alone): no counter row is shared by searches. No
+    address, visitor or session is kept, only the words searched for.
+    """
+
+    Source = SearchSource
+
+    query = models.CharField(_("query"), max_length=300)
+    # The company the search was limited to; None for a search across every company.
+    company = models.ForeignKey(
+        Company,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("company"),
+    )
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices)
+    source = models.CharField(_("source"), max_length=8, choices=SearchSource.choices)
+    result_count = models.PositiveSmallIntegerField(_("results"))
+    searched_at = models.DateTimeField(_("searched at"), default=timezone.now)
+    # The first result the customer opened. No database constraint and nothing done when the
+    # guide is deleted: that delete would otherwise search this large table for its rows
+    # (there is no index on the column, which only this row's own click writes).
+    clicked_guide = models.ForeignKey(
+        Guide,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("opened guide"),
+    )
+    clicked_at = models.DateTimeField(_("opened at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("search")
+        verbose_name_plural = _("searches")
+        constraints = [
+            models.CheckConstraint(condition=~Q(query=""), name="search_log_query_not_empty"),
+            models.CheckConstraint(
+                condition=Q(language__in=Language.values), name="search_log_language_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=SearchSource.values), name="search_log_source_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(clicked_at__isnull=True, clicked_guide__isnull=True)
+                | Q(clicked_at__isnull=False, clicked_guide__isnull=False),
+                name="search_log_click_has_guide",
+            ),
+        ]
+        indexes = [
+            # The retention's delete (guides.search_log.search_log_prune) and the content
+            # gaps across every company.
+            models.Index(fields=["searched_at"], name="search_log_time_idx"),
+            # The content gaps of one company (and language).
+            models.Index(
+                fields=["company", "language", "searched_at"], name="search_log_company_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.query} ({self.language}, {self.result_count})"
+
+
+class ContentGapKind(models.TextChoices):
+    SEARCH = "search", _("Search with no result or no click")
+    NEEDS_WORK = "needs_work", _("Needs work comment")
+    STEP_FAILURES = "step_failures", _("Step failing more often")
+    FAILURE_WORDS = "failure_words", _("Words in failure notes")
+    CONTACT_REQUEST = "contact_request", _("Contact request without a guide")
+
+
+class ContentGapHandled(models.Model):
+    """An author's "handled" on one item of the content gaps (guides.gaps): the item is hidden
+    for what happened up to ``handled_at``, and shows again when something new comes after it
+    (a new search, an edited comment, new failure notes; for a step failing more often, once a
+    whole week has passed since). Marking it again moves ``handled_at``.
+
+    ``key`` names the item within its kind: the normalised query of a search, the id of a
+    feedback or contact request, "<guide id>:<step id>" for a step.
+    """
+
+    Kind = ContentGapKind
+
+    kind = models.CharField(_("kind"), max_length=16, choices=ContentGapKind.choices)
+    key = models.CharField(_("key"), max_length=300)
+    # None for the searches and contact requests that named no company.
+    company = models.ForeignKey(
+        Company,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("company"),
+    )
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices)
+    handled_at = models.DateTimeField(_("handled at"), default=timezone.now)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("handled by"),
+    )
+
+    class Meta:
+        verbose_name = _("handled content gap")
+        verbose_name_plural = _("handled content gaps")
+        # Read and marked on the content gaps page only: no add/change/delete/view of rows.
+        default_permissions = ()
+        permissions = [
+            ("view_content_gaps", _("Can see the content gaps of the companies they write for")),
+            ("view_all_content_gaps", _("Can see the content gaps of every company")),
+            ("handle_content_gaps", _("Can mark content gaps handled")),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=ContentGapKind.values), name="content_gap_kind_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(language__in=Language.values), name="content_gap_language_known"
+            ),
+            models.CheckConstraint(condition=~Q(key=""), name="content_gap_key_not_empty"),
+            # One mark per item; NULL companies are not equal to each other in a unique
+            # index, hence the second constraint for the items of no company.
+            models.UniqueConstraint(
+                fields=["kind", "key", "language", "company"],
+                condition=Q(company__isnull=False),
+                name="content_gap_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "key", "language"],
+                condition=Q(company__isnull=True),
+                name="content_gap_unique_no_company",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key} ({self.language})"

@@ -439,6 +439,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "options": {"expires": 3500},
     },
+    # Searches older than SEARCH_LOG_RETENTION_DAYS (guides.search_log), in batches.
+    "prune-search-log": {
+        "task": "guides.tasks.prune_search_log",
+        "schedule": 3600.0,
+        "options": {"expires": 3500},
+    },
     # Idempotency-Key records past IDEMPOTENCY_KEY_TTL are already ignored; this deletes them.
     "purge-idempotency-records": {
         "task": "helpdesk.tasks.purge_idempotency_records",
@@ -514,6 +520,12 @@ ESCALATION_RECIPIENT_WINDOW = env_int("ESCALATION_RECIPIENT_WINDOW", 3600, minim
 # Guide suggestions on the contact page (each one a search), per client address.
 CONTACT_SEARCH_LIMIT = env_int("CONTACT_SEARCH_LIMIT", 60, minimum=1)
 CONTACT_SEARCH_WINDOW = env_int("CONTACT_SEARCH_WINDOW", 60, minimum=1)
+# Customer searches written to the search log (the search page, the contact page's
+# suggestions, the API), per client address: past it the search is still answered, only not
+# logged. Kept SEARCH_LOG_RETENTION_DAYS days for the content gaps (guides.search_log).
+SEARCH_LOG_LIMIT = env_int("SEARCH_LOG_LIMIT", 60, minimum=1)
+SEARCH_LOG_WINDOW = env_int("SEARCH_LOG_WINDOW", 60, minimum=1)
+SEARCH_LOG_RETENTION_DAYS = env_int("SEARCH_LOG_RETENTION_DAYS", 90, minimum=1)
 # Confirmation e-mails ("a person has your request") per recipient, counted in the database
 # (tickets.notifications): past the cap the ticket is created but its e-mail is not sent.
 CONFIRMATION_EMAIL_LIMIT = env_int("CONFIRMATION_EMAIL_LIMIT", 3, minimum=1)

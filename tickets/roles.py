@@ -43,6 +43,10 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "guides.view_attempt",
         "guides.view_feedback",
         "guides.view_company",
+        # The content gaps of every company (guides.gaps), and marking them handled.
+        "guides.view_content_gaps",
+        "guides.view_all_content_gaps",
+        "guides.handle_content_gaps",
         # Admin sign-in lockouts (django-axes): see them, and lift one by deleting its attempts.
         "axes.view_accessattempt",
         "axes.delete_accessattempt",
@@ -58,6 +62,9 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "guides.view_company",
         "guides.view_attempt",
         "guides.view_feedback",
+        # The content gaps of the companies they write for (Company.authors).
+        "guides.view_content_gaps",
+        "guides.handle_content_gaps",
     ),
 }
 
