@@ -43,6 +43,10 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "guides.view_attempt",
         "guides.view_feedback",
         "guides.view_company",
+        # Decide on the steps agents propose, for every company's guides.
+        "guides.view_stepproposal",
+        "guides.change_stepproposal",
+        "guides.decide_any_stepproposal",
         # Admin sign-in lockouts (django-axes): see them, and lift one by deleting its attempts.
         "axes.view_accessattempt",
         "axes.delete_accessattempt",
@@ -58,6 +62,10 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "guides.view_company",
         "guides.view_attempt",
         "guides.view_feedback",
+        # Decide on the steps agents propose for the guides of their companies
+        # (guides.Company.authors; guides.selectors.user_decides_for_guide).
+        "guides.view_stepproposal",
+        "guides.change_stepproposal",
     ),
 }
 
