@@ -156,6 +156,16 @@ def user_decides_for_guide(user, guide: Guide) -> bool:
     ).exists()
 
 
+def step_proposal_guide(*, guide: Guide, language: str) -> Guide | None:
+    """The guide a fix in ``language`` is proposed to: the ticket's guide, or its version in
+    the ticket's language when the two differ; None when it has none."""
+    if guide.language == language:
+        return guide
+    return Guide.objects.filter(
+        company_id=guide.company_id, translation_key=guide.translation_key, language=language
+    ).first()
+
+
 def step_proposals_visible_to(user) -> QuerySet[StepProposal]:
     """The proposals ``user`` may see: every one for supervisors, those of the guides of their
     companies for authors, none for anyone else."""

@@ -37,7 +37,7 @@ from guides.models import (
 )
 from guides.page_cache import guide_pages_changed
 from guides.search import guide_search_index_update, guide_search_index_update_for, normalise
-from guides.selectors import user_decides_for_guide
+from guides.selectors import step_proposal_guide, user_decides_for_guide
 from helpdesk.errors import ServiceError
 from helpdesk.text import one_line, plain_text
 
@@ -571,23 +571,6 @@ def _guide_lock(guide_id: int) -> Guide:
     return Guide.objects.select_for_update().get(pk=guide_id)
 
 
-def _proposal_guide(guide: Guide, language: str) -> Guide:
-    """The guide a fix in ``language`` is proposed to: the ticket's guide, or its version in
-    the ticket's language when the two differ."""
-    if language not in Language.values:
-        raise StepProposalError(_("Unknown language."), field="language")
-    if guide.language == language:
-        return guide
-    translation = Guide.objects.filter(
-        company_id=guide.company_id, translation_key=guide.translation_key, language=language
-    ).first()
-    if translation is None:
-        raise StepProposalError(
-            _("The guide has no version in the ticket's language to propose the step to.")
-        )
-    return translation
-
-
 @transaction.atomic
 def step_proposal_submit(
     *,
@@ -610,7 +593,14 @@ def step_proposal_submit(
     solved (tickets.services.ticket_fix_propose); this app knows tickets by id only.
     """
     title, body = _step_text(title, body)
-    guide = _guide_lock(_proposal_guide(guide, language).pk)
+    if language not in Language.values:
+        raise StepProposalError(_("Unknown language."), field="language")
+    target = step_proposal_guide(guide=guide, language=language)
+    if target is None:
+        raise StepProposalError(
+            _("The guide has no version in the ticket's language to propose the step to.")
+        )
+    guide = _guide_lock(target.pk)
     if StepProposalSource.objects.filter(ticket_id=ticket_id).exists():
         raise FixAlreadyProposed(_("This ticket's fix has been proposed already."))
     if same_as is not None:
