@@ -15,7 +15,8 @@ from guides.selectors import (
     step_proposals_visible_to,
     user_decides_for_guide,
 )
-from tests.factories import CompanyFactory, GuideFactory, StepFactory
+from tests.factories import CompanyFactory, GuideFactory, StepFactory, UserFactory
+from tests.helpers import at_once, skip_unless_row_locks
 
 pytestmark = pytest.mark.django_db
 
@@ -223,6 +224,45 @@ def test_the_database_keeps_one_open_proposal_per_fix(guide):
         StepProposal.objects.create(
             guide=guide, language="en", title="Wait a day!", title_key="wait day"
         )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_agents_proposing_the_same_fix_at_once_make_one_proposal():
+    skip_unless_row_locks()
+    guide = GuideFactory()
+    words = ["Turn off the VPN", "turn off the vpn!", "Turn off the VPN.", "TURN OFF THE VPN"]
+
+    errors = at_once(
+        *(lambda n=n, title=title: propose(guide, n, title) for n, title in enumerate(words, 1))
+    )
+
+    assert errors == []
+    proposal = StepProposal.objects.get()
+    assert proposal.sources.count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_authors_accepting_at_once_each_get_their_own_place():
+    skip_unless_row_locks()
+    sue = UserFactory(username="sue-at-once", is_superuser=True, is_staff=True)
+    guide = GuideFactory()
+    StepFactory(guide=guide, position=1)
+    last = StepFactory(guide=guide, position=2, kind=Step.Kind.LAST_RESORT)
+    proposals = [propose(guide, n, f"Fix number {n}") for n in range(1, 5)]
+
+    errors = at_once(
+        *(lambda p=p: services.step_proposal_accept(proposal=p, actor=sue) for p in proposals)
+    )
+
+    assert errors == []
+    kinds = list(guide.steps.order_by("position").values_list("position", "kind"))
+    assert kinds == [
+        (1, "procedure"),
+        *((n, "alternative") for n in range(2, 6)),
+        (6, "last_resort"),
+    ]
+    last.refresh_from_db()
+    assert last.position == 6
 
 
 def test_a_proposals_markdown_is_sanitised_when_rendered(guide):
