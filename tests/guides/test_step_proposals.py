@@ -275,3 +275,18 @@ def test_a_proposals_markdown_is_sanitised_when_rendered(guide):
     assert "<script" not in html and "&lt;script&gt;" in html
     assert "href=" not in html  # no javascript: link
     assert "<strong>then</strong>" in html
+
+
+def test_the_open_proposals_of_a_guide_cost_two_queries_at_any_number(
+    guide, django_assert_num_queries
+):
+    propose(guide, 1, "Wait a day")
+    with django_assert_num_queries(2):  # the proposals with their counts, then their sources
+        assert [p.tickets_solved for p in step_proposals_open(guide=guide)] == [1]
+    for number in range(2, 40):
+        propose(guide, number, f"Fix number {number % 7}")
+
+    with django_assert_num_queries(2):
+        listed = step_proposals_open(guide=guide)
+        assert sum(len(p.sources.all()) for p in listed) == 39
+    assert sorted(p.tickets_solved for p in listed) == [1, 5, 5, 5, 5, 6, 6, 6]
