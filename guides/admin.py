@@ -1,10 +1,13 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import F, QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.urls import path, reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -21,9 +24,17 @@ from guides.models import (
     Guide,
     Step,
     StepOutcome,
+    StepProposal,
     Tag,
 )
 from guides.search import guide_search_index_update, guide_search_index_update_for
+from guides.selectors import (
+    step_proposals_open,
+    step_proposals_visible_to,
+    step_proposals_with_counts,
+    user_decides_for_guide,
+)
+from helpdesk.errors import ServiceError
 
 # Changes of the alternatives' order shown on a guide's page, newest first.
 ORDER_HISTORY_SHOWN = 20
@@ -359,6 +370,126 @@ class GuideAdmin(ContentGapsPages):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Guide]:
         return super().get_queryset(request).select_related("company")
+
+    # --- the steps agents proposed, on the guide's page ---
+
+    def get_urls(self):
+        own = [
+            path(
+                "<path:object_id>/proposals/<int:proposal_id>/",
+                self.admin_site.admin_view(self.proposal_view),
+                name="guides_guide_proposal",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def _guide_for(self, request: HttpRequest, object_id: str) -> Guide | None:
+        try:
+            return self.get_queryset(request).filter(pk=int(unquote(object_id))).first()
+        except ValueError:
+            return None
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url="", extra_context=None):
+        guide = self._guide_for(request, object_id)
+        if guide is not None and user_decides_for_guide(request.user, guide):
+            # The authors' drafts of a refused decision come back in their forms.
+            session = request.session
+            extra_context = {
+                **(extra_context or {}),
+                "step_proposals_shown": True,
+                "step_proposals": [
+                    (proposal, session.pop(_proposal_draft_key(proposal.pk), None))
+                    for proposal in step_proposals_open(guide=guide)
+                ],
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def proposal_view(self, request: HttpRequest, object_id: str, proposal_id: int) -> HttpResponse:
+        """Accept (as proposed, or as the author edited it) or dismiss one proposed step;
+        back to the guide's page with the outcome (post/redirect/get)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        guide = self._guide_for(request, object_id)
+        proposal = (
+            StepProposal.objects.filter(pk=proposal_id, guide=guide).first()
+            if guide is not None
+            else None
+        )
+        if guide is None or proposal is None:
+            raise Http404(_("No such proposed step."))
+        if not user_decides_for_guide(request.user, guide):
+            raise PermissionDenied
+        action = request.POST.get("action")
+        try:
+            if action == "accept":
+                step = services.step_proposal_accept(
+                    proposal=proposal,
+                    actor=request.user,
+                    title=request.POST.get("title"),
+                    body=request.POST.get("body"),
+                )
+                messages.success(
+                    request,
+                    _("Added as step %(position)d of the guide: “%(title)s”.")
+                    % {"position": step.position, "title": step.title},
+                )
+            elif action == "dismiss":
+                services.step_proposal_dismiss(proposal=proposal, actor=request.user)
+                messages.success(request, _("Dismissed: “%(title)s”.") % {"title": proposal.title})
+            else:
+                messages.error(request, _("Choose to accept or to dismiss the step."))
+        except ServiceError as error:
+            request.session[_proposal_draft_key(proposal.pk)] = {
+                "title": request.POST.get("title", "")[:1000],
+                "body": request.POST.get("body", "")[: services.STEP_PROPOSAL_BODY_MAX_LENGTH],
+            }
+            messages.error(request, error.message)
+        page = reverse("admin:guides_guide_change", args=[guide.pk])
+        return redirect(f"{page}#proposals")
+
+
+def _proposal_draft_key(proposal_id: int) -> str:
+    return f"guides.proposal_draft.{proposal_id}"
+
+
+@admin.register(StepProposal)
+class StepProposalAdmin(admin.ModelAdmin):
+    """The proposals the user may decide on, across guides, open and decided (filter by
+    status): each links to its guide's page, where it is accepted, edited or dismissed."""
+
+    list_display = ["title_link", "guide", "language", "status", "tickets_solved", "created_at"]
+    list_display_links = None
+    list_filter = ["status", "language", "guide__company"]
+    list_select_related = ["guide", "guide__company"]
+    # Not the sources: a join on them would multiply the counts of tickets_solved.
+    search_fields = ["title", "body", "guide__title"]
+    ordering = ["-created_at", "-pk"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[StepProposal]:
+        return step_proposals_with_counts(step_proposals_visible_to(request.user))
+
+    @admin.display(description=_("proposed step"), ordering="title")
+    def title_link(self, proposal: StepProposal) -> str:
+        page = reverse("admin:guides_guide_change", args=[proposal.guide_id])
+        return format_html(
+            '<a href="{}#proposal-{}"><bdi dir="auto">{}</bdi></a>',
+            page,
+            proposal.pk,
+            proposal.title,
+        )
+
+    @admin.display(description=_("solved tickets"), ordering="tickets_solved")
+    def tickets_solved(self, proposal: StepProposal) -> int:
+        return proposal.tickets_solved  # type: ignore[attr-defined]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
 
 
 class StepOutcomeInline(admin.TabularInline):

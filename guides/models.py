@@ -54,14 +54,20 @@ class Company(models.Model):
     support_email = models.EmailField(_("support e-mail"), blank=True)
     support_chat_url = models.URLField(_("support chat URL"), blank=True)
     support_hours = OneLineCharField(_("support hours"), max_length=200, blank=True)
-    # The staff who write this company's guides: an author sees the content gaps of these
-    # companies (guides.gaps); supervisors see every company's.
+    # The staff who write this company's guides: they see these guides' statistics
+    # (guides.statistics), the company's content gaps (guides.gaps), and decide on the steps
+    # agents propose for its guides (guides.selectors.user_decides_for_guide). Supervisors
+    # see and decide for every company.
     authors = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         related_name="authored_companies",
         blank=True,
+        limit_choices_to={"is_staff": True},
         verbose_name=_("authors"),
-        help_text=_("Authors who write this company's guides and see its content gaps."),
+        help_text=_(
+            "Staff who write this company's guides: they see their statistics and content "
+            "gaps and decide on the steps proposed for them."
+        ),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -848,3 +854,142 @@ class ContentGapHandled(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.key} ({self.language})"
+
+
+class StepProposalStatus(models.TextChoices):
+    PROPOSED = "proposed", _("Proposed")
+    ACCEPTED = "accepted", _("Accepted")
+    EDITED = "edited", _("Accepted with edits")
+    DISMISSED = "dismissed", _("Dismissed")
+
+
+class StepProposal(models.Model):
+    """A fix an agent gave a customer, proposed as a new alternative step of the guide the
+    customer had followed (guides.services.step_proposal_submit). The authors of the guide's
+    company accept it (a new step and a new guide version), edit it first, or dismiss it.
+
+    Agents who solved tickets with the same fix add to one proposal (its sources): the same
+    title once normalised for search (``title_key``), or the proposal they chose as "same as".
+    """
+
+    Status = StepProposalStatus
+
+    guide = models.ForeignKey(
+        Guide, on_delete=models.CASCADE, related_name="step_proposals", verbose_name=_("guide")
+    )
+    # The ticket's language; the guide's own, as a guide is written in one language.
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices)
+    title = OneLineCharField(_("title"), max_length=300)
+    body = models.TextField(_("body"), blank=True, help_text=_("Markdown."))
+    # guides.search.normalise(title): how near-identical fixes find one another.
+    title_key = models.CharField(_("title key"), max_length=300, editable=False)
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=StepProposalStatus.choices,
+        default=StepProposalStatus.PROPOSED,
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    # The step an accepted proposal became (null again if an author deletes that step later).
+    step = models.ForeignKey(
+        Step,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("step"),
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("proposed step")
+        verbose_name_plural = _("proposed steps")
+        permissions = [
+            (
+                "decide_any_stepproposal",
+                "Can decide on the proposed steps of every company's guides",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=StepProposalStatus.values), name="step_proposal_status_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(language__in=Language.values), name="step_proposal_language_known"
+            ),
+            models.CheckConstraint(condition=~Q(title=""), name="step_proposal_title_not_empty"),
+            # Decided exactly when no longer proposed; only an accepted one made a step.
+            models.CheckConstraint(
+                condition=(
+                    Q(status=StepProposalStatus.PROPOSED, decided_at__isnull=True)
+                    | (~Q(status=StepProposalStatus.PROPOSED) & Q(decided_at__isnull=False))
+                ),
+                name="step_proposal_decided_iff_not_proposed",
+            ),
+            models.CheckConstraint(
+                condition=Q(step__isnull=True)
+                | Q(status__in=[StepProposalStatus.ACCEPTED, StepProposalStatus.EDITED]),
+                name="step_proposal_step_only_when_accepted",
+            ),
+            # One open proposal per fix and guide: a second agent's same fix joins it. Also the
+            # index of the lookup that finds it (guides.services.step_proposal_submit).
+            models.UniqueConstraint(
+                fields=["guide", "title_key"],
+                condition=Q(status=StepProposalStatus.PROPOSED) & ~Q(title_key=""),
+                name="step_proposal_one_open_per_fix",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def text_direction(self) -> str:
+        return text_direction(self.language)
+
+    @property
+    def body_html(self) -> str:
+        return render_markdown(self.body)
+
+
+class StepProposalSource(models.Model):
+    """One solved ticket whose fix was this proposal, with the agent's own wording of it.
+
+    The ticket is named by its id and reference as plain values: guides never imports tickets
+    (the tickets app writes these rows, tickets.services.ticket_fix_propose). A ticket carries
+    one fix, so a ticket is the source of one proposal at most.
+    """
+
+    proposal = models.ForeignKey(
+        StepProposal, on_delete=models.CASCADE, related_name="sources", verbose_name=_("proposal")
+    )
+    ticket_id = models.PositiveBigIntegerField(_("ticket"), unique=True)
+    ticket_reference = models.CharField(_("ticket reference"), max_length=16)
+    title = OneLineCharField(_("title"), max_length=300)
+    body = models.TextField(_("body"), blank=True)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("proposed by"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = _("proposed step's ticket")
+        verbose_name_plural = _("proposed step's tickets")
+
+    def __str__(self) -> str:
+        return f"{self.ticket_reference} → {self.proposal}"

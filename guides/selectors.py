@@ -37,6 +37,8 @@ from guides.models import (
     Step,
     StepDayTally,
     StepOutcome,
+    StepProposal,
+    StepProposalSource,
     attempt_token_hash,
 )
 
@@ -271,3 +273,86 @@ def current_outcomes(history: list[StepOutcome]) -> dict[int, StepOutcome]:
 
 def attempt_feedback(*, attempt: Attempt) -> Feedback | None:
     return Feedback.objects.filter(attempt=attempt).first()
+
+
+# --- Step proposals: agents' fixes for authors to decide on ----------------------------------
+
+
+def user_decides_for_all_guides(user) -> bool:
+    """Supervisors: they decide on the proposed steps of every company's guides."""
+    return bool(
+        user.is_authenticated
+        and user.is_active
+        and user.has_perms(["guides.change_stepproposal", "guides.decide_any_stepproposal"])
+    )
+
+
+def user_decides_for_guide(user, guide: Guide) -> bool:
+    """Whether ``user`` may see and decide on the proposed steps of ``guide``: an author of
+    its company (Company.authors) or a supervisor. Agents propose steps from their tickets
+    (tickets.services.ticket_fix_propose) but never decide on them."""
+    if not (
+        user.is_authenticated and user.is_active and user.has_perm("guides.change_stepproposal")
+    ):
+        return False
+    if user_decides_for_all_guides(user):
+        return True
+    return Company.authors.through.objects.filter(
+        company_id=guide.company_id, user_id=user.pk
+    ).exists()
+
+
+def step_proposal_guide(*, guide: Guide, language: str) -> Guide | None:
+    """The guide a fix in ``language`` is proposed to: the ticket's guide, or its version in
+    the ticket's language when the two differ; None when it has none."""
+    if guide.language == language:
+        return guide
+    return Guide.objects.filter(
+        company_id=guide.company_id, translation_key=guide.translation_key, language=language
+    ).first()
+
+
+def step_proposals_visible_to(user) -> QuerySet[StepProposal]:
+    """The proposals ``user`` may see: every one for supervisors, those of the guides of their
+    companies for authors, none for anyone else."""
+    proposals = StepProposal.objects.all()
+    if not (user.is_authenticated and user.is_active and user.has_perm("guides.view_stepproposal")):
+        return proposals.none()
+    if user_decides_for_all_guides(user):
+        return proposals
+    return proposals.filter(guide__company__authors=user)
+
+
+def step_proposals_with_counts(queryset: QuerySet[StepProposal]) -> QuerySet[StepProposal]:
+    """``tickets_solved``: how many solved tickets carried each proposal's fix (a ticket is a
+    source only once solved, see guides.services.step_proposal_submit)."""
+    return queryset.annotate(tickets_solved=Count("sources"))
+
+
+def step_proposals_open(*, guide: Guide) -> list[StepProposal]:
+    """The guide's open proposals, the fix most tickets carried first, each with its count and
+    its sources (tickets and the agents' wordings) prefetched: three queries at any number."""
+    return list(
+        step_proposals_with_counts(
+            StepProposal.objects.filter(guide=guide, status=StepProposal.Status.PROPOSED)
+        )
+        .prefetch_related(
+            Prefetch(
+                "sources",
+                queryset=StepProposalSource.objects.select_related("proposed_by").order_by(
+                    "created_at", "pk"
+                ),
+            )
+        )
+        .order_by("-tickets_solved", "created_at", "pk")
+    )
+
+
+def step_proposal_of_ticket(*, ticket_id: int) -> StepProposal | None:
+    """The proposal a ticket's fix went into, if its agent proposed one."""
+    source = (
+        StepProposalSource.objects.filter(ticket_id=ticket_id)
+        .select_related("proposal", "proposal__step")
+        .first()
+    )
+    return source.proposal if source is not None else None

@@ -34,13 +34,16 @@ from guides.models import (
     Language,
     Step,
     StepOutcome,
+    StepProposal,
+    StepProposalSource,
     Tag,
     attempt_token_hash,
     attempt_token_new,
     feedback_voter_hash,
 )
 from guides.page_cache import guide_pages_changed
-from guides.search import guide_search_index_update, guide_search_index_update_for
+from guides.search import guide_search_index_update, guide_search_index_update_for, normalise
+from guides.selectors import step_proposal_guide, user_decides_for_guide
 from helpdesk.errors import ServiceError
 from helpdesk.text import one_line, plain_text
 
@@ -748,3 +751,208 @@ def _feedback_tallies_move(*, guide_id: int, added: list[bool], removed: list[bo
         changes["needs_work_count"] = F("needs_work_count") + needs_work
     if changes:
         Guide.objects.filter(pk=guide_id).update(**changes)
+
+
+# --- Step proposals: agents' fixes back into guides -------------------------------------------
+
+# A proposed step's body may be as long as the agent's reply it came from.
+STEP_PROPOSAL_BODY_MAX_LENGTH = 20_000
+
+
+class StepProposalError(ServiceError):
+    """A proposed step refused; ``field`` names the input (title, body, same_as)."""
+
+    code = "step_proposal_invalid"
+
+
+class StepProposalNotPermitted(StepProposalError):
+    code = "not_permitted"
+    status = 403
+    field = None
+
+
+class StepProposalStateRefusal(StepProposalError):
+    """Refused because of the proposal's or the ticket's state, not the input."""
+
+    status = 409
+    field = None
+
+
+class StepProposalDecided(StepProposalStateRefusal):
+    code = "proposal_decided"
+
+
+class FixAlreadyProposed(StepProposalStateRefusal):
+    code = "fix_already_proposed"
+
+
+def _step_text(title: str, body: str) -> tuple[str, str]:
+    """A step's title and body as typed, cleaned, or the refusal naming the wrong one."""
+    title = one_line(title)
+    body = body.strip()
+    if not title:
+        raise StepProposalError(_("Give the step a title."), field="title")
+    if len(title) > 300:
+        raise StepProposalError(
+            _("A title has at most %(count)d characters.") % {"count": 300}, field="title"
+        )
+    if len(body) > STEP_PROPOSAL_BODY_MAX_LENGTH:
+        raise StepProposalError(
+            _("A step's text has at most %(count)d characters.")
+            % {"count": STEP_PROPOSAL_BODY_MAX_LENGTH},
+            field="body",
+        )
+    return title, body
+
+
+def _guide_lock(guide_id: int) -> Guide:
+    # Every proposal of a guide and every decision on one takes the guide's row first: "is
+    # this fix proposed already?" and the insert are then one step, and two accepted proposals
+    # cannot pick the same free position.
+    return Guide.objects.select_for_update().get(pk=guide_id)
+
+
+@transaction.atomic
+def step_proposal_submit(
+    *,
+    guide: Guide,
+    language: str,
+    title: str,
+    body: str,
+    ticket_id: int,
+    ticket_reference: str,
+    proposed_by: Any = None,
+    same_as: int | None = None,
+) -> StepProposal:
+    """A solved ticket's fix, proposed as an alternative step of the guide it came from.
+
+    The fix joins an open proposal of that guide when the agent chose it (``same_as``) or when
+    its title is the same once normalised for search; otherwise it opens a new proposal. The
+    ticket becomes one of the proposal's sources, once: the count authors see.
+
+    The tickets app calls this after checking the agent may work the ticket and that it is
+    solved (tickets.services.ticket_fix_propose); this app knows tickets by id only.
+    """
+    title, body = _step_text(title, body)
+    if language not in Language.values:
+        raise StepProposalError(_("Unknown language."), field="language")
+    target = step_proposal_guide(guide=guide, language=language)
+    if target is None:
+        raise StepProposalError(
+            _("The guide has no version in the ticket's language to propose the step to.")
+        )
+    guide = _guide_lock(target.pk)
+    if StepProposalSource.objects.filter(ticket_id=ticket_id).exists():
+        raise FixAlreadyProposed(_("This ticket's fix has been proposed already."))
+    if same_as is not None:
+        proposal = StepProposal.objects.filter(
+            pk=same_as, guide=guide, status=StepProposal.Status.PROPOSED
+        ).first()
+        if proposal is None:
+            raise StepProposalError(
+                _("Choose one of the open proposals of this guide."), field="same_as"
+            )
+    else:
+        key = normalise(title)[:300]
+        proposal = (
+            StepProposal.objects.filter(
+                guide=guide, title_key=key, status=StepProposal.Status.PROPOSED
+            ).first()
+            if key
+            else None
+        )
+        if proposal is None:
+            proposal = StepProposal.objects.create(
+                guide=guide, language=guide.language, title=title, body=body, title_key=key
+            )
+    StepProposalSource.objects.create(
+        proposal=proposal, ticket_id=ticket_id, ticket_reference=ticket_reference,
+        title=title, body=body, proposed_by=proposed_by,
+    )  # fmt: skip
+    return proposal
+
+
+def _decision_start(proposal: StepProposal, actor: Any) -> tuple[Guide, StepProposal]:
+    """The proposal's guide and the proposal, locked, once ``actor`` may decide on it and it
+    is still open."""
+    guide = _guide_lock(proposal.guide_id)
+    if not user_decides_for_guide(actor, guide):
+        raise StepProposalNotPermitted(
+            _("Only the authors of this company's guides and supervisors decide on its steps.")
+        )
+    proposal = StepProposal.objects.select_for_update().get(pk=proposal.pk)
+    if proposal.status != StepProposal.Status.PROPOSED:
+        raise StepProposalDecided(
+            _("This proposal was %(status)s already.")
+            % {"status": proposal.get_status_display().lower()}
+        )
+    return guide, proposal
+
+
+def _alternative_position_make(guide: Guide) -> int:
+    """A free position for a new alternative of the locked ``guide``: after the procedure and
+    the alternatives, before the first last resort, which moves down one with every step
+    after it (their ids, and so their statistics, stay)."""
+    steps = list(Step.objects.filter(guide=guide).values_list("position", "kind"))
+    last_resorts = [position for position, kind in steps if kind == Step.Kind.LAST_RESORT]
+    if not last_resorts:
+        position = max((position for position, _kind in steps), default=0) + 1
+        moving = False
+    else:
+        first = min(last_resorts)
+        position = max((p for p, kind in steps if p < first), default=0) + 1
+        moving = position == first
+    highest = max((p for p, _kind in steps), default=0) + (1 if moving else 0)
+    if max(position, highest) > MAX_STEP_POSITION:
+        raise StepProposalStateRefusal(
+            _("This guide has no room for another step."), code="guide_full"
+        )
+    if moving:
+        # unique(guide, position) is checked row by row: park the steps above every allowed
+        # position, then bring them back one lower down the page.
+        later = Step.objects.filter(guide=guide, position__gte=position)
+        later.update(position=F("position") + MAX_STEP_POSITION)
+        Step.objects.filter(guide=guide, position__gt=MAX_STEP_POSITION).update(
+            position=F("position") - MAX_STEP_POSITION + 1
+        )
+    return position
+
+
+@transaction.atomic
+def step_proposal_accept(
+    *, proposal: StepProposal, actor: Any, title: str | None = None, body: str | None = None
+) -> Step:
+    """Accept a proposal as a new alternative step of its guide, at the end of the
+    alternatives and before any last resort; with ``title`` or ``body``, as the author edited
+    it. The guide gets a new version."""
+    guide, proposal = _decision_start(proposal, actor)
+    title, body = _step_text(
+        proposal.title if title is None else title, proposal.body if body is None else body
+    )
+    edited = (title, body) != (proposal.title, proposal.body.strip())
+    step = Step.objects.create(
+        guide=guide,
+        position=_alternative_position_make(guide),
+        kind=Step.Kind.ALTERNATIVE,
+        title=title,
+        body=body,
+    )
+    proposal.status = StepProposal.Status.EDITED if edited else StepProposal.Status.ACCEPTED
+    proposal.decided_by, proposal.decided_at, proposal.step = actor, timezone.now(), step
+    proposal.save(update_fields=["status", "decided_by", "decided_at", "step"])
+    guide_search_index_update(guide_id=guide.pk)
+    guide_pages_changed()  # the moved last resorts were an update(), which sends no signal
+    # A new version: the statistics of the steps before and after do not mix.
+    guide_version_record(guide=guide)
+    return step
+
+
+@transaction.atomic
+def step_proposal_dismiss(*, proposal: StepProposal, actor: Any) -> StepProposal:
+    """Dismiss a proposal: the guide stays as it is. A later ticket with the same fix opens a
+    new proposal."""
+    _guide, proposal = _decision_start(proposal, actor)
+    proposal.status = StepProposal.Status.DISMISSED
+    proposal.decided_by, proposal.decided_at = actor, timezone.now()
+    proposal.save(update_fields=["status", "decided_by", "decided_at"])
+    return proposal

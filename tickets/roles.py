@@ -47,6 +47,10 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "guides.view_content_gaps",
         "guides.view_all_content_gaps",
         "guides.handle_content_gaps",
+        # Decide on the steps agents propose, for every company's guides.
+        "guides.view_stepproposal",
+        "guides.change_stepproposal",
+        "guides.decide_any_stepproposal",
         # Admin sign-in lockouts (django-axes): see them, and lift one by deleting its attempts.
         "axes.view_accessattempt",
         "axes.delete_accessattempt",
@@ -65,6 +69,10 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         # The content gaps of the companies they write for (Company.authors).
         "guides.view_content_gaps",
         "guides.handle_content_gaps",
+        # Decide on the steps agents propose for the guides of their companies
+        # (guides.Company.authors; guides.selectors.user_decides_for_guide).
+        "guides.view_stepproposal",
+        "guides.change_stepproposal",
     ),
 }
 

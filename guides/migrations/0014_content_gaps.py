@@ -118,7 +118,11 @@ class Migration(migrations.Migration):
             name="authors",
             field=models.ManyToManyField(
                 blank=True,
-                help_text="Authors who write this company's guides and see its content gaps.",
+                help_text=(
+                    "Staff who write this company's guides: they see their statistics and "
+                    "content gaps and decide on the steps proposed for them."
+                ),
+                limit_choices_to={"is_staff": True},
                 related_name="authored_companies",
                 to=settings.AUTH_USER_MODEL,
                 verbose_name="authors",

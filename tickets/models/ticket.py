@@ -319,6 +319,8 @@ class TicketEvent(models.Model):
         PRIORITY_CHANGED = "priority_changed", _("Priority changed")
         STATUS_CHANGED = "status_changed", _("Status changed")
         UNASSIGNED = "unassigned", _("Unassigned")
+        # The agent proposed the ticket's fix as a step of its guide (guides.StepProposal).
+        FIX_PROPOSED = "fix_proposed", _("Fix proposed for the guide")
 
     ticket = models.ForeignKey(
         Ticket, on_delete=models.CASCADE, related_name="events", verbose_name=_("ticket")

@@ -9,7 +9,8 @@ One module per subdomain; this package re-exports their public names, so callers
 - assignment: automatic assignment, claim next, assignment by a person, availability and
   capacity.
 - sla: due times, the at-risk and breach check, closing solved tickets.
-- workflow: status changes, replies and notes, customer replies, priority, queue moves.
+- workflow: status changes, replies and notes, customer replies, priority, queue moves, the
+  fix of a solved ticket proposed as a step of its guide.
 - exceptions: the refusals (TicketError and its subclasses).
 
 Services never import tickets.tasks: work that must happen after commit (e-mails, the
@@ -44,6 +45,7 @@ from tickets.services.exceptions import (
     TicketClosedForReplies,
     TicketError,
     TicketNotPermitted,
+    TicketNotSolved,
     TransitionNotAllowed,
 )
 from tickets.services.routing import RoutingDecision, fallback_queue, route
@@ -53,7 +55,9 @@ from tickets.services.sla import (
     tickets_sla_check,
 )
 from tickets.services.workflow import (
+    FIX_STATUSES,
     ticket_customer_reply,
+    ticket_fix_propose,
     ticket_move_queue,
     ticket_note,
     ticket_priority_change,
@@ -63,6 +67,7 @@ from tickets.services.workflow import (
 
 __all__ = [
     "ESCALATION_BATCH_SIZE",
+    "FIX_STATUSES",
     "MAX_ESCALATION_DELIVERIES",
     "PUBLISH_TIMEOUT_SECONDS",
     "REOPEN_WINDOW",
@@ -73,6 +78,7 @@ __all__ = [
     "TicketClosedForReplies",
     "TicketError",
     "TicketNotPermitted",
+    "TicketNotSolved",
     "TransitionNotAllowed",
     "agent_availability_set",
     "agent_claim_slot",
@@ -89,6 +95,7 @@ __all__ = [
     "ticket_claim_next",
     "ticket_create_from_attempt",
     "ticket_customer_reply",
+    "ticket_fix_propose",
     "ticket_move_queue",
     "ticket_note",
     "ticket_priority_change",

@@ -143,7 +143,8 @@ class Command(BaseCommand):
             for spec in DEMO_USERS:
                 self._user_upsert(spec)
             self._routing_upsert()
-            # The demo author writes for every demo company: they see all of its content gaps.
+            # The demo author writes every demo company's guides: she sees their statistics
+            # and content gaps, and decides on the steps agents propose for them.
             author = get_user_model().objects.get(username="author")
             for company in Company.objects.all():
                 company.authors.add(author)
