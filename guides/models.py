@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -120,6 +121,16 @@ class Guide(models.Model):
             "works best for customers."
         ),
     )
+    # Who writes this guide: with guides.view_statistics (the Author role) a user sees the
+    # statistics of these guides only; guides.view_all_statistics (supervisors) sees all.
+    authors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        related_name="authored_guides",
+        blank=True,
+        limit_choices_to={"is_staff": True},
+        verbose_name=_("authors"),
+        help_text=_("Staff who write this guide and see its statistics."),
+    )
 
     class Meta:
         ordering = ["company__name", "title"]
@@ -153,6 +164,10 @@ class Guide(models.Model):
         indexes = [
             # Public listings: published guides of a company in one language.
             models.Index(fields=["company", "language", "status"], name="guide_listing_idx"),
+        ]
+        permissions = [
+            ("view_statistics", "Can see the statistics of the guides they write"),
+            ("view_all_statistics", "Can see the statistics of every guide"),
         ]
 
     def __str__(self) -> str:
@@ -361,6 +376,12 @@ class Attempt(models.Model):
         indexes = [
             # Per-guide reports and the escalation sweeper: attempts of a guide by status.
             models.Index(fields=["guide", "status"], name="attempt_guide_status_idx"),
+            # The statistics rollup (guides.rollups): the attempts started on the days it
+            # recomputes, and the days touched since its watermark (every change of an
+            # attempt moves updated_at; started_at is carried so that the scan reads only
+            # the index on PostgreSQL).
+            models.Index(fields=["started_at"], name="attempt_started_idx"),
+            models.Index(fields=["updated_at"], include=["started_at"], name="attempt_updated_idx"),
             # The escalations waiting for a ticket, first tries apart from retries, oldest
             # first (tickets.services.escalations_ticket); empty when the workers keep up.
             models.Index(
@@ -379,6 +400,10 @@ class StepOutcomeKind(models.TextChoices):
     DID_NOT_WORK = "did_not_work", _("Didn't work")
     COULD_NOT_DO = "could_not_do", _("Couldn't do this")
     SKIPPED = "skipped", _("Skipped")
+
+
+# The outcomes whose notes tell an author what went wrong (the failure notes of a step).
+FAILURE_OUTCOMES = [StepOutcomeKind.DID_NOT_WORK.value, StepOutcomeKind.COULD_NOT_DO.value]
 
 
 class StepOutcome(models.Model):
@@ -420,6 +445,15 @@ class StepOutcome(models.Model):
         ]
         indexes = [
             models.Index(fields=["attempt", "recorded_at"], name="step_outcome_history_idx"),
+            # A step's failure notes, newest first (guides.statistics.step_failure_notes):
+            # small, as most outcomes carry no note.
+            models.Index(
+                "step",
+                models.F("recorded_at").desc(),
+                models.F("id").desc(),
+                condition=Q(outcome__in=FAILURE_OUTCOMES) & ~Q(note=""),
+                name="step_outcome_failure_note_idx",
+            ),
         ]
 
     def __str__(self) -> str:
