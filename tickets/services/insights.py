@@ -135,11 +135,12 @@ def _ticket_columns_rebuild(*, days: Sequence[date]) -> int:
     att, params = rollups.attempts_cte(dialect, days)
     t = {name: f"t.{quoted(Ticket, name)}" for name in ("id", "attempt", "solved_at", "created_at")}
     e = {name: f"e.{quoted(TicketEvent, name)}" for name in ("ticket", "kind", "change")}
+    # The models' own table and column names, and constants.
     reopened = (
-        f"EXISTS (SELECT 1 FROM {quoted(TicketEvent)} e WHERE {e['ticket']} = {t['id']}"
+        f"EXISTS (SELECT 1 FROM {quoted(TicketEvent)} e WHERE {e['ticket']} = {t['id']}"  # noqa: S608
         f" AND {e['kind']} = '{TicketEvent.Kind.STATUS_CHANGED}'"
         f" AND {dialect.json_is_true(e['change'], 'reopened')})"
-    )  # noqa: S608 (the models' own table and column names)
+    )
     solve_seconds = dialect.seconds_between(
         t["solved_at"], f"COALESCE(att.escalation_requested_at, {t['created_at']})"
     )
