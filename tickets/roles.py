@@ -43,6 +43,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "guides.view_attempt",
         "guides.view_feedback",
         "guides.view_company",
+        # The statistics of every guide (guides.statistics).
+        "guides.view_all_statistics",
         # Admin sign-in lockouts (django-axes): see them, and lift one by deleting its attempts.
         "axes.view_accessattempt",
         "axes.delete_accessattempt",
@@ -58,6 +60,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "guides.view_company",
         "guides.view_attempt",
         "guides.view_feedback",
+        # The statistics of the guides they write (Guide.authors).
+        "guides.view_statistics",
     ),
 }
 
