@@ -41,7 +41,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
@@ -297,15 +297,15 @@ def _day_views_add(guides: list[tuple[int, str, int]], counts: dict[int, int]) -
     values = ", ".join(["(" + ", ".join(["%s"] * len(names)) + ")"] * len(rows))
     empty = json.dumps(seconds_histogram_empty())
     day = connection.ops.adapt_datefield_value(today)
-    params: list[object] = []
+    params: list[Any] = []
     for version_id, language, guide_id, company_id, views in rows:
         params += [day, guide_id, version_id, company_id, language, views, 0, 0, 0, 0, 0, 0]
         params.append(empty)
-    views = column["views"]
+    added = column["views"]
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {quote(table)} ({', '.join(column[name] for name in names)})"  # noqa: S608 (the model's own columns)
             f" VALUES {values} ON CONFLICT ({column['version']}, {column['language']},"
-            f" {column['day']}) DO UPDATE SET {views} = {quote(table)}.{views} + EXCLUDED.{views}",
+            f" {column['day']}) DO UPDATE SET {added} = {quote(table)}.{added} + EXCLUDED.{added}",
             params,
         )
