@@ -408,6 +408,6 @@ def step_failure_notes(
         notes = notes.filter(note__icontains=search)
     if date_from is not None:
         notes = notes.filter(recorded_at__gte=day_bounds(date_from)[0])
-    if date_to is not None:
+    if date_to is not None and date_to < date.max:  # the last day has no next to end at
         notes = notes.filter(recorded_at__lt=day_bounds(date_to)[1])
     return notes

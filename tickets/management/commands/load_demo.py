@@ -171,6 +171,9 @@ class Command(BaseCommand):
             roles.roles_sync()
             group = Group.objects.get(name=spec["role"])
         user.groups.set([group])
+        if spec["role"] == roles.AUTHOR:
+            # The demo author writes the demo guides: their statistics are hers to see.
+            user.authored_guides.set(Guide.objects.all())
 
     def _routing_upsert(self) -> None:
         """Create or reset the demo routing; running it again changes nothing else.
