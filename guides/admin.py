@@ -80,6 +80,7 @@ class GuideAdmin(admin.ModelAdmin):
     list_select_related = ["company"]
     search_fields = ["title", "summary", "slug", "company__name", "steps__title"]
     autocomplete_fields = ["company", "tags"]
+    filter_horizontal = ["authors"]
     readonly_fields = [
         "translations",
         "preview",
@@ -92,6 +93,8 @@ class GuideAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["company", "title", "slug", "language", "status", "tags"]}),
         (_("Translations"), {"fields": ["translation_key", "translations"]}),
+        # Who sees this guide's statistics with the Author role (guides.statistics).
+        (_("Authors"), {"fields": ["authors"]}),
         (_("Summary"), {"fields": ["summary"]}),
         (_("Preview"), {"fields": ["preview"], "classes": ["collapse"]}),
         (
