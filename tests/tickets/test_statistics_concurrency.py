@@ -93,3 +93,37 @@ def test_outcomes_on_one_step_never_wait_for_the_rollup():
     assert StepDayTally.objects.get(step_key=steps[1].pk, day=today).shown == 2 * half
     funnel = GuideDayTally.objects.get(guide=guide, day=today)
     assert (funnel.attempts, funnel.resolved) == (2 * half, half)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_periodic_run_skips_while_another_run_holds_the_watermark():
+    skip_unless_row_locks()
+    from django.db import transaction
+
+    from guides.models import RollupWatermark
+    from tickets import tasks
+    from tickets.services import insights
+
+    services.statistics_rollup()  # the watermark row exists
+    holding, release = threading.Event(), threading.Event()
+
+    def another_run():
+        try:
+            with transaction.atomic():
+                RollupWatermark.objects.select_for_update().get(name=insights.WATERMARK_NAME)
+                holding.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=another_run)
+    holder.start()
+    try:
+        assert holding.wait(timeout=30)
+        started = time.monotonic()
+        assert tasks.rollup_statistics() is None  # skipped, not queued behind the other
+        assert time.monotonic() - started < 2
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    assert tasks.rollup_statistics() == 0  # and runs once the other is done

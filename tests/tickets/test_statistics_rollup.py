@@ -261,3 +261,10 @@ def test_the_command_and_the_task_run_it(db):
     assert "Rolled up 2 days" in out.getvalue()
     assert tasks.rollup_statistics() == 0  # nothing changed since
     assert GuideDayTally.objects.count() == 2
+
+
+def test_beat_sends_the_rollup_to_the_maintenance_queue(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["rollup-statistics"]
+    assert entry["task"] == tasks.rollup_statistics.name
+    assert entry["schedule"] == settings.STATISTICS_ROLLUP_INTERVAL
+    assert settings.CELERY_TASK_ROUTES[tasks.rollup_statistics.name] == {"queue": "maintenance"}
