@@ -419,7 +419,7 @@ def _step_failure_gaps(rows: list[dict[str, Any]], steps: dict[int, Step]) -> li
 
 
 def _failure_note_rows(scope: _Scope, since: datetime) -> list[dict[str, Any]]:
-    # The filter matches the partial index step_outcome_failure_note_idx.
+    # The filter matches the partial index outcome_recent_failure_idx.
     notes = (
         StepOutcome.objects.filter(outcome__in=FAILURES, recorded_at__gte=since, step__isnull=False)
         .exclude(note="")

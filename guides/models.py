@@ -170,6 +170,10 @@ class Guide(models.Model):
             # Public listings: published guides of a company in one language.
             models.Index(fields=["company", "language", "status"], name="guide_listing_idx"),
         ]
+        permissions = [
+            ("view_statistics", "Can see the statistics of the guides they write"),
+            ("view_all_statistics", "Can see the statistics of every guide"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.title} ({self.language})"
@@ -416,6 +420,12 @@ class Attempt(models.Model):
         indexes = [
             # Per-guide reports and the escalation sweeper: attempts of a guide by status.
             models.Index(fields=["guide", "status"], name="attempt_guide_status_idx"),
+            # The statistics rollup (guides.rollups): the attempts started on the days it
+            # recomputes, and the days touched since its watermark (every change of an
+            # attempt moves updated_at; started_at is carried so that the scan reads only
+            # the index on PostgreSQL).
+            models.Index(fields=["started_at"], name="attempt_started_idx"),
+            models.Index(fields=["updated_at"], include=["started_at"], name="attempt_updated_idx"),
             # The escalations waiting for a ticket, first tries apart from retries, oldest
             # first (tickets.services.escalations_ticket); empty when the workers keep up.
             models.Index(
@@ -434,6 +444,10 @@ class StepOutcomeKind(models.TextChoices):
     DID_NOT_WORK = "did_not_work", _("Didn't work")
     COULD_NOT_DO = "could_not_do", _("Couldn't do this")
     SKIPPED = "skipped", _("Skipped")
+
+
+# The outcomes whose notes tell an author what went wrong (the failure notes of a step).
+FAILURE_OUTCOMES = [StepOutcomeKind.DID_NOT_WORK.value, StepOutcomeKind.COULD_NOT_DO.value]
 
 
 class StepOutcome(models.Model):
@@ -483,6 +497,15 @@ class StepOutcome(models.Model):
                     Q(outcome__in=[StepOutcomeKind.DID_NOT_WORK, StepOutcomeKind.COULD_NOT_DO])
                     & ~Q(note="")
                 ),
+                name="outcome_recent_failure_idx",
+            ),
+            # A step's failure notes, newest first (guides.statistics.step_failure_notes):
+            # small, as most outcomes carry no note.
+            models.Index(
+                "step",
+                models.F("recorded_at").desc(),
+                models.F("id").desc(),
+                condition=Q(outcome__in=FAILURE_OUTCOMES) & ~Q(note=""),
                 name="step_outcome_failure_note_idx",
             ),
         ]

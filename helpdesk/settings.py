@@ -386,12 +386,18 @@ CELERY_TASK_ROUTES = {
     "tickets.tasks.check_sla": {"queue": "maintenance"},
     "tickets.tasks.assign_waiting_tickets": {"queue": "maintenance"},
     "tickets.tasks.close_solved_tickets": {"queue": "maintenance"},
+    "tickets.tasks.rollup_statistics": {"queue": "maintenance"},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Guide views wait in the cache at most this long before they reach Guide.view_count.
 GUIDE_VIEW_FLUSH_INTERVAL = env_float("GUIDE_VIEW_FLUSH_INTERVAL", 60.0, minimum=1.0)
 ESCALATION_SWEEP_INTERVAL = env_float("ESCALATION_SWEEP_INTERVAL", 30.0, minimum=1.0)
+# The statistics rollup (tickets.services.insights) runs every STATISTICS_ROLLUP_INTERVAL
+# seconds; each run also re-reads the changes of the STATISTICS_ROLLUP_LAG seconds before the
+# last run began, for the transactions that were still open then (docs/statistics.md).
+STATISTICS_ROLLUP_INTERVAL = env_float("STATISTICS_ROLLUP_INTERVAL", 300.0, minimum=1.0)
+STATISTICS_ROLLUP_LAG = env_float("STATISTICS_ROLLUP_LAG", 600.0, minimum=0.0)
 ESCALATION_SWEEP_AGE = env_float("ESCALATION_SWEEP_AGE", 60.0, minimum=0.0)
 # --- Health (/healthz, `manage.py health`) ----------------------------------------------------
 # Beat sends a heartbeat task every HEARTBEAT_INTERVAL seconds and records its own ticks; the
@@ -432,6 +438,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tickets.tasks.assign_waiting_tickets",
         "schedule": 60.0,
         "options": {"expires": 55},
+    },
+    # The day tallies the statistics read (docs/statistics.md).
+    "rollup-statistics": {
+        "task": "tickets.tasks.rollup_statistics",
+        "schedule": STATISTICS_ROLLUP_INTERVAL,
+        "options": {"expires": STATISTICS_ROLLUP_INTERVAL},
     },
     # Solved tickets past the 7-day reopen window become closed.
     "close-solved-tickets": {

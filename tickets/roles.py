@@ -51,6 +51,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "guides.view_stepproposal",
         "guides.change_stepproposal",
         "guides.decide_any_stepproposal",
+        # The statistics of every guide (guides.statistics).
+        "guides.view_all_statistics",
         # Admin sign-in lockouts (django-axes): see them, and lift one by deleting its attempts.
         "axes.view_accessattempt",
         "axes.delete_accessattempt",
@@ -73,6 +75,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         # (guides.Company.authors; guides.selectors.user_decides_for_guide).
         "guides.view_stepproposal",
         "guides.change_stepproposal",
+        # The statistics of the guides they write (Company.authors).
+        "guides.view_statistics",
     ),
 }
 

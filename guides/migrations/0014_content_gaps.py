@@ -136,7 +136,7 @@ class Migration(migrations.Migration):
                     models.Q(("note", ""), _negated=True),
                 ),
                 fields=["recorded_at"],
-                name="step_outcome_failure_note_idx",
+                name="outcome_recent_failure_idx",
             ),
         ),
         migrations.AddField(

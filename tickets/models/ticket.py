@@ -249,6 +249,9 @@ class Ticket(models.Model):
             ),
             # Admin and API search by the customer's address, exactly and case-insensitively.
             models.Index(Upper("requester_email"), name="ticket_requester_email_idx"),
+            # The statistics rollup (tickets.services.insights): the days whose tickets changed
+            # since its watermark.
+            models.Index(fields=["updated_at"], name="ticket_updated_idx"),
         ]
         permissions = [
             ("view_all_queues", "Can see and work the tickets of every queue"),

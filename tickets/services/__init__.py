@@ -11,6 +11,7 @@ One module per subdomain; this package re-exports their public names, so callers
 - sla: due times, the at-risk and breach check, closing solved tickets.
 - workflow: status changes, replies and notes, customer replies, priority, queue moves, the
   fix of a solved ticket proposed as a step of its guide.
+- insights: the statistics rollup (the day tallies of guides, with their tickets).
 - exceptions: the refusals (TicketError and its subclasses).
 
 Services never import tickets.tasks: work that must happen after commit (e-mails, the
@@ -48,6 +49,7 @@ from tickets.services.exceptions import (
     TicketNotSolved,
     TransitionNotAllowed,
 )
+from tickets.services.insights import RollupResult, statistics_rollup
 from tickets.services.routing import RoutingDecision, fallback_queue, route
 from tickets.services.sla import (
     sla_due_times,
@@ -74,6 +76,7 @@ __all__ = [
     "TRANSIENT_DATABASE_ERRORS",
     "AgentAtCapacity",
     "AgentUnavailable",
+    "RollupResult",
     "RoutingDecision",
     "TicketClosedForReplies",
     "TicketError",
@@ -90,6 +93,7 @@ __all__ = [
     "fallback_queue",
     "route",
     "sla_due_times",
+    "statistics_rollup",
     "ticket_assign",
     "ticket_assign_to",
     "ticket_claim_next",

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tickets", "0013_attempts_awaiting_ticket"),
+        ("tickets", "0014_ticket_updated_index"),
     ]
 
     operations = [
