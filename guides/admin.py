@@ -9,6 +9,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from guides.admin_statistics import StatisticsAdminMixin
 from guides.models import (
     MAX_STEP_POSITION,
     Attempt,
@@ -20,6 +21,7 @@ from guides.models import (
     Tag,
 )
 from guides.search import guide_search_index_update, guide_search_index_update_for
+from guides.statistics import statistics_allowed
 
 
 @admin.register(Company)
@@ -74,7 +76,7 @@ class StepInline(admin.StackedInline):
 
 
 @admin.register(Guide)
-class GuideAdmin(admin.ModelAdmin):
+class GuideAdmin(StatisticsAdminMixin, admin.ModelAdmin):
     list_display = ["title", "company", "language", "status", "view_count", "updated_at"]
     list_filter = ["status", "language", "company", ("tags", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["company"]
@@ -83,6 +85,7 @@ class GuideAdmin(admin.ModelAdmin):
     readonly_fields = [
         "translations",
         "preview",
+        "statistics",
         "view_count",
         "helpful_count",
         "needs_work_count",
@@ -98,6 +101,7 @@ class GuideAdmin(admin.ModelAdmin):
             _("Usage"),
             {
                 "fields": [
+                    "statistics",
                     "view_count",
                     "helpful_count",
                     "needs_work_count",
@@ -131,6 +135,23 @@ class GuideAdmin(admin.ModelAdmin):
                 for other in others
             ),
         )
+
+    @admin.display(description=_("Statistics"))
+    def statistics(self, guide: Guide) -> str:
+        if guide.pk is None:
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:guides_guide_guide_statistics", args=[guide.pk]),
+            _("What customers did with this guide"),
+        )
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_see_statistics": statistics_allowed(request.user),
+        }
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description=_("Rendered guide"))
     def preview(self, guide: Guide) -> str:
