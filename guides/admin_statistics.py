@@ -61,16 +61,20 @@ class StatisticsFilter(forms.Form):
 
     def __init__(self, *args: Any, guides=None, with_company: bool = True, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["language"].choices = [("", _("All languages")), *Language.choices]
+        language = self.fields["language"]
+        assert isinstance(language, forms.ChoiceField)
+        language.choices = [("", _("All languages")), *Language.choices]
+        company = self.fields["company"]
         if with_company and guides is not None:
-            self.fields["company"].queryset = Company.objects.filter(
+            assert isinstance(company, forms.ModelChoiceField)
+            company.queryset = Company.objects.filter(
                 pk__in=guides.values("company_id")
             ).order_by("name")
         else:
             del self.fields["company"]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         today = timezone.now().date()
         date_to = cleaned.get("date_to") or today
         date_from = cleaned.get("date_from") or date_to - timedelta(days=DEFAULT_DAYS - 1)
@@ -85,17 +89,18 @@ class StatisticsFilter(forms.Form):
 def _percent(share: float | None) -> str:
     if share is None:
         return "—"
-    return f"{number_format(share * 100, decimal_pos=0)} %"
+    # Rounded here: number_format cuts decimals off rather than rounding them.
+    return f"{number_format(round(share * 100))} %"
 
 
 def _seconds(seconds: float | None) -> str:
     if seconds is None:
         return "—"
     if seconds < 120:
-        return _("%(count)s s") % {"count": number_format(seconds, decimal_pos=0)}
+        return _("%(count)s s") % {"count": number_format(round(seconds))}
     if seconds < 7200:
-        return _("%(count)s min") % {"count": number_format(seconds / 60, decimal_pos=0)}
-    return _("%(count)s h") % {"count": number_format(seconds / 3600, decimal_pos=1)}
+        return _("%(count)s min") % {"count": number_format(round(seconds / 60))}
+    return _("%(count)s h") % {"count": number_format(round(seconds / 3600, 1))}
 
 
 def _csv(filename: str, header: list[str], rows: list[list[Any]]) -> HttpResponse:
