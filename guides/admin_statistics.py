@@ -67,9 +67,9 @@ class StatisticsFilter(forms.Form):
         company = self.fields["company"]
         if with_company and guides is not None:
             assert isinstance(company, forms.ModelChoiceField)
-            company.queryset = Company.objects.filter(
-                pk__in=guides.values("company_id")
-            ).order_by("name")
+            company.queryset = Company.objects.filter(pk__in=guides.values("company_id")).order_by(
+                "name"
+            )
         else:
             del self.fields["company"]
 
