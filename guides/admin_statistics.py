@@ -49,6 +49,9 @@ class StatisticsFilter(forms.Form):
     company = forms.ModelChoiceField(
         queryset=Company.objects.none(), required=False, label=gettext_lazy("Company")
     )
+    guide = forms.ModelChoiceField(
+        queryset=Guide.objects.none(), required=False, label=gettext_lazy("Guide")
+    )
     language = forms.ChoiceField(required=False, label=gettext_lazy("Language"))
     date_from = forms.DateField(
         required=False,
@@ -70,8 +73,12 @@ class StatisticsFilter(forms.Form):
             company.queryset = Company.objects.filter(pk__in=guides.values("company_id")).order_by(
                 "name"
             )
+            guide = self.fields["guide"]
+            assert isinstance(guide, forms.ModelChoiceField)
+            guide.queryset = guides.select_related("company").order_by("company__name", "title")
         else:
             del self.fields["company"]
+            del self.fields["guide"]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -196,6 +203,8 @@ class StatisticsAdminMixin(admin.ModelAdmin):
             return self._page(request, "overview.html", {"title": _("Statistics"), "form": form})
         filters = form.cleaned_data
         company = filters.get("company")
+        if filters.get("guide") is not None:
+            guides = guides.filter(pk=filters["guide"].pk)
         language = filters.get("language") or None
         date_from, date_to = filters["date_from"], filters["date_to"]
         weeks = deflection_series(

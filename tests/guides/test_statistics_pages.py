@@ -82,11 +82,15 @@ def test_the_overview_downloads_its_figures(client, story, supervisor):
 
 def test_an_author_sees_their_guides_only(client, story, author):
     other = statistics_story()
-    services.statistics_rollup()
+    services.statistics_rollup(full=True)  # the story's rows are dated in the past
     client.force_login(author)
     body = client.get(OVERVIEW, RANGE).content.decode()
     assert f'class="guide-{story.guide.pk}"' in body
     assert f'class="guide-{other.guide.pk}"' not in body
+    supervisor = staff_user("stella", roles.SUPERVISOR)
+    client.force_login(supervisor)
+    assert f'class="guide-{other.guide.pk}"' in client.get(OVERVIEW, RANGE).content.decode()
+    client.force_login(author)
     assert client.get(guide_page(story), RANGE).status_code == 200
     foreign = reverse("admin:guides_guide_guide_statistics", args=[other.guide.pk])
     assert client.get(foreign, RANGE).status_code == 404
@@ -182,8 +186,20 @@ def queries_of(client, url, params) -> int:
 def test_the_pages_query_counts_do_not_grow_with_the_data(client, story, supervisor):
     client.force_login(supervisor)
     small = [queries_of(client, url, RANGE) for url in (OVERVIEW, guide_page(story))]
+    assert len(client.get(OVERVIEW, RANGE).context["funnels"]) == 1
     for _ in range(3):
         statistics_story(company=story.guide.company)
-    services.statistics_rollup()
+    services.statistics_rollup(full=True)
     large = [queries_of(client, url, RANGE) for url in (OVERVIEW, guide_page(story))]
+    assert len(client.get(OVERVIEW, RANGE).context["funnels"]) == 4
     assert small == large
+
+
+def test_the_overview_narrows_to_one_guide(client, story, supervisor):
+    other = statistics_story()
+    services.statistics_rollup(full=True)  # the story's rows are dated in the past
+    client.force_login(supervisor)
+    response = client.get(OVERVIEW, {**RANGE, "guide": other.guide.pk})
+    assert [row.guide_id for row, _rate in response.context["funnels"]] == [other.guide.pk]
+    # A guide outside the list's choices is a form error, as any other bad filter.
+    assert client.get(OVERVIEW, {**RANGE, "guide": 10**9}).context["form"].errors
