@@ -15,6 +15,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from guides import ordering, selectors, services
+from guides.admin_statistics import StatisticsAdminMixin
 from guides.gaps_admin import ContentGapsPages
 from guides.models import (
     MAX_STEP_POSITION,
@@ -34,6 +35,7 @@ from guides.selectors import (
     step_proposals_with_counts,
     user_decides_for_guide,
 )
+from guides.statistics import statistics_allowed
 from helpdesk.errors import ServiceError
 
 # Changes of the alternatives' order shown on a guide's page, newest first.
@@ -98,7 +100,7 @@ class StepInline(admin.StackedInline):
 
 
 @admin.register(Guide)
-class GuideAdmin(ContentGapsPages):
+class GuideAdmin(StatisticsAdminMixin, ContentGapsPages):
     list_display = ["title", "company", "language", "status", "view_count", "updated_at"]
     list_filter = ["status", "language", "company", ("tags", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["company"]
@@ -110,6 +112,7 @@ class GuideAdmin(ContentGapsPages):
         "alternatives_order_now",
         "alternatives_order_history",
         "versions",
+        "statistics",
         "view_count",
         "helpful_count",
         "needs_work_count",
@@ -125,6 +128,7 @@ class GuideAdmin(ContentGapsPages):
             _("Usage"),
             {
                 "fields": [
+                    "statistics",
                     "view_count",
                     "helpful_count",
                     "needs_work_count",
@@ -179,6 +183,23 @@ class GuideAdmin(ContentGapsPages):
                 for other in others
             ),
         )
+
+    @admin.display(description=_("Statistics"))
+    def statistics(self, guide: Guide) -> str:
+        if guide.pk is None:
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:guides_guide_guide_statistics", args=[guide.pk]),
+            _("What customers did with this guide"),
+        )
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_see_statistics": statistics_allowed(request.user),
+        }
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description=_("Rendered guide"))
     def preview(self, guide: Guide) -> str:

@@ -418,3 +418,68 @@ def step_failure_notes(
     if date_to is not None and date_to < date.max:  # the last day has no next to end at
         notes = notes.filter(recorded_at__lt=day_bounds(date_to)[1])
     return notes
+
+
+# --- the guides side by side ---------------------------------------------------------------
+
+
+@dataclass
+class GuideFunnel:
+    guide_id: int
+    title: str
+    company: str
+    language: str
+    funnel: Funnel
+
+
+def guide_funnels(
+    *,
+    guides: QuerySet[Guide],
+    company_id: int | None = None,
+    language: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    limit: int = 50,
+) -> list[GuideFunnel]:
+    """The funnels of ``guides`` (a user's scope) over a range of days, the guides with the
+    most attempts first, at most ``limit`` of them. One query, whatever the number of days:
+    the sums are the database's; the histograms stay out (each guide's page has its medians)."""
+    days = _day_range(
+        GuideDayTally.objects.filter(guide__in=guides.values("pk")), date_from, date_to
+    )
+    if company_id is not None:
+        days = days.filter(company_id=company_id)
+    if language:
+        days = days.filter(language=language)
+    rows = (
+        days.order_by()
+        .values("guide_id", "guide__title", "guide__company__name", "guide__language")
+        .annotate(
+            views=Sum("views"),
+            attempts=Sum("attempts"),
+            resolved=Sum("resolved"),
+            abandoned=Sum("abandoned"),
+            escalated=Sum("escalated"),
+            tickets_solved=Sum("tickets_solved"),
+            tickets_reopened=Sum("tickets_reopened"),
+        )
+        .order_by("-attempts", "-views", "guide_id")[:limit]
+    )
+    return [
+        GuideFunnel(
+            guide_id=row["guide_id"],
+            title=row["guide__title"],
+            company=row["guide__company__name"],
+            language=row["guide__language"],
+            funnel=Funnel(
+                views=row["views"],
+                attempts=row["attempts"],
+                resolved=row["resolved"],
+                abandoned=row["abandoned"],
+                escalated=row["escalated"],
+                tickets_solved=row["tickets_solved"],
+                tickets_reopened=row["tickets_reopened"],
+            ),
+        )
+        for row in rows
+    ]
