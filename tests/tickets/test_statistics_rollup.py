@@ -268,3 +268,25 @@ def test_beat_sends_the_rollup_to_the_maintenance_queue(settings):
     assert entry["task"] == tasks.rollup_statistics.name
     assert entry["schedule"] == settings.STATISTICS_ROLLUP_INTERVAL
     assert settings.CELERY_TASK_ROUTES[tasks.rollup_statistics.name] == {"queue": "maintenance"}
+
+
+def test_a_rollup_reorders_the_alternatives_by_what_customers_said(db):
+    """The loop the issue asks for, through the real services: customers mark steps, the
+    rollup counts them, and the next customers see the alternative that works first."""
+    from guides import services as guide_services
+    from guides.models import AlternativesOrderChange, Step
+    from tests.factories import GuideFactory, StepFactory
+
+    guide = GuideFactory(status="published")
+    card = StepFactory(guide=guide, position=1, kind=Step.Kind.PROCEDURE, title="Change card")
+    paypal = StepFactory(guide=guide, position=2, kind=Step.Kind.ALTERNATIVE, title="PayPal")
+    wifi = StepFactory(guide=guide, position=3, kind=Step.Kind.ALTERNATIVE, title="Wi-Fi")
+    for _ in range(31):  # past the minimum sample of both alternatives
+        attempt, _token = guide_services.attempt_start(guide=guide)
+        for step, outcome in ((card, "did_not_work"), (paypal, "did_not_work"), (wifi, "worked")):
+            guide_services.step_outcome_record(attempt=attempt, step_id=step.pk, outcome=outcome)
+
+    services.statistics_rollup()
+
+    latest = AlternativesOrderChange.objects.filter(guide=guide).order_by("-pk").first()
+    assert latest is not None and latest.order == [wifi.pk, paypal.pk]

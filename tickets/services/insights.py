@@ -40,7 +40,8 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from guides import rollups
-from guides.models import Guide, GuideDayTally, RollupWatermark
+from guides import services as guide_services
+from guides.models import Guide, GuideDayTally, RollupWatermark, StepDayTally
 from tickets.models import Ticket, TicketEvent
 
 logger = logging.getLogger(__name__)
@@ -86,6 +87,11 @@ def statistics_rollup(*, full: bool = False, wait: bool = True) -> RollupResult 
             rollups.guide_tallies_prune(days=chunk)
         watermark.until = until
         watermark.save(update_fields=["until"])
+        moved = set(StepDayTally.objects.filter(day__in=days).values_list("guide_id", flat=True))
+    # After the commit, so that no cache holds numbers a rollback would take back: the
+    # alternatives' orders of the guides whose tallies moved (guides.ordering, docs/learning.md).
+    if moved:
+        guide_services.alternatives_order_changed(moved)
     result = RollupResult(
         days=len(days),
         step_rows=step_rows,
