@@ -1,5 +1,6 @@
 """An author reads her guide's statistics in a real browser, in Arabic: the funnel, a step's
-success with its interval, and what customers wrote when the step failed."""
+success with its interval, and what customers wrote when the step failed; then she accepts
+the step an agent proposed from a solved ticket, which starts the guide's next version."""
 
 from __future__ import annotations
 
@@ -10,8 +11,15 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from guides import services as guide_services
 from guides.models import Attempt, Guide, Step
-from tests.factories import AttemptFactory, GuideVersionFactory, StepOutcomeFactory, staff_user
+from tests.factories import (
+    AttemptFactory,
+    GuideVersionFactory,
+    StepOutcomeFactory,
+    TicketFactory,
+    staff_user,
+)
 from tickets import roles, services
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -50,6 +58,13 @@ def spotify_ar(transactional_db) -> Guide:
             recorded_at=started + datetime.timedelta(seconds=120),
         )  # fmt: skip
     services.statistics_rollup()
+    # The escalated customer's ticket was solved by a fix the guide lacks; the agent proposed it.
+    solved = TicketFactory(attempt=attempt, status="solved", solved_at=timezone.now())
+    guide_services.step_proposal_submit(
+        guide=guide, language="ar", title="أوقف الشبكة الافتراضية الخاصة ثم ادفع من جديد",
+        body="افتح **الإعدادات** وأوقف الشبكة الافتراضية الخاصة.", ticket_id=solved.pk,
+        ticket_reference=solved.reference,
+    )  # fmt: skip
     return guide
 
 
@@ -101,3 +116,17 @@ def test_an_author_reads_the_funnel_and_a_steps_failure_notes_in_arabic(
     assert notes.count() == 1
     assert notes.first.inner_text() == NOTE
     page.screenshot(path=str(shots / "failure-notes-ar.png"), full_page=True)
+
+    # The fix an agent proposed, on the guide's page: she accepts it.
+    versions_before = spotify_ar.versions.count()
+    page.goto(f"{live_server.url}/admin/guides/guide/{spotify_ar.pk}/change/")
+    proposal = page.locator(".step-proposal")
+    assert "أوقف الشبكة الافتراضية" in proposal.inner_text()
+    proposal.locator("button[value=accept]").click()
+    page.wait_for_load_state()
+    page.screenshot(path=str(shots / "proposal-accepted-ar.png"), full_page=True)
+    added = spotify_ar.steps.get(title="أوقف الشبكة الافتراضية الخاصة ثم ادفع من جديد")
+    assert added.kind == Step.Kind.ALTERNATIVE
+    latest = spotify_ar.versions.order_by("-number").first()
+    assert spotify_ar.versions.count() == versions_before + 1
+    assert added.pk in [item["step"] for item in latest.steps]
