@@ -27,6 +27,7 @@ from django.utils.translation import get_language_bidi, gettext_lazy
 from django.utils.translation import gettext as _
 
 from guides.charts import Bar, bar_chart, column_chart, funnel_chart
+from guides.gaps import content_gaps_visible_to
 from guides.models import Company, Guide, Language
 from guides.statistics import (
     Funnel,
@@ -272,6 +273,7 @@ class StatisticsAdminMixin(admin.ModelAdmin):
                 "deflection": _percent(total.deflection_rate),
                 "funnels": [(row, _percent(row.funnel.deflection_rate)) for row in funnels],
                 "query": request.GET.urlencode(),
+                "can_see_content_gaps": content_gaps_visible_to(request.user),
             },
         )
 
