@@ -11,7 +11,9 @@ Measures, in this process with the project's settings (DEBUG off):
    (default 0.1 %) escalated attempts of the last week solved now;
 3. each statistics read the API serves (the same selectors a dashboard reads), through
    Django's test Client with a supervisor's API token: 3 untimed requests, then `--repeat`
-   timed ones; median, p95, max in milliseconds, and the SQL queries of one request.
+   timed ones; median, p95, max in milliseconds, and the SQL queries of one request;
+4. the admin's statistics pages the same way, signed in as a supervisor (and as load_demo's
+   author), rendered with their charts (`--pages-only` for these alone).
 
 Step 2 adds rows to the database (as a day of real traffic would): run the benchmark once.
 """
@@ -39,6 +41,7 @@ import django
 django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.db.models import Count, Max, Sum  # noqa: E402
 from django.test import Client  # noqa: E402
@@ -221,6 +224,58 @@ def reads(repeat: int) -> None:
         token.delete()
 
 
+def pages(repeat: int) -> None:
+    """The admin's statistics pages (guides.admin_statistics), signed in with a session: what
+    a supervisor and an author open, the charts and tables rendered, and a CSV download."""
+    # The pages link their stylesheets through the manifest of collected static files.
+    call_command("collectstatic", interactive=False, verbosity=0)
+    user_model = get_user_model()
+    supervisor, _ = user_model.objects.get_or_create(
+        username="bench.statistics", defaults={"is_staff": True, "is_superuser": True}
+    )
+    client = Client()
+    client.force_login(supervisor)
+    popular = (
+        GuideDayTally.objects.values("guide_id")
+        .annotate(n=Sum("attempts"))
+        .order_by("-n")
+        .values_list("guide_id", flat=True)
+    )
+    top = popular[0]
+    step = (
+        StepOutcome.objects.filter(step__guide_id=top, outcome="did_not_work")
+        .exclude(note="")
+        .values("step_id")
+        .annotate(n=Count("pk"))
+        .order_by("-n")
+        .values_list("step_id", flat=True)[0]
+    )
+    quarter = (datetime.now(tz=UTC).date() - timedelta(days=91)).isoformat()
+    base = "/admin/guides/guide"
+    print("| page | runs | median ms | p95 ms | max ms | queries |")
+    print("|---|---:|---:|---:|---:|---:|")
+    cases = [
+        ("overview, the last twelve weeks (default)", f"{base}/statistics/"),
+        ("overview, the last 91 days", f"{base}/statistics/?date_from={quarter}"),
+        ("overview, CSV of the guides", f"{base}/statistics/?date_from={quarter}&download=guides"),
+        ("the most popular guide", f"{base}/{top}/statistics/?date_from={quarter}"),
+        ("the most popular guide, CSV of its steps",
+         f"{base}/{top}/statistics/?date_from={quarter}&download=steps"),
+        ("its top step's failure notes, first page",
+         f"{base}/{top}/statistics/steps/{step}/notes/"),
+        ("its top step's failure notes, search",
+         f"{base}/{top}/statistics/steps/{step}/notes/?q=button"),
+    ]  # fmt: skip
+    for label, url in cases:
+        measure(client, label, url, repeat)
+    author = user_model.objects.filter(username="author").first()
+    if author is not None:
+        as_author = Client()
+        as_author.force_login(author)
+        measure(as_author, "author: overview of their guides (91 days)",
+                f"{base}/statistics/?date_from={quarter}", repeat)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=30)
@@ -230,6 +285,7 @@ def main() -> None:
     parser.add_argument(
         "--reads-only", action="store_true", help="only the reads (the rollups ran before)"
     )
+    parser.add_argument("--pages-only", action="store_true", help="only the admin's pages")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("bench/insights.py measures PostgreSQL: set DATABASE_URL")
@@ -237,9 +293,15 @@ def main() -> None:
     section("Data")
     sizes()
     attempts = Attempt.objects.count()
+    if args.pages_only:
+        section("Pages (admin)")
+        pages(args.repeat)
+        return
     if args.reads_only:
         section("Reads (API)")
         reads(args.repeat)
+        section("Pages (admin)")
+        pages(args.repeat)
         return
     section("Rollups")
     print("| run | days | step rows | guide rows | seconds |")
@@ -255,6 +317,8 @@ def main() -> None:
     )
     section("Reads (API)")
     reads(args.repeat)
+    section("Pages (admin)")
+    pages(args.repeat)
 
 
 if __name__ == "__main__":
