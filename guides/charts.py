@@ -45,6 +45,15 @@ class Bar:
     high: float | None = None
 
 
+# Characters of a label that fit LABEL_WIDTH at the charts' font size; a longer label is cut
+# with an ellipsis (its whole text stays in the tooltip, the description and the table).
+LABEL_CHARACTERS = 32
+
+
+def _fit(label: str) -> str:
+    return label if len(label) <= LABEL_CHARACTERS else label[: LABEL_CHARACTERS - 1] + "…"
+
+
 def _clamp(share: float) -> float:
     return min(max(share, 0.0), 1.0)
 
@@ -78,7 +87,8 @@ def bar_chart(bars: Sequence[Bar], *, title: str, rtl: bool = False) -> SafeStri
         middle = top + BAR_HEIGHT / 2
         body.append(
             f'<text x="{label_x}" y="{middle + 4}" text-anchor="start" '
-            f'direction="{"rtl" if rtl else "ltr"}" font-size="12">{escape(bar.label)}</text>'
+            f'direction="{"rtl" if rtl else "ltr"}" font-size="12">'
+            f"<title>{escape(bar.label)}</title>{escape(_fit(bar.label))}</text>"
         )
         if bar.share is None:
             body.append(
@@ -101,9 +111,11 @@ def bar_chart(bars: Sequence[Bar], *, title: str, rtl: bool = False) -> SafeStri
                 f'<line x1="{high}" y1="{top + 3}" x2="{high}" y2="{top + BAR_HEIGHT - 3}"/>'
                 "</g>"
             )
+        # Figures read left to right in both languages; the page's direction must not flip
+        # which end of the text the anchor names.
         value_x = x(1.0) + (-PADDING if rtl else PADDING)
         body.append(
-            f'<text x="{round(value_x, 1)}" y="{middle + 4}" '
+            f'<text x="{round(value_x, 1)}" y="{middle + 4}" direction="ltr" '
             f'text-anchor="{"end" if rtl else "start"}" font-size="12">{escape(bar.value)}</text>'
         )
     body.append(

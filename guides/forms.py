@@ -12,6 +12,16 @@ class StepOutcomeForm(forms.Form):
         max_length=2000,
         label=_("What happened? (optional, e.g. the error message)"),
     )
+    # The step ids in the order the page showed them (guides.page_cache), for an attempt that
+    # starts with this outcome. Not the customer's to get wrong: anything unreadable is
+    # dropped, not refused (the outcome still counts; the attempt takes the current order).
+    order = forms.CharField(required=False, max_length=2000, widget=forms.HiddenInput)
+
+    def clean_order(self) -> list[int]:
+        parts = self.cleaned_data["order"].split(",")
+        if not all(part.isascii() and part.isdigit() and len(part) < 10 for part in parts):
+            return []
+        return [int(part) for part in parts]
 
 
 class FeedbackForm(forms.Form):

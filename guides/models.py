@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -53,6 +54,21 @@ class Company(models.Model):
     support_email = models.EmailField(_("support e-mail"), blank=True)
     support_chat_url = models.URLField(_("support chat URL"), blank=True)
     support_hours = OneLineCharField(_("support hours"), max_length=200, blank=True)
+    # The staff who write this company's guides: they see these guides' statistics
+    # (guides.statistics), the company's content gaps (guides.gaps), and decide on the steps
+    # agents propose for its guides (guides.selectors.user_decides_for_guide). Supervisors
+    # see and decide for every company.
+    authors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        related_name="authored_companies",
+        blank=True,
+        limit_choices_to={"is_staff": True},
+        verbose_name=_("authors"),
+        help_text=_(
+            "Staff who write this company's guides: they see their statistics and content "
+            "gaps and decide on the steps proposed for them."
+        ),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -154,6 +170,10 @@ class Guide(models.Model):
             # Public listings: published guides of a company in one language.
             models.Index(fields=["company", "language", "status"], name="guide_listing_idx"),
         ]
+        permissions = [
+            ("view_statistics", "Can see the statistics of the guides they write"),
+            ("view_all_statistics", "Can see the statistics of every guide"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.title} ({self.language})"
@@ -241,6 +261,44 @@ class GuideVersion(models.Model):
         return f"{self.guide} v{self.number}"
 
 
+class AlternativesOrderChange(models.Model):
+    """The order a guide's alternatives were shown in from ``recorded_at`` on (to customers not
+    drawn for exploration), with the numbers behind it: the history authors read. Written by
+    guides.services when an order is computed that differs from the last one recorded.
+
+    Latest first per guide by ``pk`` (the guide's index finds its rows; a guide has few)."""
+
+    guide = models.ForeignKey(
+        Guide,
+        on_delete=models.CASCADE,
+        related_name="alternatives_order_changes",
+        verbose_name=_("guide"),
+    )
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices)
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    # The authors' order (learning off) rather than the measured one.
+    pinned = models.BooleanField(_("pinned"), default=False)
+    # Step ids of the alternatives, first shown first.
+    order = models.JSONField(_("order"), default=list, blank=True)
+    # Per alternative, in that order: {"step", "title", "tried", "worked", "lower_bound",
+    # "ranked"} (guides.ordering.AlternativeNumbers), with the title it had then.
+    numbers = models.JSONField(_("numbers"), default=list, blank=True)
+
+    class Meta:
+        ordering = ["guide", "language", "-pk"]
+        verbose_name = _("change of the alternatives' order")
+        verbose_name_plural = _("changes of the alternatives' order")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(language__in=Language.values),
+                name="alternatives_order_change_language_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.guide} ({self.language}), {self.recorded_at}"
+
+
 def attempt_token_new() -> str:
     # 256 random bits; the database keeps only its SHA-256 (see Attempt.token_hash).
     return secrets.token_urlsafe(32)
@@ -295,8 +353,9 @@ class Attempt(models.Model):
         Guide, related_name="+", blank=True, verbose_name=_("opened guides")
     )
     # The version of the guide's steps this customer saw, and in which order (step ids:
-    # the procedure, the alternatives as ordered for them, the last resort). None and empty for
-    # a contact-form request and for attempts older than versions.
+    # the procedure, the alternatives as ordered for them, the last resort), both recorded by
+    # guides.services.attempt_start. None and empty for a contact-form request. Attempts older
+    # than versions have their guide's version 1 and the order of positions (migration 0013).
     guide_version = models.ForeignKey(
         GuideVersion,
         on_delete=models.PROTECT,
@@ -361,6 +420,12 @@ class Attempt(models.Model):
         indexes = [
             # Per-guide reports and the escalation sweeper: attempts of a guide by status.
             models.Index(fields=["guide", "status"], name="attempt_guide_status_idx"),
+            # The statistics rollup (guides.rollups): the attempts started on the days it
+            # recomputes, and the days touched since its watermark (every change of an
+            # attempt moves updated_at; started_at is carried so that the scan reads only
+            # the index on PostgreSQL).
+            models.Index(fields=["started_at"], name="attempt_started_idx"),
+            models.Index(fields=["updated_at"], include=["started_at"], name="attempt_updated_idx"),
             # The escalations waiting for a ticket, first tries apart from retries, oldest
             # first (tickets.services.escalations_ticket); empty when the workers keep up.
             models.Index(
@@ -379,6 +444,10 @@ class StepOutcomeKind(models.TextChoices):
     DID_NOT_WORK = "did_not_work", _("Didn't work")
     COULD_NOT_DO = "could_not_do", _("Couldn't do this")
     SKIPPED = "skipped", _("Skipped")
+
+
+# The outcomes whose notes tell an author what went wrong (the failure notes of a step).
+FAILURE_OUTCOMES = [StepOutcomeKind.DID_NOT_WORK.value, StepOutcomeKind.COULD_NOT_DO.value]
 
 
 class StepOutcome(models.Model):
@@ -420,6 +489,25 @@ class StepOutcome(models.Model):
         ]
         indexes = [
             models.Index(fields=["attempt", "recorded_at"], name="step_outcome_history_idx"),
+            # The content gaps' "words in failure notes" (guides.gaps): the recent failures
+            # that have a note, a small part of all outcomes.
+            models.Index(
+                fields=["recorded_at"],
+                condition=(
+                    Q(outcome__in=[StepOutcomeKind.DID_NOT_WORK, StepOutcomeKind.COULD_NOT_DO])
+                    & ~Q(note="")
+                ),
+                name="outcome_recent_failure_idx",
+            ),
+            # A step's failure notes, newest first (guides.statistics.step_failure_notes):
+            # small, as most outcomes carry no note.
+            models.Index(
+                "step",
+                models.F("recorded_at").desc(),
+                models.F("id").desc(),
+                condition=Q(outcome__in=FAILURE_OUTCOMES) & ~Q(note=""),
+                name="step_outcome_failure_note_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -634,3 +722,297 @@ class RollupWatermark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} until {self.until}"
+
+
+class SearchSource(models.TextChoices):
+    PAGE = "page", _("Search page")
+    CONTACT = "contact", _("Contact form")
+    API = "api", _("API")
+
+
+class SearchLog(models.Model):
+    """One customer search: what was asked (normalised, see guides.search_log), where, and
+    whether a result was opened. The content gaps read it (guides.gaps); rows older than
+    SEARCH_LOG_RETENTION_DAYS are deleted (guides.tasks.prune_search_log).
+
+    Written once per search by one INSERT and changed at most once, by the customer's own
+    click (a conditional UPDATE of this row alone): no counter row is shared by searches. No
+    address, visitor or session is kept, only the words searched for.
+    """
+
+    Source = SearchSource
+
+    query = models.CharField(_("query"), max_length=300)
+    # The company the search was limited to; None for a search across every company.
+    company = models.ForeignKey(
+        Company,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("company"),
+    )
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices)
+    source = models.CharField(_("source"), max_length=8, choices=SearchSource.choices)
+    result_count = models.PositiveSmallIntegerField(_("results"))
+    searched_at = models.DateTimeField(_("searched at"), default=timezone.now)
+    # The first result the customer opened. No database constraint and nothing done when the
+    # guide is deleted: that delete would otherwise search this large table for its rows
+    # (there is no index on the column, which only this row's own click writes).
+    clicked_guide = models.ForeignKey(
+        Guide,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("opened guide"),
+    )
+    clicked_at = models.DateTimeField(_("opened at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("search")
+        verbose_name_plural = _("searches")
+        constraints = [
+            models.CheckConstraint(condition=~Q(query=""), name="search_log_query_not_empty"),
+            models.CheckConstraint(
+                condition=Q(language__in=Language.values), name="search_log_language_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=SearchSource.values), name="search_log_source_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(clicked_at__isnull=True, clicked_guide__isnull=True)
+                | Q(clicked_at__isnull=False, clicked_guide__isnull=False),
+                name="search_log_click_has_guide",
+            ),
+        ]
+        indexes = [
+            # The retention's delete (guides.search_log.search_log_prune) and the content
+            # gaps across every company.
+            models.Index(fields=["searched_at"], name="search_log_time_idx"),
+            # The content gaps of one company (and language).
+            models.Index(
+                fields=["company", "language", "searched_at"], name="search_log_company_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.query} ({self.language}, {self.result_count})"
+
+
+class ContentGapKind(models.TextChoices):
+    SEARCH = "search", _("Search with no result or no click")
+    NEEDS_WORK = "needs_work", _("Needs work comment")
+    STEP_FAILURES = "step_failures", _("Step failing more often")
+    FAILURE_WORDS = "failure_words", _("Words in failure notes")
+    CONTACT_REQUEST = "contact_request", _("Contact request without a guide")
+
+
+class ContentGapHandled(models.Model):
+    """An author's "handled" on one item of the content gaps (guides.gaps): the item is hidden
+    for what happened up to ``handled_at``, and shows again when something new comes after it
+    (a new search, an edited comment, new failure notes; for a step failing more often, once a
+    whole week has passed since). Marking it again moves ``handled_at``.
+
+    ``key`` names the item within its kind: the normalised query of a search, the id of a
+    feedback or contact request, "<guide id>:<step id>" for a step.
+    """
+
+    Kind = ContentGapKind
+
+    kind = models.CharField(_("kind"), max_length=16, choices=ContentGapKind.choices)
+    key = models.CharField(_("key"), max_length=300)
+    # None for the searches and contact requests that named no company.
+    company = models.ForeignKey(
+        Company,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("company"),
+    )
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices)
+    handled_at = models.DateTimeField(_("handled at"), default=timezone.now)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("handled by"),
+    )
+
+    class Meta:
+        verbose_name = _("handled content gap")
+        verbose_name_plural = _("handled content gaps")
+        # Read and marked on the content gaps page only: no add/change/delete/view of rows.
+        default_permissions = ()
+        permissions = [
+            ("view_content_gaps", _("Can see the content gaps of the companies they write for")),
+            ("view_all_content_gaps", _("Can see the content gaps of every company")),
+            ("handle_content_gaps", _("Can mark content gaps handled")),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=ContentGapKind.values), name="content_gap_kind_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(language__in=Language.values), name="content_gap_language_known"
+            ),
+            models.CheckConstraint(condition=~Q(key=""), name="content_gap_key_not_empty"),
+            # One mark per item; NULL companies are not equal to each other in a unique
+            # index, hence the second constraint for the items of no company.
+            models.UniqueConstraint(
+                fields=["kind", "key", "language", "company"],
+                condition=Q(company__isnull=False),
+                name="content_gap_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "key", "language"],
+                condition=Q(company__isnull=True),
+                name="content_gap_unique_no_company",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key} ({self.language})"
+
+
+class StepProposalStatus(models.TextChoices):
+    PROPOSED = "proposed", _("Proposed")
+    ACCEPTED = "accepted", _("Accepted")
+    EDITED = "edited", _("Accepted with edits")
+    DISMISSED = "dismissed", _("Dismissed")
+
+
+class StepProposal(models.Model):
+    """A fix an agent gave a customer, proposed as a new alternative step of the guide the
+    customer had followed (guides.services.step_proposal_submit). The authors of the guide's
+    company accept it (a new step and a new guide version), edit it first, or dismiss it.
+
+    Agents who solved tickets with the same fix add to one proposal (its sources): the same
+    title once normalised for search (``title_key``), or the proposal they chose as "same as".
+    """
+
+    Status = StepProposalStatus
+
+    guide = models.ForeignKey(
+        Guide, on_delete=models.CASCADE, related_name="step_proposals", verbose_name=_("guide")
+    )
+    # The ticket's language; the guide's own, as a guide is written in one language.
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices)
+    title = OneLineCharField(_("title"), max_length=300)
+    body = models.TextField(_("body"), blank=True, help_text=_("Markdown."))
+    # guides.search.normalise(title): how near-identical fixes find one another.
+    title_key = models.CharField(_("title key"), max_length=300, editable=False)
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=StepProposalStatus.choices,
+        default=StepProposalStatus.PROPOSED,
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    # The step an accepted proposal became (null again if an author deletes that step later).
+    step = models.ForeignKey(
+        Step,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("step"),
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("proposed step")
+        verbose_name_plural = _("proposed steps")
+        permissions = [
+            (
+                "decide_any_stepproposal",
+                "Can decide on the proposed steps of every company's guides",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=StepProposalStatus.values), name="step_proposal_status_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(language__in=Language.values), name="step_proposal_language_known"
+            ),
+            models.CheckConstraint(condition=~Q(title=""), name="step_proposal_title_not_empty"),
+            # Decided exactly when no longer proposed; only an accepted one made a step.
+            models.CheckConstraint(
+                condition=(
+                    Q(status=StepProposalStatus.PROPOSED, decided_at__isnull=True)
+                    | (~Q(status=StepProposalStatus.PROPOSED) & Q(decided_at__isnull=False))
+                ),
+                name="step_proposal_decided_iff_not_proposed",
+            ),
+            models.CheckConstraint(
+                condition=Q(step__isnull=True)
+                | Q(status__in=[StepProposalStatus.ACCEPTED, StepProposalStatus.EDITED]),
+                name="step_proposal_step_only_when_accepted",
+            ),
+            # One open proposal per fix and guide: a second agent's same fix joins it. Also the
+            # index of the lookup that finds it (guides.services.step_proposal_submit).
+            models.UniqueConstraint(
+                fields=["guide", "title_key"],
+                condition=Q(status=StepProposalStatus.PROPOSED) & ~Q(title_key=""),
+                name="step_proposal_one_open_per_fix",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def text_direction(self) -> str:
+        return text_direction(self.language)
+
+    @property
+    def body_html(self) -> str:
+        return render_markdown(self.body)
+
+
+class StepProposalSource(models.Model):
+    """One solved ticket whose fix was this proposal, with the agent's own wording of it.
+
+    The ticket is named by its id and reference as plain values: guides never imports tickets
+    (the tickets app writes these rows, tickets.services.ticket_fix_propose). A ticket carries
+    one fix, so a ticket is the source of one proposal at most.
+    """
+
+    proposal = models.ForeignKey(
+        StepProposal, on_delete=models.CASCADE, related_name="sources", verbose_name=_("proposal")
+    )
+    ticket_id = models.PositiveBigIntegerField(_("ticket"), unique=True)
+    ticket_reference = models.CharField(_("ticket reference"), max_length=16)
+    title = OneLineCharField(_("title"), max_length=300)
+    body = models.TextField(_("body"), blank=True)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("proposed by"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = _("proposed step's ticket")
+        verbose_name_plural = _("proposed step's tickets")
+
+    def __str__(self) -> str:
+        return f"{self.ticket_reference} → {self.proposal}"

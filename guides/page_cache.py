@@ -7,6 +7,11 @@ and kind of visitor (no attempt; an attempt open or closed), with those parts le
 (helpdesk.page_parts); each request fills the holes. The page is the same, character for
 character, as a full render of the request (tests/guides/test_guide_page_cache.py).
 
+The order of the alternatives is part of the page, not a hole: a reader without an attempt sees
+them in the order of what works as it stood when the page was loaded, a customer with an
+attempt in the order their attempt recorded (guides.ordering). Each order is a body of its own,
+the few most recently used ones kept per guide (MAX_ORDERS).
+
 Validity: every save or delete of a guide, step, company or tag, and every change of a
 guide's tags, writes a new random token under VERSION_KEY in the shared cache
 (guide_pages_changed: at once, and again when the transaction commits, so that a page
@@ -62,6 +67,10 @@ TEMPLATE = "guides/guide.html"
 VERSION_KEY = "guides:page-version"
 MAX_AGE = 60.0  # seconds
 MAX_GUIDES = 500  # guides kept per process, the least recently read dropped first
+# Bodies kept per guide, one per reader's language, kind of visitor and order of the
+# alternatives: the order for readers without an attempt and the orders of attempts (most are
+# that one; a tenth are drawn to explore, and a guide has few alternatives).
+MAX_ORDERS = 24
 # Saves of these fields alone change nothing a page shows.
 _COUNTERS = frozenset({"view_count", "helpful_count", "needs_work_count"})
 
@@ -177,16 +186,50 @@ def _guide_pages_changed_on_delete_or_tags(sender: Any, action: str = "", **kwar
 # --- the pages ------------------------------------------------------------------------------
 
 
+def _steps_context(shown: selectors.ShownSteps) -> dict[str, Any]:
+    return {
+        "procedure": shown.procedure,
+        "alternatives": shown.alternatives,
+        "last_resort": shown.last_resort,
+        # Sent back with a step's outcome: the order the customer acted under (guides.views).
+        "step_order": ",".join(str(pk) for pk in shown.order),
+    }
+
+
 @dataclass
 class GuidePage:
     """A published guide with what its page shows, and its page rendered for each reader's
-    language and kind of visitor. ``version`` None: not kept (the cache could not be read)."""
+    language, kind of visitor and order of the alternatives. ``version`` None: not kept (the
+    cache could not be read)."""
 
     guide: Guide
     context: dict[str, Any]
     version: int | None
+    # The steps as a reader without an attempt (or with one older than recorded orders) sees
+    # them: the alternatives in the order of what works when the page was loaded.
+    shown: selectors.ShownSteps
     loaded_at: float = field(default_factory=time.monotonic)
-    _bodies: dict[tuple[str, bool, bool], PageWithHoles] = field(default_factory=dict)
+    _bodies: OrderedDict[tuple[Any, ...], PageWithHoles] = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def shown_to(self, attempt: Any) -> selectors.ShownSteps:
+        """The steps as this visitor is shown them: in their attempt's recorded order."""
+        if attempt is None or not attempt.step_order:
+            return self.shown
+        return selectors.steps_shown(guide=self.guide, step_order=attempt.step_order)
+
+    def _body(self, key: tuple[Any, ...]) -> PageWithHoles | None:
+        with self._lock:
+            body = self._bodies.get(key)
+            if body is not None:
+                self._bodies.move_to_end(key)
+            return body
+
+    def _keep(self, key: tuple[Any, ...], body: PageWithHoles) -> None:
+        with self._lock:
+            self._bodies[key] = body
+            while len(self._bodies) > MAX_ORDERS:
+                self._bodies.popitem(last=False)
 
     def html(
         self,
@@ -198,8 +241,11 @@ class GuidePage:
         feedback: Any,
     ) -> str:
         """The page for this request, the attempt being the visitor's (or None)."""
+        shown = self.shown_to(attempt)
+        steps = _steps_context(shown)
         context = {
             **self.context,
+            **steps,
             "attempt": attempt,
             "attempt_open": attempt_open,
             "current_outcomes": current_outcomes,
@@ -208,9 +254,9 @@ class GuidePage:
         if self.version is None:
             return render_to_string(TEMPLATE, context, request)
         # The reader's language (LocaleMiddleware) shapes the header; the attempt's presence
-        # and openness decide which forms the page has.
-        key = (translation.get_language(), attempt is None, attempt_open)
-        body = self._bodies.get(key)
+        # and openness decide which forms the page has; the steps come in the visitor's order.
+        key = (translation.get_language(), attempt is None, attempt_open, steps["step_order"])
+        body = self._body(key)
         if body is None:
             # Rendered with no visitor's data at all: with no attempt, its parts are
             # settled (every such visitor sees the same); with one, they stay holes.
@@ -218,6 +264,7 @@ class GuidePage:
                 TEMPLATE,
                 {
                     **self.context,
+                    **steps,
                     "attempt": None,
                     "attempt_open": attempt_open,
                     "current_outcomes": {},
@@ -225,7 +272,7 @@ class GuidePage:
                 },
                 settled={"attempt"} if attempt is None else (),
             )
-            self._bodies[key] = body
+            self._keep(key, body)
         return body.fill(request, context)
 
 
@@ -265,17 +312,14 @@ def _load(company: str, language: str, slug: str, version: int | None) -> GuideP
     guide = get_object_or_404(
         selectors.published_guide_detail(), company__slug=company, language=language, slug=slug
     )
-    steps = list(guide.steps.all())
     return GuidePage(
         guide=guide,
         context={
             "guide": guide,
-            "procedure": [s for s in steps if s.kind == Step.Kind.PROCEDURE],
-            "alternatives": [s for s in steps if s.kind == Step.Kind.ALTERNATIVE],
-            "last_resort": [s for s in steps if s.kind == Step.Kind.LAST_RESORT],
             "translations": list(selectors.guide_translations(guide=guide)),
         },
         version=version,
+        shown=selectors.steps_shown(guide=guide),
     )
 
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import operator
+import random
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, reduce
 from typing import Any, cast
 
+from django.core.cache import cache as shared_cache
 from django.db import connection, transaction
 from django.db.models import F, Field, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from guides import ordering, selectors
 from guides.guide_format import (
     SUPPORT_TO_MODEL,
     FieldError,
@@ -21,20 +25,25 @@ from guides.guide_format import (
 )
 from guides.models import (
     MAX_STEP_POSITION,
+    AlternativesOrderChange,
     Attempt,
     Company,
     Feedback,
     Guide,
+    GuideVersion,
     Language,
     Step,
     StepOutcome,
+    StepProposal,
+    StepProposalSource,
     Tag,
     attempt_token_hash,
     attempt_token_new,
     feedback_voter_hash,
 )
 from guides.page_cache import guide_pages_changed
-from guides.search import guide_search_index_update, guide_search_index_update_for
+from guides.search import guide_search_index_update, guide_search_index_update_for, normalise
+from guides.selectors import step_proposal_guide, user_decides_for_guide
 from helpdesk.errors import ServiceError
 from helpdesk.text import one_line, plain_text
 
@@ -198,6 +207,7 @@ def guide_import(*, document: GuideDocument) -> GuideImportResult:
         guide_changed = True
 
     steps_created, steps_updated, steps_deleted = _steps_sync(guide, document.steps)
+    guide_version_record(guide=guide)
     guide_search_index_update(guide_id=guide.pk)
     if "name" in company_changed and not created:
         # The company's name is in the search row of each of its guides, not only this one.
@@ -242,6 +252,207 @@ def guide_export_data(*, guide: Guide) -> dict[str, Any]:
     }
 
 
+# --- Versions ---------------------------------------------------------------------------------
+
+
+def _steps_snapshot(guide_id: int) -> list[dict[str, Any]]:
+    """The guide's steps as a version keeps them, in the authors' order."""
+    rows = (
+        Step.objects.filter(guide_id=guide_id)
+        .order_by("position")
+        .values_list("pk", "position", "kind", "title", "body")
+    )
+    return [
+        {"step": pk, "position": position, "kind": kind, "title": title, "body": body}
+        for pk, position, kind, title, body in rows
+    ]
+
+
+def _version_latest(guide_id: int) -> GuideVersion | None:
+    return GuideVersion.objects.filter(guide_id=guide_id).order_by("-number").first()
+
+
+def guide_version_record(*, guide: Guide) -> GuideVersion:
+    """The guide's current version: the latest, or a new one (the next number, with a
+    snapshot of the steps) when the steps differ from the latest's snapshot or there is none.
+
+    Only the steps make a version: their position, kind, title and body. An edit of the
+    guide's title or summary does not (its statistics are the steps'). Called wherever steps
+    change (the admin, the import) and by every attempt that starts, which also covers steps
+    changed some other way (a shell, a bulk write) before the next customer sees them.
+    """
+    latest = _version_latest(guide.pk)
+    if latest is not None and latest.steps == _steps_snapshot(guide.pk):
+        return latest  # the common case: no lock, two reads
+    with transaction.atomic():
+        # Two customers starting on a guide just edited (or one and the author's save) may
+        # both find the steps changed: under the guide's lock the first writes the version,
+        # the second reads it. Both reads again under the lock, as the two above may straddle
+        # the commit of an edit.
+        list(Guide.objects.select_for_update().filter(pk=guide.pk).values_list("pk", flat=True))
+        latest = _version_latest(guide.pk)
+        steps = _steps_snapshot(guide.pk)
+        if latest is not None and latest.steps == steps:
+            return latest
+        version = GuideVersion.objects.create(
+            guide_id=guide.pk, number=(latest.number if latest else 0) + 1, steps=steps
+        )
+        # Alternatives added or removed change their order: recorded with the version.
+        _orders_refresh([guide])
+    return version
+
+
+def _version_steps(version: GuideVersion) -> tuple[list[int], list[int], list[int]]:
+    """A version's step ids by kind (procedure, alternatives, last resort), each by position."""
+    by_kind: dict[str, list[int]] = {kind: [] for kind in Step.Kind.values}
+    for step in sorted(version.steps, key=lambda step: step["position"]):
+        by_kind.setdefault(step["kind"], []).append(step["step"])
+    return (
+        by_kind[Step.Kind.PROCEDURE],
+        by_kind[Step.Kind.ALTERNATIVE],
+        by_kind[Step.Kind.LAST_RESORT],
+    )
+
+
+# --- The alternatives' order (guides.ordering) -------------------------------------------------
+
+# How long the tallies behind a guide's order stay cached: a new attempt reads them from the
+# cache, not the tallies table. The rollup refreshes them as it moves tallies
+# (alternatives_order_changed), so this bounds only what a lost refresh (a cache outage)
+# leaves stale.
+ORDER_CACHE_SECONDS = 300
+_random = random.Random()  # noqa: S311 - exploration draws, not secrets
+
+
+def _order_cache_key(guide: Guide) -> str:
+    # With the guide's creation time: on SQLite the id of a deleted guide can be given again,
+    # and a new guide must not start from another one's numbers.
+    created = int(guide.created_at.timestamp() * 1_000_000)
+    return f"guides:alternatives-order:{guide.pk}:{guide.language}:{created}"
+
+
+def _order_cached(tallies: list[ordering.AlternativeTally]) -> list[list[int]]:
+    return [[tally.step, tally.tried, tally.worked] for tally in tallies]
+
+
+def _orders_refresh(guides: list[Guide]) -> dict[int, list[ordering.AlternativeTally]]:
+    """Compute the order of each guide's alternatives from its tallies, record those that
+    differ from the last recorded, and cache the tallies; returns them by guide id, in the
+    authors' order. Two queries, and three more (and a savepoint) when an order changed,
+    whatever the number of guides."""
+    if not guides:
+        return {}
+    alternatives = selectors.guides_alternatives(guide.pk for guide in guides)
+    tallies = {pk: selectors.alternative_tallies(steps) for pk, steps in alternatives.items()}
+    orders = {
+        guide.pk: ordering.shown_order(tallies[guide.pk], pinned=guide.alternatives_pinned)
+        for guide in guides
+    }
+
+    def changed(guide: Guide, last: dict[int, AlternativesOrderChange]) -> bool:
+        recorded = last.get(guide.pk)
+        if recorded is None:  # fewer than two alternatives: no order to speak of yet
+            return len(orders[guide.pk]) >= 2
+        return recorded.order != orders[guide.pk] or recorded.pinned != guide.alternatives_pinned
+
+    last = selectors.alternatives_orders_last(list(orders))
+    moved = [guide for guide in guides if changed(guide, last)]
+    if moved:
+        with transaction.atomic():
+            # Two processes computing the same new order (a refreshing rollup and an attempt
+            # finding the cache empty) would both record it: under the guides' locks, in a
+            # fixed order, the second finds the first's row.
+            ids = sorted(guide.pk for guide in moved)
+            list(Guide.objects.select_for_update().filter(pk__in=ids).order_by("pk").values("pk"))
+            last = selectors.alternatives_orders_last(ids)
+            now = timezone.now()
+            AlternativesOrderChange.objects.bulk_create(
+                _order_change(guide, tallies[guide.pk], orders[guide.pk], alternatives, now)
+                for guide in moved
+                if changed(guide, last)
+            )
+    shared_cache.set_many(
+        {_order_cache_key(guide): _order_cached(tallies[guide.pk]) for guide in guides},
+        timeout=ORDER_CACHE_SECONDS,
+    )
+    return tallies
+
+
+def _order_change(
+    guide: Guide,
+    tallies: list[ordering.AlternativeTally],
+    order: list[int],
+    alternatives: dict[int, list[Step]],
+    now: Any,
+) -> AlternativesOrderChange:
+    titles = {step.pk: step.title for step in alternatives[guide.pk]}
+    by_step = {n.step: n for n in ordering.numbers(tallies)}
+    return AlternativesOrderChange(
+        guide=guide,
+        language=guide.language,
+        recorded_at=now,
+        pinned=guide.alternatives_pinned,
+        order=order,
+        numbers=[
+            {
+                "step": step,
+                "title": titles[step],
+                "tried": by_step[step].tried,
+                "worked": by_step[step].worked,
+                "lower_bound": round(by_step[step].lower_bound, 4),
+                "ranked": by_step[step].ranked,
+            }
+            for step in order
+        ],
+    )
+
+
+def alternatives_tallies(*, guide: Guide) -> dict[int, ordering.AlternativeTally]:
+    """The tallies behind the order of the guide's alternatives, by step id: cached for
+    ORDER_CACHE_SECONDS; on a miss computed, recording the order if it changed."""
+    cached = shared_cache.get(_order_cache_key(guide))
+    if cached is None:
+        tallies = _orders_refresh([guide])[guide.pk]
+    else:
+        tallies = [ordering.AlternativeTally(step, tried, worked) for step, tried, worked in cached]
+    return {tally.step: tally for tally in tallies}
+
+
+def alternatives_order_changed(guide_ids: Iterable[int]) -> None:
+    """What these guides' orders come from has changed (the rollup moved their tallies, the
+    steps or the pin changed): compute their orders now, record those that differ from the
+    last recorded, and cache the tallies for the attempts to come.
+
+    The rollup calls it once its tallies are committed (transaction.on_commit), so that the
+    cache never holds numbers a rollback takes back."""
+    guides = list(Guide.objects.filter(pk__in=list(guide_ids)))
+    _orders_refresh(guides)
+
+
+def _step_order_choose(
+    *,
+    guide: Guide,
+    version: GuideVersion,
+    seen_order: Sequence[int] | None,
+    rng: random.Random,
+) -> list[int]:
+    procedure, alternatives, last_resort = _version_steps(version)
+    steps = {"procedure": procedure, "alternatives": alternatives, "last_resort": last_resort}
+    if seen_order is not None and ordering.is_step_order(seen_order, **steps):
+        return list(seen_order)
+    if len(alternatives) < 2:
+        chosen = alternatives
+    else:
+        known = alternatives_tallies(guide=guide)
+        tallies = [known.get(step, ordering.AlternativeTally(step, 0, 0)) for step in alternatives]
+        if seen_order is not None:  # shown an order we cannot read back: the likeliest one
+            chosen = ordering.shown_order(tallies, pinned=guide.alternatives_pinned)
+        else:
+            choice = ordering.alternatives_order(tallies, pinned=guide.alternatives_pinned, rng=rng)
+            chosen = choice.alternatives
+    return ordering.step_order(procedure, chosen, last_resort)
+
+
 # --- Self-help: attempts, step outcomes, feedback ---------------------------------------------
 
 
@@ -272,12 +483,20 @@ def _attempt_lock(attempt: Attempt) -> Attempt:
 
 
 def _attempt_create(
-    *, guide: Guide | None, company: Company | None = None, language: str, user_agent: str
+    *,
+    guide: Guide | None,
+    company: Company | None = None,
+    language: str,
+    user_agent: str,
+    guide_version: GuideVersion | None = None,
+    step_order: list[int] | None = None,
 ) -> tuple[Attempt, str]:
     token = attempt_token_new()
     attempt = Attempt.objects.create(
         guide=guide,
         company=company,
+        guide_version=guide_version,
+        step_order=step_order or [],
         token_hash=attempt_token_hash(token),
         language=language,
         user_agent=user_agent[:300],
@@ -285,11 +504,36 @@ def _attempt_create(
     return attempt, token
 
 
-def attempt_start(*, guide: Guide, user_agent: str = "") -> tuple[Attempt, str]:
-    """Open an attempt at a published guide; returns it with its secret token (shown once)."""
+def attempt_start(
+    *,
+    guide: Guide,
+    user_agent: str = "",
+    seen_order: Sequence[int] | None = None,
+    rng: random.Random | None = None,
+) -> tuple[Attempt, str]:
+    """Open an attempt at a published guide; returns it with its secret token (shown once).
+
+    The attempt records the guide's current version and the order of the steps it is shown:
+    the procedure, the alternatives in the order of what works (or, for a share of attempts,
+    an order drawn to explore: guides.ordering), the last resort. ``seen_order``: the order
+    the customer had already been shown when the attempt began and acted on (the web page,
+    when the first step they mark is past the procedure); it is recorded as it is when it
+    fits the current steps, and never explored away from, since they chose under it.
+    ``rng``: the random source of the exploration (tests).
+    """
     if guide.status != Guide.Status.PUBLISHED:
         raise SelfHelpError(_("This guide is not published."), field="guide")
-    return _attempt_create(guide=guide, language=guide.language, user_agent=user_agent)
+    version = guide_version_record(guide=guide)
+    step_order = _step_order_choose(
+        guide=guide, version=version, seen_order=seen_order, rng=rng or _random
+    )
+    return _attempt_create(
+        guide=guide,
+        language=guide.language,
+        user_agent=user_agent,
+        guide_version=version,
+        step_order=step_order,
+    )
 
 
 @transaction.atomic
@@ -507,3 +751,208 @@ def _feedback_tallies_move(*, guide_id: int, added: list[bool], removed: list[bo
         changes["needs_work_count"] = F("needs_work_count") + needs_work
     if changes:
         Guide.objects.filter(pk=guide_id).update(**changes)
+
+
+# --- Step proposals: agents' fixes back into guides -------------------------------------------
+
+# A proposed step's body may be as long as the agent's reply it came from.
+STEP_PROPOSAL_BODY_MAX_LENGTH = 20_000
+
+
+class StepProposalError(ServiceError):
+    """A proposed step refused; ``field`` names the input (title, body, same_as)."""
+
+    code = "step_proposal_invalid"
+
+
+class StepProposalNotPermitted(StepProposalError):
+    code = "not_permitted"
+    status = 403
+    field = None
+
+
+class StepProposalStateRefusal(StepProposalError):
+    """Refused because of the proposal's or the ticket's state, not the input."""
+
+    status = 409
+    field = None
+
+
+class StepProposalDecided(StepProposalStateRefusal):
+    code = "proposal_decided"
+
+
+class FixAlreadyProposed(StepProposalStateRefusal):
+    code = "fix_already_proposed"
+
+
+def _step_text(title: str, body: str) -> tuple[str, str]:
+    """A step's title and body as typed, cleaned, or the refusal naming the wrong one."""
+    title = one_line(title)
+    body = body.strip()
+    if not title:
+        raise StepProposalError(_("Give the step a title."), field="title")
+    if len(title) > 300:
+        raise StepProposalError(
+            _("A title has at most %(count)d characters.") % {"count": 300}, field="title"
+        )
+    if len(body) > STEP_PROPOSAL_BODY_MAX_LENGTH:
+        raise StepProposalError(
+            _("A step's text has at most %(count)d characters.")
+            % {"count": STEP_PROPOSAL_BODY_MAX_LENGTH},
+            field="body",
+        )
+    return title, body
+
+
+def _guide_lock(guide_id: int) -> Guide:
+    # Every proposal of a guide and every decision on one takes the guide's row first: "is
+    # this fix proposed already?" and the insert are then one step, and two accepted proposals
+    # cannot pick the same free position.
+    return Guide.objects.select_for_update().get(pk=guide_id)
+
+
+@transaction.atomic
+def step_proposal_submit(
+    *,
+    guide: Guide,
+    language: str,
+    title: str,
+    body: str,
+    ticket_id: int,
+    ticket_reference: str,
+    proposed_by: Any = None,
+    same_as: int | None = None,
+) -> StepProposal:
+    """A solved ticket's fix, proposed as an alternative step of the guide it came from.
+
+    The fix joins an open proposal of that guide when the agent chose it (``same_as``) or when
+    its title is the same once normalised for search; otherwise it opens a new proposal. The
+    ticket becomes one of the proposal's sources, once: the count authors see.
+
+    The tickets app calls this after checking the agent may work the ticket and that it is
+    solved (tickets.services.ticket_fix_propose); this app knows tickets by id only.
+    """
+    title, body = _step_text(title, body)
+    if language not in Language.values:
+        raise StepProposalError(_("Unknown language."), field="language")
+    target = step_proposal_guide(guide=guide, language=language)
+    if target is None:
+        raise StepProposalError(
+            _("The guide has no version in the ticket's language to propose the step to.")
+        )
+    guide = _guide_lock(target.pk)
+    if StepProposalSource.objects.filter(ticket_id=ticket_id).exists():
+        raise FixAlreadyProposed(_("This ticket's fix has been proposed already."))
+    if same_as is not None:
+        proposal = StepProposal.objects.filter(
+            pk=same_as, guide=guide, status=StepProposal.Status.PROPOSED
+        ).first()
+        if proposal is None:
+            raise StepProposalError(
+                _("Choose one of the open proposals of this guide."), field="same_as"
+            )
+    else:
+        key = normalise(title)[:300]
+        proposal = (
+            StepProposal.objects.filter(
+                guide=guide, title_key=key, status=StepProposal.Status.PROPOSED
+            ).first()
+            if key
+            else None
+        )
+        if proposal is None:
+            proposal = StepProposal.objects.create(
+                guide=guide, language=guide.language, title=title, body=body, title_key=key
+            )
+    StepProposalSource.objects.create(
+        proposal=proposal, ticket_id=ticket_id, ticket_reference=ticket_reference,
+        title=title, body=body, proposed_by=proposed_by,
+    )  # fmt: skip
+    return proposal
+
+
+def _decision_start(proposal: StepProposal, actor: Any) -> tuple[Guide, StepProposal]:
+    """The proposal's guide and the proposal, locked, once ``actor`` may decide on it and it
+    is still open."""
+    guide = _guide_lock(proposal.guide_id)
+    if not user_decides_for_guide(actor, guide):
+        raise StepProposalNotPermitted(
+            _("Only the authors of this company's guides and supervisors decide on its steps.")
+        )
+    proposal = StepProposal.objects.select_for_update().get(pk=proposal.pk)
+    if proposal.status != StepProposal.Status.PROPOSED:
+        raise StepProposalDecided(
+            _("This proposal was %(status)s already.")
+            % {"status": proposal.get_status_display().lower()}
+        )
+    return guide, proposal
+
+
+def _alternative_position_make(guide: Guide) -> int:
+    """A free position for a new alternative of the locked ``guide``: after the procedure and
+    the alternatives, before the first last resort, which moves down one with every step
+    after it (their ids, and so their statistics, stay)."""
+    steps = list(Step.objects.filter(guide=guide).values_list("position", "kind"))
+    last_resorts = [position for position, kind in steps if kind == Step.Kind.LAST_RESORT]
+    if not last_resorts:
+        position = max((position for position, _kind in steps), default=0) + 1
+        moving = False
+    else:
+        first = min(last_resorts)
+        position = max((p for p, kind in steps if p < first), default=0) + 1
+        moving = position == first
+    highest = max((p for p, _kind in steps), default=0) + (1 if moving else 0)
+    if max(position, highest) > MAX_STEP_POSITION:
+        raise StepProposalStateRefusal(
+            _("This guide has no room for another step."), code="guide_full"
+        )
+    if moving:
+        # unique(guide, position) is checked row by row: park the steps above every allowed
+        # position, then bring them back one lower down the page.
+        later = Step.objects.filter(guide=guide, position__gte=position)
+        later.update(position=F("position") + MAX_STEP_POSITION)
+        Step.objects.filter(guide=guide, position__gt=MAX_STEP_POSITION).update(
+            position=F("position") - MAX_STEP_POSITION + 1
+        )
+    return position
+
+
+@transaction.atomic
+def step_proposal_accept(
+    *, proposal: StepProposal, actor: Any, title: str | None = None, body: str | None = None
+) -> Step:
+    """Accept a proposal as a new alternative step of its guide, at the end of the
+    alternatives and before any last resort; with ``title`` or ``body``, as the author edited
+    it. The guide gets a new version."""
+    guide, proposal = _decision_start(proposal, actor)
+    title, body = _step_text(
+        proposal.title if title is None else title, proposal.body if body is None else body
+    )
+    edited = (title, body) != (proposal.title, proposal.body.strip())
+    step = Step.objects.create(
+        guide=guide,
+        position=_alternative_position_make(guide),
+        kind=Step.Kind.ALTERNATIVE,
+        title=title,
+        body=body,
+    )
+    proposal.status = StepProposal.Status.EDITED if edited else StepProposal.Status.ACCEPTED
+    proposal.decided_by, proposal.decided_at, proposal.step = actor, timezone.now(), step
+    proposal.save(update_fields=["status", "decided_by", "decided_at", "step"])
+    guide_search_index_update(guide_id=guide.pk)
+    guide_pages_changed()  # the moved last resorts were an update(), which sends no signal
+    # A new version: the statistics of the steps before and after do not mix.
+    guide_version_record(guide=guide)
+    return step
+
+
+@transaction.atomic
+def step_proposal_dismiss(*, proposal: StepProposal, actor: Any) -> StepProposal:
+    """Dismiss a proposal: the guide stays as it is. A later ticket with the same fix opens a
+    new proposal."""
+    _guide, proposal = _decision_start(proposal, actor)
+    proposal.status = StepProposal.Status.DISMISSED
+    proposal.decided_by, proposal.decided_at = actor, timezone.now()
+    proposal.save(update_fields=["status", "decided_by", "decided_at"])
+    return proposal

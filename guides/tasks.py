@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from guides import view_counts
+from guides import search_log, view_counts
 
 
 @shared_task(name="guides.tasks.flush_guide_view_counts", ignore_result=True)
@@ -13,3 +13,10 @@ def flush_guide_view_counts() -> int:
     takes them. Safe to run twice, or twice at once: each run takes only what is pending.
     """
     return view_counts.guide_view_counts_flush()
+
+
+@shared_task(name="guides.tasks.prune_search_log", ignore_result=True)
+def prune_search_log() -> int:
+    """Delete the logged searches older than SEARCH_LOG_RETENTION_DAYS; beat sends it hourly.
+    Safe to run twice: each run deletes what is old by then."""
+    return search_log.search_log_prune()

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("companies/<slug:company>/", views.company_detail, name="company-detail"),
     path("search/", views.search, name="search"),
+    path("search/guides/<int:guide_id>/", views.search_result_open, name="search-result-open"),
     path(
         "guides/<slug:company>/<str:language>/<slug:slug>/",
         views.guide_detail,

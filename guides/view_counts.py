@@ -34,23 +34,26 @@ database could rule out both.
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Protocol
+from datetime import UTC
+from typing import Any, Protocol
 
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.filebased import FileBasedCache
 from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ImproperlyConfigured
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Case, F, Value, When
+from django.utils import timezone
 from redis.client import Pipeline
 
-from guides.models import Guide
+from guides.models import Guide, GuideDayTally, GuideVersion, seconds_histogram_empty
 from guides.visitors import Visitor
 from helpdesk.cache import cache_outage_logged
 
@@ -205,7 +208,8 @@ def guide_view_unrecord(*, guide_id: int, cache: BaseCache | None = None) -> Non
 
 
 def guide_view_counts_flush(*, cache: BaseCache | None = None) -> int:
-    """Add the views pending in the cache to ``Guide.view_count``; returns the views written.
+    """Add the views pending in the cache to ``Guide.view_count``, and to the day's views of
+    each guide's current version (``GuideDayTally.views``); returns the views written.
 
     Views of guides deleted since they were counted are dropped.
     """
@@ -235,14 +239,15 @@ def _view_counts_add(counts: dict[int, int]) -> int:
         # Locking the rows (in id order, so concurrent flushes cannot deadlock) keeps a guide
         # from being deleted between this read and the UPDATE, so the total returned is what
         # was written. Guides already deleted are simply not found: their views are dropped.
-        existing = list(
+        guides = list(
             Guide.objects.select_for_update()
             .filter(pk__in=batch)
             .order_by("pk")
-            .values_list("pk", flat=True)
+            .values_list("pk", "language", "company_id")
         )
-        if not existing:
+        if not guides:
             continue
+        existing = [guide_id for guide_id, _language, _company in guides]
         # One UPDATE per batch; F() adds on the database, so edits and other flushes that
         # commit meanwhile are kept.
         Guide.objects.filter(pk__in=existing).update(
@@ -254,4 +259,53 @@ def _view_counts_add(counts: dict[int, int]) -> int:
             )
         )
         written += sum(counts[guide_id] for guide_id in existing)
+        _day_views_add(guides, counts)
     return written
+
+
+def _day_views_add(guides: list[tuple[int, str, int]], counts: dict[int, int]) -> None:
+    """Add the views to today's funnel row of each guide's current version (GuideDayTally,
+    which the statistics read): views are counted per day here, as nothing else keeps a
+    history of them. The day is the flush's (UTC), so a view at the stroke of midnight may
+    land on the next day. Guides without a version yet have no row to add to.
+
+    One upsert that adds on the database, in the rows' key order: the statistics rollup
+    rewrites the other columns of these rows and locks them in the same order, so the two
+    only ever wait for each other, never deadlock; and the rollup never writes ``views``."""
+    current: dict[int, int] = {}
+    numbers: dict[int, int] = {}
+    for guide_id, version_id, number in GuideVersion.objects.filter(
+        guide_id__in=[guide_id for guide_id, _language, _company in guides]
+    ).values_list("guide_id", "pk", "number"):
+        if number > numbers.get(guide_id, 0):
+            current[guide_id], numbers[guide_id] = version_id, number
+    today = timezone.now().astimezone(UTC).date()
+    rows = sorted(
+        (current[guide_id], language, guide_id, company_id, counts[guide_id])
+        for guide_id, language, company_id in guides
+        if guide_id in current and counts[guide_id] > 0
+    )
+    if not rows:
+        return
+    table = GuideDayTally._meta.db_table
+    quote = connection.ops.quote_name
+    column = {f.name: quote(f.column) for f in GuideDayTally._meta.concrete_fields}
+    names = [
+        "day", "guide", "version", "company", "language", "views", "attempts", "resolved",
+        "abandoned", "escalated", "tickets_solved", "tickets_reopened", "solve_seconds",
+    ]  # fmt: skip
+    values = ", ".join(["(" + ", ".join(["%s"] * len(names)) + ")"] * len(rows))
+    empty = json.dumps(seconds_histogram_empty())
+    day = connection.ops.adapt_datefield_value(today)
+    params: list[Any] = []
+    for version_id, language, guide_id, company_id, views in rows:
+        params += [day, guide_id, version_id, company_id, language, views, 0, 0, 0, 0, 0, 0]
+        params.append(empty)
+    added = column["views"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(table)} ({', '.join(column[name] for name in names)})"  # noqa: S608 (the model's own columns)
+            f" VALUES {values} ON CONFLICT ({column['version']}, {column['language']},"
+            f" {column['day']}) DO UPDATE SET {added} = {quote(table)}.{added} + EXCLUDED.{added}",
+            params,
+        )

@@ -7,11 +7,11 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import translation
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
-from guides import selectors, services
+from guides import search_log, selectors, services
 from guides.forms import FeedbackForm, SearchForm, StepOutcomeForm
-from guides.models import Attempt, Company, Guide
+from guides.models import Attempt, Company, Guide, SearchSource, Step
 from guides.page_cache import guide_page
 from guides.search import search_guides
 from guides.view_counts import guide_page_view_counts
@@ -75,14 +75,51 @@ def search(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET)
     results: list[Guide] = []
     query = ""
+    click_token = ""
     if form.is_valid():
         query = form.cleaned_data["q"]
-        results = search_guides(query=query, company=form.cleaned_data["company"] or None)
+        company = form.cleaned_data["company"] or None
+        results = search_guides(query=query, company=company)
+        search_id = _search_logged(
+            request, query=query, company=company, source=SearchSource.PAGE, results=results
+        )
+        if search_id is not None:
+            click_token = search_log.search_click_token(search_id)
     return render(
         request,
         "guides/search.html",
-        {"search_form": form, "query": query, "results": results},
+        {"search_form": form, "query": query, "results": results, "click_token": click_token},
     )
+
+
+def _search_logged(
+    request: HttpRequest, *, query: str, company: str | None, source: str, results: list[Guide]
+) -> int | None:
+    """Log a customer's search made through this page (guides.search_log), within the
+    client's budget; the id of the logged search, or None."""
+    if not search_log.search_log_wanted(request):
+        return None
+    if limits.search_log_writes().take(client_address(request)) is not None:
+        return None
+    return search_log.search_record(
+        query=query,
+        company_slug=company,
+        language=get_language() or settings.LANGUAGE_CODE,
+        source=source,
+        result_count=len(results),
+    )
+
+
+@require_safe
+def search_result_open(request: HttpRequest, guide_id: int) -> HttpResponse:
+    """A guide opened from search results: the search (its signed id in ``s``) is marked as
+    clicked, then the guide's own page, whose address and cache stay as they are."""
+    guide = get_object_or_404(
+        Guide.objects.select_related("company"), pk=guide_id, status=Guide.Status.PUBLISHED
+    )
+    if request.method == "GET":
+        search_log.search_click_record(token=request.GET.get("s", ""), guide_id=guide.pk)
+    return HttpResponseRedirect(guide.public_path())
 
 
 def company_detail(request: HttpRequest, company: str) -> HttpResponse:
@@ -162,8 +199,12 @@ def step_outcome(
         return response
     attempt = attempt_from_cookie(request, guide)
     if attempt is None:
+        # Marking a step of the procedure, the customer has not yet acted on the alternatives'
+        # order: the attempt may take any (an exploring one included), the page shows it from
+        # now on. Marking a later step, they chose under the order the page showed: recorded.
+        seen = None if step.kind == Step.Kind.PROCEDURE else form.cleaned_data["order"]
         attempt, token = services.attempt_start(
-            guide=guide, user_agent=request.headers.get("User-Agent", "")
+            guide=guide, user_agent=request.headers.get("User-Agent", ""), seen_order=seen
         )
         remember_attempt(response, guide, token)
     try:

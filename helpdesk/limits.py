@@ -265,6 +265,12 @@ def contact_searches() -> AddressLimit:
     )
 
 
+def search_log_writes() -> AddressLimit:
+    """Searches written to the search log (guides.search_log), per client: past the limit a
+    search is answered but not logged, so one client cannot fill the log or the content gaps."""
+    return AddressLimit("search-log", settings.SEARCH_LOG_LIMIT, settings.SEARCH_LOG_WINDOW)
+
+
 @dataclass(frozen=True)
 class Refusal:
     retry_after: int  # seconds
@@ -323,7 +329,11 @@ def escalation_refusal_of(taken: list[int | None]) -> Refusal | None:
 
 
 def contact_search_refusal(*, client: str) -> Refusal | None:
-    retry_after = contact_searches().take(client)
+    return contact_search_refusal_of(contact_searches().take(client))
+
+
+def contact_search_refusal_of(retry_after: int | None) -> Refusal | None:
+    """The refusal, if any, for what take() (or take_together) answered for contact_searches."""
     if retry_after is None:
         return None
     return Refusal(

@@ -386,12 +386,18 @@ CELERY_TASK_ROUTES = {
     "tickets.tasks.check_sla": {"queue": "maintenance"},
     "tickets.tasks.assign_waiting_tickets": {"queue": "maintenance"},
     "tickets.tasks.close_solved_tickets": {"queue": "maintenance"},
+    "tickets.tasks.rollup_statistics": {"queue": "maintenance"},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Guide views wait in the cache at most this long before they reach Guide.view_count.
 GUIDE_VIEW_FLUSH_INTERVAL = env_float("GUIDE_VIEW_FLUSH_INTERVAL", 60.0, minimum=1.0)
 ESCALATION_SWEEP_INTERVAL = env_float("ESCALATION_SWEEP_INTERVAL", 30.0, minimum=1.0)
+# The statistics rollup (tickets.services.insights) runs every STATISTICS_ROLLUP_INTERVAL
+# seconds; each run also re-reads the changes of the STATISTICS_ROLLUP_LAG seconds before the
+# last run began, for the transactions that were still open then (docs/statistics.md).
+STATISTICS_ROLLUP_INTERVAL = env_float("STATISTICS_ROLLUP_INTERVAL", 300.0, minimum=1.0)
+STATISTICS_ROLLUP_LAG = env_float("STATISTICS_ROLLUP_LAG", 600.0, minimum=0.0)
 ESCALATION_SWEEP_AGE = env_float("ESCALATION_SWEEP_AGE", 60.0, minimum=0.0)
 # --- Health (/healthz, `manage.py health`) ----------------------------------------------------
 # Beat sends a heartbeat task every HEARTBEAT_INTERVAL seconds and records its own ticks; the
@@ -433,9 +439,21 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # The day tallies the statistics read (docs/statistics.md).
+    "rollup-statistics": {
+        "task": "tickets.tasks.rollup_statistics",
+        "schedule": STATISTICS_ROLLUP_INTERVAL,
+        "options": {"expires": STATISTICS_ROLLUP_INTERVAL},
+    },
     # Solved tickets past the 7-day reopen window become closed.
     "close-solved-tickets": {
         "task": "tickets.tasks.close_solved_tickets",
+        "schedule": 3600.0,
+        "options": {"expires": 3500},
+    },
+    # Searches older than SEARCH_LOG_RETENTION_DAYS (guides.search_log), in batches.
+    "prune-search-log": {
+        "task": "guides.tasks.prune_search_log",
         "schedule": 3600.0,
         "options": {"expires": 3500},
     },
@@ -514,6 +532,12 @@ ESCALATION_RECIPIENT_WINDOW = env_int("ESCALATION_RECIPIENT_WINDOW", 3600, minim
 # Guide suggestions on the contact page (each one a search), per client address.
 CONTACT_SEARCH_LIMIT = env_int("CONTACT_SEARCH_LIMIT", 60, minimum=1)
 CONTACT_SEARCH_WINDOW = env_int("CONTACT_SEARCH_WINDOW", 60, minimum=1)
+# Customer searches written to the search log (the search page, the contact page's
+# suggestions, the API), per client address: past it the search is still answered, only not
+# logged. Kept SEARCH_LOG_RETENTION_DAYS days for the content gaps (guides.search_log).
+SEARCH_LOG_LIMIT = env_int("SEARCH_LOG_LIMIT", 60, minimum=1)
+SEARCH_LOG_WINDOW = env_int("SEARCH_LOG_WINDOW", 60, minimum=1)
+SEARCH_LOG_RETENTION_DAYS = env_int("SEARCH_LOG_RETENTION_DAYS", 90, minimum=1)
 # Confirmation e-mails ("a person has your request") per recipient, counted in the database
 # (tickets.notifications): past the cap the ticket is created but its e-mail is not sent.
 CONFIRMATION_EMAIL_LIMIT = env_int("CONFIRMATION_EMAIL_LIMIT", 3, minimum=1)

@@ -3,7 +3,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from guides.models import Attempt, Company, Guide, Step, Tag, attempt_token_hash
+from guides.models import (
+    Attempt,
+    Company,
+    Guide,
+    GuideVersion,
+    Step,
+    StepOutcome,
+    Tag,
+    attempt_token_hash,
+)
 from tickets import roles
 from tickets.models import AgentProfile, ApiToken, Queue, Ticket, api_token_key_hash
 
@@ -54,6 +63,37 @@ class StepFactory(factory.django.DjangoModelFactory):
     kind = Step.Kind.PROCEDURE
     title = factory.Sequence(lambda n: f"Step {n}")
     body = "1. Open the app.\n2. Tap the button."
+
+
+class GuideVersionFactory(factory.django.DjangoModelFactory):
+    """A version of a guide whose snapshot is the guide's steps as they are now."""
+
+    class Meta:
+        model = GuideVersion
+
+    guide = factory.SubFactory(GuideFactory)
+    number = factory.LazyAttribute(lambda version: version.guide.versions.count() + 1)
+    steps = factory.LazyAttribute(
+        lambda version: [
+            {"step": step.pk, "position": step.position, "kind": step.kind,
+             "title": step.title, "body": step.body}
+            for step in version.guide.steps.order_by("position")
+        ]
+    )  # fmt: skip
+
+
+class StepOutcomeFactory(factory.django.DjangoModelFactory):
+    """An outcome recorded directly (tests that need its time or a given history)."""
+
+    class Meta:
+        model = StepOutcome
+
+    attempt = factory.SubFactory("tests.factories.AttemptFactory")
+    step = factory.SubFactory(StepFactory)
+    step_position = factory.LazyAttribute(lambda outcome: outcome.step.position)
+    step_kind = factory.LazyAttribute(lambda outcome: outcome.step.kind)
+    step_title = factory.LazyAttribute(lambda outcome: outcome.step.title)
+    outcome = StepOutcome.Outcome.DID_NOT_WORK
 
 
 class UserFactory(factory.django.DjangoModelFactory):

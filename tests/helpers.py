@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import datetime
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import pytest
 import redis
@@ -232,3 +234,142 @@ def imported_names(source: str) -> list[tuple[int, str]]:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.extend((node.lineno, f"{node.module}.{alias.name}") for alias in node.names)
     return found
+
+
+# --- statistics --------------------------------------------------------------------------------
+
+STORY_DAY_1 = datetime.date(2026, 11, 2)
+STORY_DAY_2 = datetime.date(2026, 11, 3)
+
+
+def at(day: datetime.date, hour: int, seconds: float = 0) -> datetime.datetime:
+    """An instant ``seconds`` after ``hour`` o'clock UTC on ``day``."""
+    start = datetime.datetime.combine(day, datetime.time(hour), tzinfo=datetime.UTC)
+    return start + datetime.timedelta(seconds=seconds)
+
+
+@dataclass
+class StatisticsStory:
+    guide: Guide
+    steps: list  # S1 (procedure), S2, S3 (alternatives), S4 (last resort)
+    version: object
+    attempts: dict  # A1 … A7, see statistics_story
+    ticket: Ticket
+
+
+def statistics_story(*, company=None) -> StatisticsStory:
+    """The constructed data set whose statistics the tests work out by hand.
+
+    An English guide with steps S1 (procedure), S2 and S3 (alternatives), S4 (last resort), in
+    one version. On day 1 (2026-11-02, UTC):
+      A1 order S1 S3 S2 S4, 10:00: S1 did not work at +30 s ("Error 42 on the card page"),
+         S3 worked at +90 s → resolved.
+      A2 order S1 S2 S3 S4, 11:00: S1 did not work at +20 s, S2 could not do at +40 s
+         ("No such button"), S2 worked at +100 s (the current outcome) → resolved.
+      A3 no order (the version's steps), 12:00: S1 skipped at +8 s → abandoned.
+      A4 order S1 S2 S3 S4, 13:00: S1 did not work at +400 s ("error 42 again"), S2 did not
+         work at +1000 s → escalated at +1100 s; its ticket was solved 7,200 s after that and
+         reopened once.
+      A5 without a version (an old attempt): S1 worked at +5 s; not counted.
+    On day 2 (2026-11-03):
+      A6 order S1 S2 S3 S4, 09:00: S1 worked at +15 s → resolved.
+      A7 order S1 S2 S3 S4, 09:30: nothing yet, in progress.
+    """
+    from guides.models import Attempt, Step
+    from tests.factories import (
+        AttemptFactory,
+        GuideVersionFactory,
+        StepOutcomeFactory,
+        TicketFactory,
+    )
+    from tickets.models import TicketEvent
+
+    guide = GuideFactory(**({"company": company} if company else {}))
+    kinds = [Step.Kind.PROCEDURE, Step.Kind.ALTERNATIVE, Step.Kind.ALTERNATIVE]
+    kinds.append(Step.Kind.LAST_RESORT)
+    steps = [
+        StepFactory(guide=guide, position=n, kind=kind, title=f"Step {n} of the story")
+        for n, kind in enumerate(kinds, start=1)
+    ]
+    s1, s2, s3, s4 = steps
+    version = GuideVersionFactory(guide=guide)
+    plain = [s1.pk, s2.pk, s3.pk, s4.pk]
+
+    def attempt(name, day, hour, *, order, status, outcomes, versioned=True, minutes=0):
+        started = at(day, hour, minutes * 60)
+        last = started + datetime.timedelta(seconds=max([o[2] for o in outcomes] or [0]))
+        finished = None if status == Attempt.Status.IN_PROGRESS else last
+        made = AttemptFactory(
+            guide=guide, language="en", status=status, started_at=started, updated_at=last,
+            finished_at=finished, guide_version=version if versioned else None,
+            step_order=order, description="", escalation_requested_at=None,
+            contact_email="",
+        )  # fmt: skip
+        for step, outcome, seconds, note in outcomes:
+            StepOutcomeFactory(
+                attempt=made, step=step, outcome=outcome, note=note,
+                recorded_at=started + datetime.timedelta(seconds=seconds),
+            )  # fmt: skip
+        attempts[name] = made
+        return made
+
+    attempts: dict = {}
+    dnw, cnd, worked, skipped = "did_not_work", "could_not_do", "worked", "skipped"
+    resolved, abandoned = Attempt.Status.RESOLVED, Attempt.Status.ABANDONED
+    attempt(
+        "A1",
+        STORY_DAY_1,
+        10,
+        order=[s1.pk, s3.pk, s2.pk, s4.pk],
+        status=resolved,
+        outcomes=[(s1, dnw, 30, "Error 42 on the card page"), (s3, worked, 90, "")],
+    )
+    attempt(
+        "A2",
+        STORY_DAY_1,
+        11,
+        order=plain,
+        status=resolved,
+        outcomes=[(s1, dnw, 20, ""), (s2, cnd, 40, "No such button"), (s2, worked, 100, "")],
+    )
+    attempt("A3", STORY_DAY_1, 12, order=[], status=abandoned, outcomes=[(s1, skipped, 8, "")])
+    a4 = attempt(
+        "A4",
+        STORY_DAY_1,
+        13,
+        order=plain,
+        status=Attempt.Status.ESCALATED,
+        outcomes=[(s1, dnw, 400, "error 42 again"), (s2, dnw, 1000, "")],
+    )
+    attempt(
+        "A5",
+        STORY_DAY_1,
+        14,
+        order=plain,
+        status=resolved,
+        outcomes=[(s1, worked, 5, "")],
+        versioned=False,
+    )
+    attempt("A6", STORY_DAY_2, 9, order=plain, status=resolved, outcomes=[(s1, worked, 15, "")])
+    attempt("A7", STORY_DAY_2, 9, order=plain, status=Attempt.Status.IN_PROGRESS, outcomes=[],
+            minutes=30)  # fmt: skip
+
+    escalated_at = at(STORY_DAY_1, 13, 1100)
+    Attempt.objects.filter(pk=a4.pk).update(
+        escalation_requested_at=escalated_at, finished_at=escalated_at, updated_at=escalated_at,
+        description="Still stuck.",
+    )  # fmt: skip
+    solved_at = escalated_at + datetime.timedelta(seconds=7200)
+    ticket = TicketFactory(
+        attempt=a4, status="solved", created_at=escalated_at + datetime.timedelta(seconds=5),
+        updated_at=solved_at, solved_at=solved_at,
+    )  # fmt: skip
+    TicketEvent.objects.create(
+        ticket=ticket, kind=TicketEvent.Kind.STATUS_CHANGED,
+        change={"from": "solved", "to": "open", "reopened": True},
+        created_at=escalated_at + datetime.timedelta(seconds=3600),
+    )  # fmt: skip
+    for made in attempts.values():
+        made.refresh_from_db()
+    return StatisticsStory(guide=guide, steps=steps, version=version, attempts=attempts,
+                           ticket=ticket)  # fmt: skip

@@ -108,6 +108,16 @@ def _status_changed(change: dict) -> str:
     return _("Status: %(from)s → %(to)s.") % labels
 
 
+def _fix_proposed(change: dict) -> str:
+    if change.get("joined"):
+        return _("The fix joined a proposed step of the guide: “%(title)s”.") % {
+            "title": _name(change, "title")
+        }
+    return _("The fix was proposed as a step of the guide: “%(title)s”.") % {
+        "title": _name(change, "title")
+    }
+
+
 _SENTENCES = {
     Kind.CREATED: _created,
     Kind.ROUTED: lambda change: routing_text(
@@ -121,6 +131,7 @@ _SENTENCES = {
     Kind.SLA_BREACHED: _sla_breached,
     Kind.PRIORITY_CHANGED: _priority_changed,
     Kind.STATUS_CHANGED: _status_changed,
+    Kind.FIX_PROPOSED: _fix_proposed,
     Kind.REROUTED: lambda change: (
         _("Queue: %(from)s → %(to)s.")
         % {"from": _name(change, "from_name"), "to": _name(change, "to_name")}

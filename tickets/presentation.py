@@ -21,6 +21,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from guides.models import StepKind, StepOutcomeKind
+from helpdesk.text import one_line
 from tickets.models import OPEN_TICKET_STATUSES, Ticket, sla_target_at_risk
 
 # --- dates, durations, labels ---------------------------------------------------------------------
@@ -168,3 +169,36 @@ def sla_summary(ticket: Ticket, *, now: datetime) -> SLAClock:
         if clock.state in ("ok", "at-risk"):
             return clock
     return resolution
+
+
+# --- the fix proposed as a guide step -------------------------------------------------------------
+
+# The longest title a draft takes from a reply's first line: guide step titles are short.
+FIX_DRAFT_TITLE_CHARS = 150
+# A first line this short ending in a comma is a greeting ("Hi Sam,", "مرحبًا سارة،").
+_GREETING_CHARS = 40
+
+
+def _is_greeting(line: str) -> bool:
+    return len(line) <= _GREETING_CHARS and line.rstrip().endswith((",", "،"))
+
+
+@dataclass(frozen=True)
+class FixDraft:
+    title: str
+    body: str
+
+
+def fix_draft(reply: str) -> FixDraft:
+    """A step's title and body drafted from the reply that solved a ticket, for the agent to
+    edit before proposing it: the first line that is not a greeting is the title, the lines
+    after it the body (Markdown, as written)."""
+    lines = reply.strip().splitlines()
+    for index, line in enumerate(lines):
+        if not line.strip() or _is_greeting(line):
+            continue
+        title = one_line(line).lstrip("#>*-+• ").rstrip(":").strip()
+        if len(title) > FIX_DRAFT_TITLE_CHARS:
+            title = title[:FIX_DRAFT_TITLE_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+        return FixDraft(title=title, body="\n".join(lines[index + 1 :]).strip())
+    return FixDraft(title="", body=reply.strip())

@@ -43,6 +43,16 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "guides.view_attempt",
         "guides.view_feedback",
         "guides.view_company",
+        # The content gaps of every company (guides.gaps), and marking them handled.
+        "guides.view_content_gaps",
+        "guides.view_all_content_gaps",
+        "guides.handle_content_gaps",
+        # Decide on the steps agents propose, for every company's guides.
+        "guides.view_stepproposal",
+        "guides.change_stepproposal",
+        "guides.decide_any_stepproposal",
+        # The statistics of every guide (guides.statistics).
+        "guides.view_all_statistics",
         # Admin sign-in lockouts (django-axes): see them, and lift one by deleting its attempts.
         "axes.view_accessattempt",
         "axes.delete_accessattempt",
@@ -58,6 +68,15 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "guides.view_company",
         "guides.view_attempt",
         "guides.view_feedback",
+        # The content gaps of the companies they write for (Company.authors).
+        "guides.view_content_gaps",
+        "guides.handle_content_gaps",
+        # Decide on the steps agents propose for the guides of their companies
+        # (guides.Company.authors; guides.selectors.user_decides_for_guide).
+        "guides.view_stepproposal",
+        "guides.change_stepproposal",
+        # The statistics of the guides they write (Company.authors).
+        "guides.view_statistics",
     ),
 }
 

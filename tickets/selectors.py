@@ -10,7 +10,12 @@ from django.db.models import Case, Count, F, Min, Q, QuerySet, Value, When
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
 
-from guides.models import Language
+from guides.models import Guide, Language, StepProposal
+from guides.selectors import (
+    step_proposal_guide,
+    step_proposal_of_ticket,
+    step_proposals_with_counts,
+)
 from tickets.models import (
     OPEN_TICKET_STATUSES,
     REFERENCE_ALPHABET,
@@ -162,6 +167,54 @@ def ticket_thread(*, ticket: Ticket, public_only: bool = False) -> QuerySet[Tick
     if public_only:
         events = events.filter(kind__in=PUBLIC_EVENT_KINDS)
     return events
+
+
+@dataclass(frozen=True)
+class TicketFixState:
+    """Where a ticket's fix stands as a step of its guide, for the work page and the API."""
+
+    # The proposal the fix went into (with ``tickets_solved``), None until proposed.
+    proposal: StepProposal | None
+    # The guide a fix would be proposed to (the ticket's, in its language); None without one.
+    guide: Guide | None
+    # That guide's open proposals, with ``tickets_solved``, the most carried first.
+    open_proposals: list[StepProposal]
+    # The reply the fix is drafted from.
+    reply: TicketEvent | None
+
+
+def ticket_fix_state(*, ticket: Ticket, reply_id: int | None = None) -> TicketFixState:
+    fix = step_proposal_of_ticket(ticket_id=ticket.pk) if ticket.guide_id is not None else None
+    if fix is not None:
+        fix = step_proposals_with_counts(StepProposal.objects.filter(pk=fix.pk)).get()
+    guide = (
+        step_proposal_guide(guide=ticket.guide, language=ticket.language)
+        if ticket.guide is not None
+        else None
+    )
+    open_proposals = (
+        list(
+            step_proposals_with_counts(
+                StepProposal.objects.filter(guide=guide, status=StepProposal.Status.PROPOSED)
+            ).order_by("-tickets_solved", "created_at", "pk")
+        )
+        if guide is not None
+        else []
+    )
+    return TicketFixState(
+        proposal=fix,
+        guide=guide,
+        open_proposals=open_proposals,
+        reply=ticket_fix_reply(ticket=ticket, reply_id=reply_id),
+    )
+
+
+def ticket_fix_reply(*, ticket: Ticket, reply_id: int | None = None) -> TicketEvent | None:
+    """The agent's reply that was the ticket's fix: the one named, or else the latest."""
+    replies = ticket.events.filter(kind=TicketEvent.Kind.AGENT_REPLY)
+    if reply_id is not None:
+        return replies.filter(pk=reply_id).first()
+    return replies.order_by("-created_at", "-pk").first()
 
 
 # How many of the most urgent tickets of each (queue, language) pair claim next considers.

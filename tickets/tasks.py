@@ -109,6 +109,19 @@ def close_solved_tickets() -> int:
     return services.tickets_close_solved()
 
 
+# The first run recomputes every day (minutes at a million attempts); later runs, the days
+# changed since the last. A run killed by the time limit commits nothing, and the next does it.
+@shared_task(
+    name="tickets.tasks.rollup_statistics", ignore_result=True, soft_time_limit=900,
+    time_limit=960,
+)  # fmt: skip
+def rollup_statistics() -> int | None:
+    """Bring the statistics' day tallies up to date; beat sends it. A run that finds another
+    one running returns at once (None): that one does the work."""
+    result = services.statistics_rollup(wait=False)
+    return None if result is None else result.days
+
+
 # --- sending them: the receivers of tickets.signals --------------------------------------------
 
 # The escalation: a web request waits at most PUBLISH_TIMEOUT_SECONDS for the broker and

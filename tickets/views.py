@@ -14,10 +14,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
+from guides import search_log
 from guides import selectors as guide_selectors
 from guides import services as guide_services
 from guides import views as guide_views
-from guides.models import Attempt, Guide
+from guides.models import Attempt, Guide, SearchSource
 from guides.search import search_guides
 from helpdesk import limits
 from helpdesk.http import client_address
@@ -185,6 +186,7 @@ def contact(request: HttpRequest) -> HttpResponse:
     as typed, with the reason, a 429 and Retry-After; nothing is written."""
     form = ContactRequestForm(request.POST or None)
     suggestions: list = []
+    click_token = ""
     refusal: limits.Refusal | None = None
     sending = request.POST.get("action") == "send"
     valid = request.method == "POST" and form.is_valid()
@@ -212,18 +214,36 @@ def contact(request: HttpRequest) -> HttpResponse:
                 request.session.pop(OPENED_GUIDES_SESSION_KEY, None)
                 return render(request, "tickets/contact_done.html", {"attempt": attempt})
         else:
-            refusal = limits.contact_search_refusal(client=client_address(request))
+            client = client_address(request)
+            logged = search_log.search_log_wanted(request)
+            # The suggestions' budget and the search log's, in one round trip.
+            taken = limits.take_together(
+                [(limits.contact_searches(), client)]
+                + ([(limits.search_log_writes(), client)] if logged else [])
+            )
+            refusal = limits.contact_search_refusal_of(taken[0])
             if refusal is None:
                 suggestions = search_guides(
                     query=form.cleaned_data["description"],
                     company=company.slug if company else None,
                     limit=5,
                 )
+                if logged and taken[1] is None:
+                    search_id = search_log.search_record(
+                        query=form.cleaned_data["description"],
+                        company_slug=company.slug if company else None,
+                        language=get_language() or settings.LANGUAGE_CODE,
+                        source=SearchSource.CONTACT,
+                        result_count=len(suggestions),
+                    )
+                    if search_id is not None:
+                        click_token = search_log.search_click_token(search_id)
     if refusal is not None:
         form.add_error(None, refusal.message)
     context = {
         "form": form,
         "suggestions": suggestions,
+        "click_token": click_token,
         "suggested": request.method == "POST" and refusal is None,
         # After suggestions, or when sending was refused for now: the button that sends.
         "can_send": valid and (refusal is None or sending),
@@ -238,11 +258,15 @@ def contact(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def contact_guide_open(request: HttpRequest, guide_id: int) -> HttpResponse:
-    """A suggested guide, opened from the contact form: remember it, then show the guide."""
+    """A suggested guide, opened from the contact form: remember it (and, with the signed
+    search id in ``s``, mark the suggestions' search as clicked), then show the guide."""
     guide = get_object_or_404(
         Guide.objects.select_related("company"), pk=guide_id, status=Guide.Status.PUBLISHED
     )
     opened = request.session.get(OPENED_GUIDES_SESSION_KEY, [])
     if guide.pk not in opened:
         request.session[OPENED_GUIDES_SESSION_KEY] = [*opened, guide.pk][-20:]
+    if request.method == "GET":
+        # The suggestions' search, if it was logged: this is the guide it led to.
+        search_log.search_click_record(token=request.GET.get("s", ""), guide_id=guide.pk)
     return redirect(guide.public_path())

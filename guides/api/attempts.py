@@ -69,6 +69,19 @@ class StepOutcomeOutputSerializer(serializers.ModelSerializer):
 
 class AttemptOutputSerializer(serializers.ModelSerializer):
     guide = serializers.IntegerField(source="guide_id", allow_null=True)
+    guide_version = serializers.IntegerField(
+        source="guide_version.number",
+        allow_null=True,
+        help_text="The version of the guide's steps this attempt was shown; null without a guide.",
+    )
+    step_order = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text=(
+            "Ids of the steps in the order to show them to this customer: the procedure, the "
+            "alternatives, the last resort. Show them in this order (the guide's steps with "
+            "this attempt's token come in it too): the statistics count on it."
+        ),
+    )
     current_outcomes = serializers.SerializerMethodField()
     history = serializers.SerializerMethodField()
     feedback = serializers.SerializerMethodField()
@@ -80,6 +93,8 @@ class AttemptOutputSerializer(serializers.ModelSerializer):
         model = Attempt
         fields = [
             "guide",
+            "guide_version",
+            "step_order",
             "language",
             "status",
             "started_at",

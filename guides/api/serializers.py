@@ -3,6 +3,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from guides import selectors
 from guides.models import Company, Guide, Step
 
 
@@ -74,11 +75,22 @@ class TranslationRefSerializer(serializers.ModelSerializer):
 
 class GuideDetailOutputSerializer(GuideListOutputSerializer):
     summary_html = serializers.CharField(read_only=True)
-    steps = StepOutputSerializer(many=True, read_only=True)
+    steps = serializers.SerializerMethodField(
+        help_text=(
+            "In the order to show them: the procedure, the alternatives (in the order of the "
+            "attempt named by X-Attempt-Token, else in the order of what works), the last "
+            "resort."
+        )
+    )
     translations = serializers.SerializerMethodField()
 
     class Meta(GuideListOutputSerializer.Meta):
         fields = [*GuideListOutputSerializer.Meta.fields, "summary_html", "steps", "translations"]
+
+    @extend_schema_field(StepOutputSerializer(many=True))
+    def get_steps(self, guide: Guide) -> list[dict]:
+        shown = self.context.get("shown") or selectors.steps_shown(guide=guide)
+        return list(StepOutputSerializer(shown.steps, many=True).data)
 
     @extend_schema_field(TranslationRefSerializer(many=True))
     def get_translations(self, guide: Guide) -> list[dict]:

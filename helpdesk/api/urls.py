@@ -4,7 +4,7 @@ from rest_framework.routers import DefaultRouter
 from guides.api import attempts
 from guides.api.views import CompanyViewSet, GuideViewSet
 from helpdesk.views import api_not_found
-from tickets.api import escalation
+from tickets.api import escalation, statistics
 from tickets.api.views import (
     AgentAvailabilityView,
     CustomerTicketReplyView,
@@ -29,6 +29,17 @@ urlpatterns = [
         attempts.GuideFeedbackView.as_view(),
         name="guide-feedback",
     ),
+    path(
+        "guides/<int:guide_id>/statistics/",
+        statistics.GuideStatisticsView.as_view(),
+        name="guide-statistics",
+    ),
+    path(
+        "guides/<int:guide_id>/steps/<int:step_id>/failure-notes/",
+        statistics.StepFailureNotesView.as_view(),
+        name="step-failure-notes",
+    ),
+    path("statistics/deflection/", statistics.DeflectionView.as_view(), name="deflection"),
     path("attempt/", attempts.AttemptDetailView.as_view(), name="attempt-detail"),
     path("attempt/outcomes/", attempts.StepOutcomeRecordView.as_view(), name="attempt-outcomes"),
     path("attempt/feedback/", attempts.AttemptFeedbackView.as_view(), name="attempt-feedback"),

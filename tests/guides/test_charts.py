@@ -24,6 +24,12 @@ def parsed(svg: str) -> ET.Element:
     return ET.fromstring(svg)  # noqa: S314 (our own output)
 
 
+def shown(text: ET.Element) -> str | None:
+    """What a text element shows: a label's tooltip title is not drawn."""
+    title = text.find(f"{SVG}title")
+    return title.tail if title is not None else text.text
+
+
 def bars_of(root: ET.Element) -> list[ET.Element]:
     return [rect for rect in root.iter(f"{SVG}rect") if rect.get("class") == "bar"]
 
@@ -49,7 +55,8 @@ def test_arabic_bars_grow_from_the_right_with_labels_on_the_right():
     right_edge = WIDTH - LABEL_WIDTH - PADDING
     assert float(bar.get("x")) + float(bar.get("width")) == right_edge
     assert float(bar.get("width")) == PLOT / 2
-    label = next(text for text in root.iter(f"{SVG}text") if text.text == "الخطوة ١")
+    label = next(text for text in root.iter(f"{SVG}text") if shown(text) == "الخطوة ١")
+    assert label.find(f"{SVG}title").text == "الخطوة ١"
     assert float(label.get("x")) == WIDTH - PADDING
     assert label.get("direction") == "rtl"
 
@@ -101,3 +108,12 @@ def test_columns_run_oldest_first_in_the_reading_direction():
 def test_a_week_without_data_has_no_column():
     root = parsed(column_chart([("W1", None, "–"), ("W2", 0.5, "50 %")], title="t"))
     assert len(bars_of(root)) == 1
+
+
+def test_a_long_label_is_cut_but_kept_whole_in_its_tooltip():
+    long = "Pay with PayPal instead of the card, then come back to the account page"
+    root = parsed(bar_chart([Bar(long, 0.5, "50 %")], title="t"))
+    label = next(text for text in root.iter(f"{SVG}text") if text.find(f"{SVG}title") is not None)
+    assert label.find(f"{SVG}title").text == long
+    assert len(shown(label)) == 32
+    assert shown(label).endswith("…")

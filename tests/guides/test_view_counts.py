@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 import uuid
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 from unittest import mock
 
@@ -22,10 +22,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from guides import view_counts
+from guides.models import GuideDayTally
 from guides.tasks import flush_guide_view_counts
 from guides.view_counts import guide_view_counts_flush, guide_view_record
 from helpdesk.celery import app
-from tests.factories import GuideFactory, StepFactory
+from tests.factories import GuideFactory, GuideVersionFactory, StepFactory
 from tests.helpers import visitor_of_client
 from tests.processes import (
     ROOT,
@@ -115,13 +116,33 @@ def test_it_flushes_in_one_update_per_batch(guide, cache):
     others = GuideFactory.create_batch(3)
     for each in [guide, *others]:
         record_views(each.pk, 2, cache)
+    GuideVersionFactory(guide=others[0])
 
     with CaptureQueriesContext(connection) as queries:
         assert guide_view_counts_flush(cache=cache) == 8
 
     # The savepoints are the flush's transaction inside the test's.
     statements = [q["sql"].split()[0] for q in queries if "SAVEPOINT" not in q["sql"]]
-    assert statements == ["SELECT", "UPDATE"]  # lock the rows, then one UPDATE for all four
+    # Lock the rows, one UPDATE for all four, their versions, one upsert of the day's views.
+    assert statements == ["SELECT", "UPDATE", "SELECT", "INSERT"]
+
+
+def test_it_adds_the_views_to_the_day_of_the_current_version(guide, cache):
+    GuideVersionFactory(guide=guide)
+    current = GuideVersionFactory(guide=guide)
+    unversioned = GuideFactory()
+    record_views(guide.pk, 3, cache)
+    record_views(unversioned.pk, 2, cache)
+    assert guide_view_counts_flush(cache=cache) == 5
+    record_views(guide.pk, 4, cache)
+    assert guide_view_counts_flush(cache=cache) == 4
+
+    today = timezone.now().astimezone(UTC).date()
+    rows = list(GuideDayTally.objects.values_list("guide_id", "version_id", "day", "views"))
+    # Added up on the one row; a guide without a version has no row (its view_count has them).
+    assert rows == [(guide.pk, current.pk, today, 7)]
+    unversioned.refresh_from_db()
+    assert unversioned.view_count == 2
 
 
 def test_it_drops_the_views_of_a_deleted_guide(guide, cache):

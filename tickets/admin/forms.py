@@ -8,6 +8,8 @@ from typing import cast
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from guides.models import StepProposal
+from guides.services import STEP_PROPOSAL_BODY_MAX_LENGTH
 from tickets.admin.filters import AssigneeFilter, agent_profile_of
 from tickets.models import (
     STAFF_MESSAGE_MAX_LENGTH,
@@ -32,12 +34,62 @@ class ReplyForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 6, "dir": "auto"}),
     )
     status_after = forms.ChoiceField(label=_("and set status"), required=False)
+    is_fix = forms.BooleanField(
+        label=_("This reply is the fix: propose it as a step of the guide"), required=False
+    )
 
     def __init__(self, *args, ticket: Ticket, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.ticket = ticket
         cast(forms.ChoiceField, self.fields["status_after"]).choices = [
             ("", _("(leave as it is)")),
             *transition_choices(ticket),
+        ]
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        if data.get("is_fix"):
+            # Checked before the reply is sent: a refused mark must not send half of it.
+            if self.ticket.guide_id is None:
+                raise forms.ValidationError(
+                    _("This ticket came from the contact form: there is no guide to add a step to.")
+                )
+            solved = (Ticket.Status.SOLVED, Ticket.Status.CLOSED)
+            if self.ticket.status not in solved and data.get("status_after") != "solved":
+                raise forms.ValidationError(
+                    _("A fix is the reply that solves the ticket: set the status to solved.")
+                )
+        return data
+
+
+class FixForm(forms.Form):
+    """The agent's fix as a step of the guide: its title, its text, and whether it is the same
+    fix as one the guide's open proposals already have."""
+
+    title = forms.CharField(label=_("Step title"), max_length=300)
+    body = forms.CharField(
+        label=_("What to do (Markdown)"),
+        required=False,
+        max_length=STEP_PROPOSAL_BODY_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 8, "dir": "auto"}),
+    )
+    same_as = forms.TypedChoiceField(
+        label=_("Same fix as"), required=False, coerce=int, empty_value=None
+    )
+
+    def __init__(self, *args, proposals: list[StepProposal], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["title"].widget.attrs["dir"] = "auto"
+        cast(forms.ChoiceField, self.fields["same_as"]).choices = [
+            ("", _("None of these: a new proposal")),
+            *(
+                (
+                    proposal.pk,
+                    _("%(title)s · solved tickets: %(count)d")
+                    % {"title": proposal.title, "count": proposal.tickets_solved},  # type: ignore[attr-defined]
+                )
+                for proposal in proposals
+            ),
         ]
 
 

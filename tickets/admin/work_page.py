@@ -1,6 +1,7 @@
 """The agent's work on one ticket: the work page (what the customer tried, the thread, the
-SLA clocks, the answer forms), the small views its buttons post to, claim next, the agent's
-availability switch and the supervisor's queue overview."""
+SLA clocks, the answer forms), the small views its buttons post to, the page that proposes the
+ticket's fix as a step of its guide, claim next, the agent's availability switch and the
+supervisor's queue overview."""
 
 from __future__ import annotations
 
@@ -15,10 +16,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from guides.selectors import step_proposal_of_ticket
+from helpdesk.errors import ServiceError
 from tickets import events, selectors, services
 from tickets.admin.filters import agent_profile_of
 from tickets.admin.forms import (
     AssigneeForm,
+    FixForm,
     NoteForm,
     PriorityForm,
     QueueMoveForm,
@@ -28,7 +32,7 @@ from tickets.admin.forms import (
     valid_data,
 )
 from tickets.models import STAFF_MESSAGE_MAX_LENGTH, Queue, Ticket, TicketEvent
-from tickets.presentation import duration, sla_clocks, tried_steps
+from tickets.presentation import duration, fix_draft, sla_clocks, tried_steps
 from tickets.selectors import ticket_thread, user_sees_all_queues
 
 _THREAD_CLASSES = {
@@ -60,6 +64,11 @@ class WorkPageMixin(admin.ModelAdmin):
                 "<path:object_id>/work/<slug:action>/",
                 self.admin_site.admin_view(self.work_view),
                 name="{}_{}_work".format(*info),
+            ),
+            path(
+                "<path:object_id>/fix/",
+                self.admin_site.admin_view(self.fix_view),
+                name="{}_{}_fix".format(*info),
             ),
             path(
                 "overview/",
@@ -147,6 +156,7 @@ class WorkPageMixin(admin.ModelAdmin):
         routed = [text for event, _css, text in thread if event.kind == TicketEvent.Kind.ROUTED]
         guide = ticket.guide
         guide_url = guide.public_path() if guide is not None else None
+        fix = step_proposal_of_ticket(ticket_id=ticket.pk) if guide is not None else None
         return {
             "title": f"{ticket.reference}: {ticket.subject}",
             "subtitle": None,
@@ -186,6 +196,11 @@ class WorkPageMixin(admin.ModelAdmin):
                 for action in WORK_ACTIONS
             },
             "note_max_length": STAFF_MESSAGE_MAX_LENGTH,
+            # The ticket's fix as a step of its guide: proposed already, or to propose.
+            "fix": fix,
+            "can_propose_fix": can_work and guide is not None and fix is None,
+            "fix_open": ticket.status in services.FIX_STATUSES,
+            "fix_url": reverse("admin:tickets_ticket_fix", args=[ticket.pk]),
         }
 
     def work_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
@@ -215,7 +230,10 @@ class WorkPageMixin(admin.ModelAdmin):
             self._draft_keep(request, ticket, action)
             messages.error(request, " ".join(error.messages))
         else:
-            messages.success(request, done)
+            text, next_url = done if isinstance(done, tuple) else (done, None)
+            messages.success(request, text)
+            if next_url is not None:
+                return redirect(next_url)
         return redirect("admin:tickets_ticket_change", ticket.pk)
 
     def _draft_keep(self, request: HttpRequest, ticket: Ticket, action: str) -> None:
@@ -225,13 +243,18 @@ class WorkPageMixin(admin.ModelAdmin):
                 :STAFF_MESSAGE_MAX_LENGTH
             ]
 
-    def _work_reply(self, request: HttpRequest, ticket: Ticket) -> str:
+    def _work_reply(self, request: HttpRequest, ticket: Ticket) -> str | tuple[str, str]:
         data = valid_data(ReplyForm(request.POST, ticket=ticket))
-        services.ticket_reply(
+        reply = services.ticket_reply(
             ticket=ticket, actor=request.user, body=data["body"], public=True,
             status_after=data["status_after"] or None,
         )  # fmt: skip
-        return str(_("Reply sent to the customer."))
+        sent = str(_("Reply sent to the customer."))
+        if data["is_fix"]:
+            # On to the fix's page, drafted from this reply, for the agent to edit and send.
+            fix_url = reverse("admin:tickets_ticket_fix", args=[ticket.pk])
+            return sent, f"{fix_url}?reply={reply.pk}"
+        return sent
 
     def _work_note(self, request: HttpRequest, ticket: Ticket) -> str:
         data = valid_data(NoteForm(request.POST))
@@ -263,6 +286,77 @@ class WorkPageMixin(admin.ModelAdmin):
         queue = valid_data(QueueMoveForm(request.POST))["queue"]
         services.ticket_move_queue(ticket=ticket, queue=queue, actor=request.user)
         return str(_("Moved to the queue %(queue)s.")) % {"queue": queue}
+
+    # --- the fix, proposed as a step of the guide ---
+
+    def fix_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Propose the reply that solved the ticket as a step of its guide: a form drafted
+        from that reply (``?reply=<event id>``, else the latest reply), the guide's open
+        proposals to join one of, then guides' step_proposal_submit through the ticket
+        service. A refusal comes back as the form's error."""
+        if request.method not in ("GET", "POST"):
+            return HttpResponseNotAllowed(["GET", "POST"])
+        ticket = self._ticket_for(request, object_id)
+        if ticket is None:
+            raise Http404(_("No such ticket or action."))
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        page = redirect("admin:tickets_ticket_change", ticket.pk)
+        reply_id = request.GET.get("reply", "")
+        state = selectors.ticket_fix_state(
+            ticket=ticket,
+            reply_id=int(reply_id) if reply_id.isascii() and reply_id.isdigit() else None,
+        )
+        target, proposals, reply = state.guide, state.open_proposals, state.reply
+        if state.proposal is not None:
+            messages.info(request, _("This ticket's fix has been proposed already."))
+            return page
+        if target is None:
+            messages.error(request, _("This ticket has no guide to add a step to."))
+            return page
+        if ticket.status not in services.FIX_STATUSES:
+            messages.error(
+                request, _("Solve the ticket first: its fix is the reply that solved it.")
+            )
+            return page
+        if request.method == "POST":
+            form = FixForm(request.POST, proposals=proposals)
+            if form.is_valid():
+                data = form.cleaned_data
+                try:
+                    services.ticket_fix_propose(
+                        ticket=ticket, actor=request.user, title=data["title"],
+                        body=data["body"], same_as=data["same_as"],
+                    )  # fmt: skip
+                except ServiceError as error:
+                    form.add_error(
+                        error.field if error.field in form.fields else None, error.message
+                    )
+                else:
+                    messages.success(
+                        request,
+                        _("The fix is proposed as a step of the guide “%(guide)s”.")
+                        % {"guide": target.title},
+                    )
+                    return page
+        else:
+            draft = fix_draft(reply.body) if reply is not None else None
+            form = FixForm(
+                initial={"title": draft.title, "body": draft.body} if draft else {},
+                proposals=proposals,
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Propose the fix as a step of the guide"),
+            "subtitle": None,
+            "opts": self.opts,
+            "ticket": ticket,
+            "guide": target,
+            "reply": reply,
+            "form": form,
+            "proposals": proposals,
+        }
+        return TemplateResponse(request, "admin/tickets/ticket/fix.html", context)
 
     # --- claim next ---
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from guides.models import StepKind, StepOutcomeKind
+from guides.models import StepKind, StepOutcomeKind, StepProposalStatus
+from guides.services import STEP_PROPOSAL_BODY_MAX_LENGTH
 from helpdesk.api.fields import (
     StrictBooleanField,
     StrictCharField,
@@ -241,6 +242,52 @@ class MoveInputSerializer(serializers.Serializer):
 
 class CustomerReplyInputSerializer(serializers.Serializer):
     body = _body(max_length=CUSTOMER_MESSAGE_MAX_LENGTH)
+
+
+# --- the fix of a solved ticket, proposed as a step of its guide --------------------------------
+
+
+class FixInputSerializer(serializers.Serializer):
+    title = StrictCharField(max_length=300, help_text="The step's title, in the guide's language.")
+    body = StrictCharField(
+        required=False, allow_blank=True, max_length=STEP_PROPOSAL_BODY_MAX_LENGTH,
+        help_text="What to do, in Markdown. Left out: the text of your latest reply.",
+    )  # fmt: skip
+    same_as = StrictIntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2**63 - 1,
+        help_text="Id of one of the guide's open proposals (`open_proposals`) that is the same "
+        "fix: the ticket counts for it. Left out, a proposal with the same title is joined, "
+        "else a new one opened.",
+    )  # fmt: skip
+
+
+class StepProposalOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    guide = serializers.IntegerField(source="guide_id")
+    language = serializers.CharField()
+    title = serializers.CharField()
+    body = serializers.CharField(help_text="Markdown, as proposed.")
+    body_html = serializers.CharField(help_text="The body rendered and sanitised.")
+    status = serializers.ChoiceField(choices=StepProposalStatus.choices)
+    tickets_solved = serializers.IntegerField(help_text="Solved tickets that carried this fix.")
+
+
+class FixDraftSerializer(serializers.Serializer):
+    title = serializers.CharField(allow_blank=True)
+    body = serializers.CharField(allow_blank=True)
+
+
+class FixOutputSerializer(serializers.Serializer):
+    proposal = StepProposalOutputSerializer(
+        allow_null=True, help_text="The proposal this ticket's fix went into; null until then."
+    )
+    draft = FixDraftSerializer(
+        allow_null=True,
+        help_text="A title and body drafted from your latest reply, until the fix is proposed.",
+    )
+    open_proposals = StepProposalOutputSerializer(
+        many=True, help_text="The guide's open proposals, the fix most tickets carried first."
+    )
 
 
 # --- the agent's availability and the supervisor's overview -------------------------------------

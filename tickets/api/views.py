@@ -56,6 +56,7 @@ from tickets.models import (
     Queue,
     Ticket,
 )
+from tickets.presentation import fix_draft
 
 REFERENCE_PATTERN = f"^[{REFERENCE_ALPHABET}]{{{REFERENCE_LENGTH}}}$"
 REFERENCE = OpenApiParameter(
@@ -308,6 +309,47 @@ class TicketViewSet(viewsets.GenericViewSet):
         with refusals_concern("queue"):
             services.ticket_move_queue(ticket=ticket, queue=queue, actor=request.user)
         return self.detail_response(ticket)
+
+    def fix_response(self, ticket: Ticket, *, code: int = status.HTTP_200_OK) -> Response:
+        state = selectors.ticket_fix_state(ticket=ticket)
+        draft = None
+        if state.proposal is None and state.reply is not None:
+            draft = fix_draft(state.reply.body)
+        data = {"proposal": state.proposal, "draft": draft, "open_proposals": state.open_proposals}
+        return Response(io.FixOutputSerializer(data).data, status=code)
+
+    @extend_schema(
+        methods=["GET"],
+        summary="The ticket's fix as a step of its guide: proposed, or a draft to propose",
+        parameters=[REFERENCE],
+        responses={200: io.FixOutputSerializer, **STAFF_ERRORS},
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Propose the fix of a solved ticket as a step of its guide",
+        description="The fix becomes a proposed alternative step of the guide the customer "
+        "followed, in the ticket's language; the guide's authors accept or dismiss it. A "
+        "ticket carries one fix. 409 when the ticket is not solved or its fix was proposed; "
+        "400 for a ticket without a guide or a `same_as` that is no open proposal of it.",
+        parameters=[REFERENCE],
+        request=io.FixInputSerializer,
+        responses={201: io.FixOutputSerializer, **STAFF_ERRORS, **CONFLICT},
+    )
+    @action(detail=True, methods=["get", "post"])
+    def fix(self, request: Request, reference: str) -> Response:
+        ticket = self.ticket()
+        if request.method == "GET":
+            return self.fix_response(ticket)
+        data = validated(io.FixInputSerializer, request)
+        body = data.get("body")
+        if body is None:
+            reply = selectors.ticket_fix_reply(ticket=ticket)
+            body = reply.body if reply is not None else ""
+        services.ticket_fix_propose(
+            ticket=ticket, actor=request.user, title=data["title"], body=body,
+            same_as=data.get("same_as"),
+        )  # fmt: skip
+        return self.fix_response(ticket, code=status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Claim the most urgent unassigned ticket of your queues, in your languages",

@@ -249,6 +249,9 @@ class Ticket(models.Model):
             ),
             # Admin and API search by the customer's address, exactly and case-insensitively.
             models.Index(Upper("requester_email"), name="ticket_requester_email_idx"),
+            # The statistics rollup (tickets.services.insights): the days whose tickets changed
+            # since its watermark.
+            models.Index(fields=["updated_at"], name="ticket_updated_idx"),
         ]
         permissions = [
             ("view_all_queues", "Can see and work the tickets of every queue"),
@@ -319,6 +322,8 @@ class TicketEvent(models.Model):
         PRIORITY_CHANGED = "priority_changed", _("Priority changed")
         STATUS_CHANGED = "status_changed", _("Status changed")
         UNASSIGNED = "unassigned", _("Unassigned")
+        # The agent proposed the ticket's fix as a step of its guide (guides.StepProposal).
+        FIX_PROPOSED = "fix_proposed", _("Fix proposed for the guide")
 
     ticket = models.ForeignKey(
         Ticket, on_delete=models.CASCADE, related_name="events", verbose_name=_("ticket")

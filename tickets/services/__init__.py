@@ -9,7 +9,9 @@ One module per subdomain; this package re-exports their public names, so callers
 - assignment: automatic assignment, claim next, assignment by a person, availability and
   capacity.
 - sla: due times, the at-risk and breach check, closing solved tickets.
-- workflow: status changes, replies and notes, customer replies, priority, queue moves.
+- workflow: status changes, replies and notes, customer replies, priority, queue moves, the
+  fix of a solved ticket proposed as a step of its guide.
+- insights: the statistics rollup (the day tallies of guides, with their tickets).
 - exceptions: the refusals (TicketError and its subclasses).
 
 Services never import tickets.tasks: work that must happen after commit (e-mails, the
@@ -44,8 +46,10 @@ from tickets.services.exceptions import (
     TicketClosedForReplies,
     TicketError,
     TicketNotPermitted,
+    TicketNotSolved,
     TransitionNotAllowed,
 )
+from tickets.services.insights import RollupResult, statistics_rollup
 from tickets.services.routing import RoutingDecision, fallback_queue, route
 from tickets.services.sla import (
     sla_due_times,
@@ -53,7 +57,9 @@ from tickets.services.sla import (
     tickets_sla_check,
 )
 from tickets.services.workflow import (
+    FIX_STATUSES,
     ticket_customer_reply,
+    ticket_fix_propose,
     ticket_move_queue,
     ticket_note,
     ticket_priority_change,
@@ -63,16 +69,19 @@ from tickets.services.workflow import (
 
 __all__ = [
     "ESCALATION_BATCH_SIZE",
+    "FIX_STATUSES",
     "MAX_ESCALATION_DELIVERIES",
     "PUBLISH_TIMEOUT_SECONDS",
     "REOPEN_WINDOW",
     "TRANSIENT_DATABASE_ERRORS",
     "AgentAtCapacity",
     "AgentUnavailable",
+    "RollupResult",
     "RoutingDecision",
     "TicketClosedForReplies",
     "TicketError",
     "TicketNotPermitted",
+    "TicketNotSolved",
     "TransitionNotAllowed",
     "agent_availability_set",
     "agent_claim_slot",
@@ -84,11 +93,13 @@ __all__ = [
     "fallback_queue",
     "route",
     "sla_due_times",
+    "statistics_rollup",
     "ticket_assign",
     "ticket_assign_to",
     "ticket_claim_next",
     "ticket_create_from_attempt",
     "ticket_customer_reply",
+    "ticket_fix_propose",
     "ticket_move_queue",
     "ticket_note",
     "ticket_priority_change",

@@ -45,3 +45,7 @@ class AgentUnavailable(TicketStateRefusal):
 
 class TicketClosedForReplies(TicketStateRefusal):
     code = "ticket_closed"
+
+
+class TicketNotSolved(TicketStateRefusal):
+    code = "ticket_not_solved"

@@ -1,5 +1,5 @@
 """The agent workspace: status changes, replies and notes, the customer's replies, priority and
-queue moves.
+queue moves, and the fix of a solved ticket proposed as a step of its guide.
 
 Every change an agent, a supervisor, an integration or the customer makes to a ticket goes
 through one of these functions, whichever door it came in by (admin page, bulk action, API,
@@ -17,7 +17,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from helpdesk.text import plain_text
+from guides.models import StepProposal
+from guides.services import step_proposal_submit
+from helpdesk.text import one_line, plain_text
 from tickets import signals
 from tickets.models import (
     OPEN_TICKET_STATUSES,
@@ -29,7 +31,12 @@ from tickets.models import (
 )
 from tickets.services._common import _actor_check, _event, _ticket_locked
 from tickets.services.assignment import _capacity_release, _capacity_retake, ticket_assign_to
-from tickets.services.exceptions import TicketClosedForReplies, TicketError, TransitionNotAllowed
+from tickets.services.exceptions import (
+    TicketClosedForReplies,
+    TicketError,
+    TicketNotSolved,
+    TransitionNotAllowed,
+)
 
 if TYPE_CHECKING:
     from tickets.services._common import Actor
@@ -226,3 +233,36 @@ def ticket_move_queue(*, ticket: Ticket, queue: Queue, actor: Actor | None = Non
         },
     )  # fmt: skip
     return ticket
+
+
+# A ticket's fix is what solved it: proposed once the ticket is solved (or closed since).
+FIX_STATUSES = (Ticket.Status.SOLVED, Ticket.Status.CLOSED)
+
+
+@transaction.atomic
+def ticket_fix_propose(
+    *, ticket: Ticket, actor: Actor | None, title: str, body: str, same_as: int | None = None
+) -> StepProposal:
+    """The fix that solved a ticket, proposed as an alternative step of the guide the customer
+    followed, in the ticket's language (guides.services.step_proposal_submit). It joins the
+    guide's open proposal of the same fix (``same_as``, or the same title) or opens one; each
+    ticket counts once. The thread records it."""
+    ticket = _ticket_locked(ticket)
+    _actor_check(actor, ticket)
+    guide = ticket.guide
+    if guide is None:
+        raise TicketError(
+            _("This ticket came from the contact form: there is no guide to add a step to.")
+        )
+    if ticket.status not in FIX_STATUSES:
+        raise TicketNotSolved(_("Solve the ticket first: its fix is the reply that solved it."))
+    proposal = step_proposal_submit(
+        guide=guide, language=ticket.language, title=title, body=body,
+        ticket_id=ticket.pk, ticket_reference=ticket.reference, proposed_by=actor,
+        same_as=same_as,
+    )  # fmt: skip
+    change = {"proposal": proposal.pk, "title": one_line(title), "guide": proposal.guide_id}
+    if proposal.sources.count() > 1:
+        change["joined"] = True
+    _event(ticket, TicketEvent.Kind.FIX_PROPOSED, actor=actor, change=change)
+    return proposal

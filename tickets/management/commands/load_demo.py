@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from guides import services as guide_services
-from guides.models import Guide, Tag
+from guides.models import Company, Guide, Tag
 from tickets import roles
 from tickets import services as ticket_services
 from tickets.models import AgentProfile, Priority, Queue, RoutingRule, SLAPolicy, Ticket
@@ -143,6 +143,11 @@ class Command(BaseCommand):
             for spec in DEMO_USERS:
                 self._user_upsert(spec)
             self._routing_upsert()
+            # The demo author writes every demo company's guides: she sees their statistics
+            # and content gaps, and decides on the steps agents propose for them.
+            author = get_user_model().objects.get(username="author")
+            for company in Company.objects.all():
+                company.authors.add(author)
         self.stdout.write(
             f"Demo routing: {len(DEMO_QUEUES)} queues (General is the fallback, where agents"
             " claim tickets),"
