@@ -54,6 +54,19 @@ def _own_file_cache(settings, _test_cache_dir):
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language. LocaleMiddleware activates a request's
+    language in the thread that serves it, the test's own with Django's test client, and
+    nothing deactivates it: an Arabic request would leave the rest of this worker's tests
+    reading Arabic messages."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _no_guide_pages_kept():
     """Each test starts with no guide page kept by this process: the test database rolls back
     under them, which no edit announces (guides.page_cache)."""
