@@ -78,6 +78,15 @@ def test_check_deploy_catches_a_weak_production_setting(tmp_path):
     assert "security.W012" in result.stderr + result.stdout
 
 
+def test_the_embedded_default_starts_without_a_warning(tmp_path):
+    # What runserver and migrate check, database checks included: a newcomer's console.
+    env = process_env(tmp_path)
+    env.pop("DATABASE_URL", None)
+    result = manage("check", "--database", "default", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
 def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     env = process_env(tmp_path, **PRODUCTION)
     del env["SECRET_KEY"]

@@ -74,3 +74,13 @@ def test_the_rollup_adds_up_to_the_raw_counts(generated):
     }
     worked = StepDayTally.objects.aggregate(worked=Sum("worked"))["worked"]
     assert worked == statuses["resolved"]  # one current "worked" per resolved attempt
+
+
+def test_it_generates_for_guides_whose_version_is_newer_than_the_period(db):
+    # Imported guides get their first version when imported: after every generated day.
+    call_command("import_guides", "guides/demo_guides", verbosity=0)
+    out = StringIO()
+    call_command("generate_attempts", attempts=200, days=10, guides=0, force=True, stdout=out)
+    versions = Attempt.objects.values_list("guide_version__guide_id", "guide_id")
+    assert versions.count() == 200
+    assert all(version_guide == guide for version_guide, guide in versions)

@@ -272,7 +272,11 @@ class AttemptsGeneration:
                 weekday = datetime.fromtimestamp(at, tz=UTC).weekday()
                 if rng.random() < (0.7 if weekday >= 5 else 1.0):
                     break
-            version_id = next(v for v, since in reversed(plan.versions) if since <= at)
+            # The newest version made before the attempt; its first for an attempt older
+            # than every version (imported guides get theirs when imported: now).
+            version_id = next(
+                (v for v, since in reversed(plan.versions) if since <= at), plan.versions[0][0]
+            )
             middle = list(plan.steps[1:-1])
             rng.shuffle(middle)
             order = [plan.steps[0], *middle, plan.steps[-1]] if len(plan.steps) > 1 else plan.steps
