@@ -81,3 +81,6 @@ class Command(BaseCommand):
                 f" ({connection.vendor})."
             )
         )
+        # Written with their own past times, the rows are older than the rollup's watermark:
+        # only a full run counts them.
+        self.stdout.write("Count them in the statistics with: manage.py rollup_stats --full")
