@@ -352,6 +352,7 @@ class StatisticsAdminMixin(admin.ModelAdmin):
                 ],
                 title=title,
                 rtl=rtl,
+                labels_rtl=guide.text_direction == "rtl",
             )
             rows = [
                 {

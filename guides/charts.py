@@ -67,9 +67,13 @@ def _svg(width: int, height: int, title: str, description: str, body: list[str])
     return mark_safe(head + "".join(body) + "</svg>")  # noqa: S308 (every text is escaped above)
 
 
-def bar_chart(bars: Sequence[Bar], *, title: str, rtl: bool = False) -> SafeString:
+def bar_chart(
+    bars: Sequence[Bar], *, title: str, rtl: bool = False, labels_rtl: bool | None = None
+) -> SafeString:
     """Horizontal bars, one per row, with optional interval whiskers (e.g. a success rate and
-    its 95 % interval per step). A row without a share (no data) shows its value text only."""
+    its 95 % interval per step). A row without a share (no data) shows its value text only.
+    ``labels_rtl``: the labels' own direction when it is not the page's (an English guide's
+    step titles on an Arabic page)."""
     plot = WIDTH - LABEL_WIDTH - VALUE_WIDTH - 2 * PADDING
     height = max(len(bars), 1) * ROW_HEIGHT + PADDING
     body: list[str] = []
@@ -80,14 +84,16 @@ def bar_chart(bars: Sequence[Bar], *, title: str, rtl: bool = False) -> SafeStri
         return round(WIDTH - LABEL_WIDTH - PADDING - offset if rtl else LABEL_WIDTH + offset, 1)
 
     start = x(0.0)
-    # Labels at the reader's starting edge; with the text's own direction, "start" is that edge.
+    # Labels at the reader's starting edge, ending there when they run the other way.
     label_x = WIDTH - PADDING if rtl else PADDING
+    labels_rtl = rtl if labels_rtl is None else labels_rtl
+    label_anchor = "start" if labels_rtl == rtl else "end"
     for index, bar in enumerate(bars):
         top = PADDING + index * ROW_HEIGHT
         middle = top + BAR_HEIGHT / 2
         body.append(
-            f'<text x="{label_x}" y="{middle + 4}" text-anchor="start" '
-            f'direction="{"rtl" if rtl else "ltr"}" font-size="12">'
+            f'<text x="{label_x}" y="{middle + 4}" text-anchor="{label_anchor}" '
+            f'direction="{"rtl" if labels_rtl else "ltr"}" font-size="12">'
             f"<title>{escape(bar.label)}</title>{escape(_fit(bar.label))}</text>"
         )
         if bar.share is None:
@@ -140,6 +146,15 @@ def column_chart(
         f'<line x1="{PADDING}" y1="{baseline}" x2="{WIDTH - PADDING}" y2="{baseline}" '
         f'stroke="{AXIS_COLOUR}"/>'
     ]
+    # Guides at half and at the top, so that the columns' heights read as shares.
+    for guide_share, text in ((0.5, "50 %"), (1.0, "100 %")):
+        y = round(baseline - guide_share * plot_height, 1)
+        body.append(
+            f'<line class="gridline" x1="{PADDING}" y1="{y}" x2="{WIDTH - PADDING}" y2="{y}" '
+            f'stroke="{EMPTY_COLOUR}" stroke-dasharray="4 3"/>'
+            f'<text x="{WIDTH - PADDING if rtl else PADDING}" y="{y - 3}" direction="ltr" '
+            f'text-anchor="{"end" if rtl else "start"}" font-size="10">{text}</text>'
+        )
     for index, (label, share, value) in enumerate(columns):
         slot_index = count - 1 - index if rtl else index
         centre = round(PADDING + slot * slot_index + slot / 2, 1)

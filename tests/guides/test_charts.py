@@ -117,3 +117,19 @@ def test_a_long_label_is_cut_but_kept_whole_in_its_tooltip():
     assert label.find(f"{SVG}title").text == long
     assert len(shown(label)) == 32
     assert shown(label).endswith("…")
+
+
+def test_an_english_label_on_an_arabic_page_ends_at_the_right_edge():
+    root = parsed(bar_chart([Bar("Use Wi-Fi", 0.5, "50 %")], title="t", rtl=True, labels_rtl=False))
+    label = next(text for text in root.iter(f"{SVG}text") if shown(text) == "Use Wi-Fi")
+    assert float(label.get("x")) == WIDTH - PADDING
+    assert (label.get("direction"), label.get("text-anchor")) == ("ltr", "end")
+
+
+def test_columns_have_guides_at_half_and_full():
+    root = parsed(column_chart([("W1", 0.5, "50 %")], title="t"))
+    (bar,) = bars_of(root)
+    half, full = [float(line.get("y1")) for line in root.iter(f"{SVG}line")
+                  if line.get("class") == "gridline"]  # fmt: skip
+    assert half == float(bar.get("y"))  # a column at 50 % reaches the half guide
+    assert full < half
