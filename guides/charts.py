@@ -25,6 +25,7 @@ LABEL_WIDTH = 220
 VALUE_WIDTH = 90
 PADDING = 8
 COLUMN_CHART_HEIGHT = 180
+AXIS_LABEL_WIDTH = 40
 
 # Colours with at least 3:1 contrast against white (WCAG 1.4.11 for graphics).
 BAR_COLOUR = "#2f6f9f"
@@ -139,25 +140,27 @@ def column_chart(
     rate per week): each column is (label, share from 0 to 1 or None, value text)."""
     count = max(len(columns), 1)
     plot_height = COLUMN_CHART_HEIGHT - 3 * PADDING - 16
-    slot = (WIDTH - 2 * PADDING) / count
+    # The columns' area, with room for the guides' labels at the reader's starting edge.
+    left = PADDING if rtl else PADDING + AXIS_LABEL_WIDTH
+    right = WIDTH - PADDING - AXIS_LABEL_WIDTH if rtl else WIDTH - PADDING
+    slot = (right - left) / count
     width = max(min(slot * 0.7, 48), 4)
     baseline = PADDING + plot_height
     body: list[str] = [
-        f'<line x1="{PADDING}" y1="{baseline}" x2="{WIDTH - PADDING}" y2="{baseline}" '
-        f'stroke="{AXIS_COLOUR}"/>'
+        f'<line x1="{left}" y1="{baseline}" x2="{right}" y2="{baseline}" stroke="{AXIS_COLOUR}"/>'
     ]
     # Guides at half and at the top, so that the columns' heights read as shares.
     for guide_share, text in ((0.5, "50 %"), (1.0, "100 %")):
         y = round(baseline - guide_share * plot_height, 1)
         body.append(
-            f'<line class="gridline" x1="{PADDING}" y1="{y}" x2="{WIDTH - PADDING}" y2="{y}" '
+            f'<line class="gridline" x1="{left}" y1="{y}" x2="{right}" y2="{y}" '
             f'stroke="{EMPTY_COLOUR}" stroke-dasharray="4 3"/>'
-            f'<text x="{WIDTH - PADDING if rtl else PADDING}" y="{y - 3}" direction="ltr" '
+            f'<text x="{WIDTH - PADDING if rtl else PADDING}" y="{y + 4}" direction="ltr" '
             f'text-anchor="{"end" if rtl else "start"}" font-size="10">{text}</text>'
         )
     for index, (label, share, value) in enumerate(columns):
         slot_index = count - 1 - index if rtl else index
-        centre = round(PADDING + slot * slot_index + slot / 2, 1)
+        centre = round(left + slot * slot_index + slot / 2, 1)
         if share is not None:
             bar_height = round(_clamp(share) * plot_height, 1)
             body.append(
@@ -166,8 +169,9 @@ def column_chart(
                 f'height="{bar_height}" fill="{BAR_COLOUR}"><title>{escape(label)}: '
                 f"{escape(value)}</title></rect>"
             )
+        # Week names such as 2026-W45 read left to right on any page.
         body.append(
-            f'<text x="{centre}" y="{baseline + 14}" text-anchor="middle" '
+            f'<text x="{centre}" y="{baseline + 14}" text-anchor="middle" direction="ltr" '
             f'font-size="10">{escape(label)}</text>'
         )
     description = "; ".join(f"{label}: {value}" for label, _share, value in columns)
