@@ -75,7 +75,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         # (guides.Company.authors; guides.selectors.user_decides_for_guide).
         "guides.view_stepproposal",
         "guides.change_stepproposal",
-        # The statistics of the guides they write (Company.authors).
+        # The statistics of the guides of the companies they write for (Company.authors).
         "guides.view_statistics",
     ),
 }
