@@ -5,8 +5,8 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.utils import translation
-from django.utils.translation import get_language
-from django.utils.translation import gettext as _
+from django.utils.functional import Promise
+from django.utils.translation import get_language, gettext_lazy
 from django.views.decorators.http import require_POST, require_safe
 
 from guides import search_log, selectors, services
@@ -53,6 +53,13 @@ def _writes_refused(request: HttpRequest, guide: Guide) -> HttpResponse | None:
         return None
     with translation.override(guide.language):
         return limits.too_many_requests(request, retry_after, reason="writes")
+
+
+def _say(request: HttpRequest, guide: Guide, level: int, message: str | Promise) -> None:
+    """A message for the guide's page, in the guide's language: the page that shows it is
+    written in that language (lang and dir), whatever the language of the site's header."""
+    with translation.override(guide.language):
+        messages.add_message(request, level, str(message))
 
 
 def published_guide(company: str, language: str, slug: str) -> Guide:
@@ -195,7 +202,7 @@ def step_outcome(
         raise Http404("No such step in this guide.")
     response = _back_to_the_guide(request, guide, f"step-{step.position}")
     if not form.is_valid():
-        messages.error(request, _("Choose what happened at this step."))
+        _say(request, guide, messages.ERROR, gettext_lazy("Choose what happened at this step."))
         return response
     attempt = attempt_from_cookie(request, guide)
     if attempt is None:
@@ -208,14 +215,16 @@ def step_outcome(
         )
         remember_attempt(response, guide, token)
     try:
-        services.step_outcome_record(
-            attempt=attempt,
-            step_id=step.pk,
-            outcome=form.cleaned_data["outcome"],
-            note=form.cleaned_data["note"],
-        )
+        # A refusal's message is made when raised: in the language of the page it shows on.
+        with translation.override(guide.language):
+            services.step_outcome_record(
+                attempt=attempt,
+                step_id=step.pk,
+                outcome=form.cleaned_data["outcome"],
+                note=form.cleaned_data["note"],
+            )
     except services.SelfHelpError as exc:
-        messages.error(request, exc.message)
+        _say(request, guide, messages.ERROR, exc.message)
     return response
 
 
@@ -240,7 +249,10 @@ def feedback(request: HttpRequest, company: str, language: str, slug: str) -> Ht
     form = FeedbackForm(request.POST)
     response = _back_to_the_guide(request, guide, "feedback")
     if not FeedbackThrottle().allow_answer(request):
-        messages.error(request, _("Too many answers came from your connection. Please try later."))
+        _say(
+            request, guide, messages.ERROR,
+            gettext_lazy("Too many answers came from your connection. Please try later."),
+        )  # fmt: skip
     elif form.is_valid():
         # One answer per visitor (and per attempt): answering again replaces it.
         services.feedback_give(
@@ -250,7 +262,7 @@ def feedback(request: HttpRequest, company: str, language: str, slug: str) -> Ht
             helpful=form.cleaned_data["helpful"],
             comment=form.cleaned_data["comment"],
         )
-        messages.success(request, _("Thank you for telling us."))
+        _say(request, guide, messages.SUCCESS, gettext_lazy("Thank you for telling us."))
     else:
-        messages.error(request, _("Choose Yes or Needs work."))
+        _say(request, guide, messages.ERROR, gettext_lazy("Choose Yes or Needs work."))
     return response

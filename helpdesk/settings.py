@@ -223,6 +223,8 @@ AXES_ENABLE_ADMIN = False
 LANGUAGE_CODE = "en"
 LANGUAGES = [("ar", _("Arabic")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Formats Django's own locales lack (Arabic has no date-with-time pattern), looked up first.
+FORMAT_MODULE_PATH = ["helpdesk.formats"]
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
