@@ -71,18 +71,26 @@ class OrderChoice:
     explored: bool  # drawn by Thompson sampling rather than the exploit order
 
 
-def wilson_lower_bound(worked: int, tried: int, z: float = Z_95) -> float:
-    """The lower end of the Wilson score interval of worked / tried (0 with no tries).
+def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float, float] | None:
+    """The Wilson score interval of successes / trials; None without trials.
 
-    Unlike the plain rate minus its standard error, it stays within [0, 1] and is sensible for
-    small samples and rates near 0 or 1, which is where most alternatives start."""
-    if tried <= 0:
-        return 0.0
-    rate = worked / tried
+    Unlike the plain rate plus or minus its standard error, it stays within [0, 1] and is
+    sensible for small samples and rates near 0 or 1, which is where most alternatives start.
+    The statistics pages show it (guides.statistics); the ordering ranks by its lower end."""
+    if trials <= 0:
+        return None
+    rate = successes / trials
     z2 = z * z
-    centre = rate + z2 / (2 * tried)
-    margin = z * math.sqrt(rate * (1 - rate) / tried + z2 / (4 * tried * tried))
-    return max(0.0, (centre - margin) / (1 + z2 / tried))
+    centre = rate + z2 / (2 * trials)
+    margin = z * math.sqrt(rate * (1 - rate) / trials + z2 / (4 * trials * trials))
+    denominator = 1 + z2 / trials
+    return max(0.0, (centre - margin) / denominator), min(1.0, (centre + margin) / denominator)
+
+
+def wilson_lower_bound(worked: int, tried: int, z: float = Z_95) -> float:
+    """The lower end of the Wilson score interval of worked / tried (0 with no tries)."""
+    interval = wilson_interval(worked, tried, z)
+    return interval[0] if interval is not None else 0.0
 
 
 def numbers(

@@ -17,7 +17,6 @@ The formulas (docs/statistics.md):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -36,10 +35,8 @@ from guides.models import (
     StepOutcome,
     seconds_histogram_empty,
 )
+from guides.ordering import wilson_interval
 from guides.rollups import day_bounds
-
-# The normal quantile of a two-sided 95 % interval.
-Z_95 = 1.959963984540054
 
 VIEW_ALL_PERMISSION = "guides.view_all_statistics"
 VIEW_OWN_PERMISSION = "guides.view_statistics"
@@ -71,19 +68,6 @@ def statistics_allowed(user: Any) -> bool:
 
 
 # --- the arithmetic ------------------------------------------------------------------------
-
-
-def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float, float] | None:
-    """The Wilson score interval of a proportion: unlike p ± z·se it stays inside [0, 1] and
-    is honest for small samples and for rates near 0 or 1. None without trials."""
-    if trials <= 0:
-        return None
-    p = successes / trials
-    z2 = z * z
-    denominator = 1 + z2 / trials
-    centre = (p + z2 / (2 * trials)) / denominator
-    half = z * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def histogram_add(total: list[int], histogram: Sequence[int] | None) -> list[int]:
