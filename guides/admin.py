@@ -15,7 +15,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from guides import ordering, selectors, services
-from guides.admin_statistics import StatisticsAdminMixin
+from guides.admin_statistics import StatisticsAdminMixin, percent
 from guides.gaps_admin import ContentGapsPages
 from guides.models import (
     MAX_STEP_POSITION,
@@ -40,10 +40,6 @@ from helpdesk.errors import ServiceError
 
 # Changes of the alternatives' order shown on a guide's page, newest first.
 ORDER_HISTORY_SHOWN = 20
-
-
-def _percent(share: float) -> str:
-    return f"{share * 100:.1f} %"
 
 
 @admin.register(Company)
@@ -267,7 +263,7 @@ class GuideAdmin(StatisticsAdminMixin, ContentGapsPages):
                     alternatives[pk].title,
                     by_step[pk].tried,
                     by_step[pk].worked,
-                    _percent(by_step[pk].lower_bound) if by_step[pk].tried else "—",
+                    percent(by_step[pk].lower_bound, decimals=1) if by_step[pk].tried else "—",
                     _("yes")
                     if by_step[pk].ranked
                     else _("%(tried)s of %(sample)s tries")
@@ -317,7 +313,7 @@ class GuideAdmin(StatisticsAdminMixin, ContentGapsPages):
                                     row["title"],
                                     row["tried"],
                                     row["worked"],
-                                    _percent(row["lower_bound"]),
+                                    percent(row["lower_bound"], decimals=1),
                                 )
                                 for row in change.numbers
                             ),

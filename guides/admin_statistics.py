@@ -35,6 +35,7 @@ from guides.statistics import (
     deflection_series,
     guide_funnels,
     guide_statistics,
+    rate,
     statistics_allowed,
     statistics_guides_for,
     step_failure_notes,
@@ -94,11 +95,12 @@ class StatisticsFilter(forms.Form):
         return cleaned
 
 
-def _percent(share: float | None) -> str:
+def percent(share: float | None, *, decimals: int = 0) -> str:
+    """A share as a percentage in the page's language ("—" for none)."""
     if share is None:
         return "—"
     # Rounded here: number_format cuts decimals off rather than rounding them.
-    return f"{number_format(round(share * 100))} %"
+    return f"{number_format(round(share * 100, decimals), decimal_pos=decimals)} %"
 
 
 def _seconds(seconds: float | None) -> str:
@@ -206,22 +208,16 @@ class StatisticsAdminMixin(admin.ModelAdmin):
         company = filters.get("company")
         if filters.get("guide") is not None:
             guides = guides.filter(pk=filters["guide"].pk)
-        language = filters.get("language") or None
         date_from, date_to = filters["date_from"], filters["date_to"]
-        weeks = deflection_series(
-            guides=guides,
-            company_id=company.pk if company else None,
-            language=language,
-            date_from=date_from,
-            date_to=date_to,
-        )
-        funnels = guide_funnels(
-            guides=guides,
-            company_id=company.pk if company else None,
-            language=language,
-            date_from=date_from,
-            date_to=date_to,
-        )
+        scope = {
+            "guides": guides,
+            "company_id": company.pk if company else None,
+            "language": filters.get("language") or None,
+            "date_from": date_from,
+            "date_to": date_to,
+        }
+        weeks = deflection_series(**scope)
+        funnels = guide_funnels(**scope)
         download = request.GET.get("download")
         if download == "deflection":
             return _csv(
@@ -251,12 +247,11 @@ class StatisticsAdminMixin(admin.ModelAdmin):
                 ],
             )  # fmt: skip
         rtl = get_language_bidi()
-        total = Funnel()
-        for row in funnels:
-            for name in ("resolved", "escalated"):
-                setattr(total, name, getattr(total, name) + getattr(row.funnel, name))
+        # Over every guide in the scope (the weeks), not only the guides listed below.
+        resolved = sum(point.resolved for point in weeks)
+        escalated = sum(point.escalated for point in weeks)
         chart = column_chart(
-            [(point.week, point.rate, _percent(point.rate)) for point in weeks],
+            [(point.week, point.rate, percent(point.rate)) for point in weeks],
             title=_("Deflection rate per week"),
             rtl=rtl,
         )
@@ -269,9 +264,9 @@ class StatisticsAdminMixin(admin.ModelAdmin):
                 "date_from": date_from,
                 "date_to": date_to,
                 "deflection_chart": chart if weeks else None,
-                "weeks": [(point, _percent(point.rate)) for point in weeks],
-                "deflection": _percent(total.deflection_rate),
-                "funnels": [(row, _percent(row.funnel.deflection_rate)) for row in funnels],
+                "weeks": [(point, percent(point.rate)) for point in weeks],
+                "deflection": percent(rate(resolved, resolved + escalated)),
+                "funnels": [(row, percent(row.funnel.deflection_rate)) for row in funnels],
                 "query": request.GET.urlencode(),
                 "can_see_content_gaps": content_gaps_visible_to(request.user),
             },
@@ -341,7 +336,7 @@ class StatisticsAdminMixin(admin.ModelAdmin):
                         label=_step_label(s),
                         share=s.success_rate,
                         value=(
-                            f"{_percent(s.success_rate)} ({s.worked}/{s.tried})"
+                            f"{percent(s.success_rate)} ({s.worked}/{s.tried})"
                             if s.tried
                             else _("not tried")
                         ),
@@ -357,9 +352,9 @@ class StatisticsAdminMixin(admin.ModelAdmin):
             rows = [
                 {
                     "figures": s,
-                    "rate": _percent(s.success_rate),
+                    "rate": percent(s.success_rate),
                     "interval": (
-                        f"{_percent(s.success_interval[0])} – {_percent(s.success_interval[1])}"
+                        f"{percent(s.success_interval[0])} – {percent(s.success_interval[1])}"
                         if s.success_interval
                         else "—"
                     ),
@@ -383,7 +378,7 @@ class StatisticsAdminMixin(admin.ModelAdmin):
                 "funnel": stats.funnel,
                 "funnel_chart": funnel,
                 "stages": stages,
-                "deflection": _percent(stats.funnel.deflection_rate),
+                "deflection": percent(stats.funnel.deflection_rate),
                 "median_solve": _seconds(stats.funnel.median_solve_seconds),
                 "resolved_by_step": stats.resolved_by_step,
                 "step_groups": step_groups,
