@@ -49,6 +49,7 @@ from guides.models import (
     StepDayTally,
     StepOutcome,
 )
+from helpdesk.sql import quoted
 
 TALLY_OUTCOMES = ("worked", "did_not_work", "could_not_do", "skipped")
 # The funnel's columns that the self-help half writes (views are the view counter's).
@@ -70,14 +71,6 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     """The UTC instants a tally day starts and ends (its end is the next day's start)."""
     start = datetime.combine(day, time.min, tzinfo=UTC)
     return start, start + timedelta(days=1)
-
-
-def quoted(model: Any, field: str | None = None) -> str:
-    """A model's table, or one of its columns, quoted for this database."""
-    quote = connection.ops.quote_name
-    if field is None:
-        return quote(model._meta.db_table)
-    return quote(model._meta.get_field(field).column)
 
 
 class Dialect:

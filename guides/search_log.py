@@ -18,18 +18,17 @@ from __future__ import annotations
 import functools
 import re
 from datetime import timedelta
-from typing import cast
 
 from django.conf import settings
 from django.core import signing
 from django.db import connection
-from django.db.models import Field
 from django.http import HttpRequest
 from django.utils import timezone
 
 from guides.models import Company, Language, SearchLog, SearchSource
 from guides.search import MAX_QUERY_CHARS, MAX_QUERY_TOKENS, QUERY_STOPWORDS, normalise
 from guides.view_counts import BOT_USER_AGENT
+from helpdesk.sql import quoted
 
 _CLICK_SALT = "guides.search_log.click"
 # A link followed later than this is not a click on a search's results any more.
@@ -117,18 +116,15 @@ def search_record(
 
 @functools.cache
 def _insert_with_company_sql() -> str:
-    quote = connection.ops.quote_name
-    log = SearchLog._meta
-    company = Company._meta
     columns = ", ".join(
-        quote(cast(Field, log.get_field(name)).column)
+        quoted(SearchLog, name)
         for name in ("query", "language", "source", "result_count", "searched_at", "company")
     )
     return (
-        f"INSERT INTO {quote(log.db_table)} ({columns})"  # noqa: S608 (the models' own names, quoted)
-        f" SELECT %s, %s, %s, %s, %s, {quote(company.pk.column)}"
-        f" FROM {quote(company.db_table)} WHERE {quote(company.get_field('slug').column)} = %s"
-        f" RETURNING {quote(log.pk.column)}"
+        f"INSERT INTO {quoted(SearchLog)} ({columns})"  # noqa: S608 (the models' own names, quoted)
+        f" SELECT %s, %s, %s, %s, %s, {quoted(Company, 'pk')}"
+        f" FROM {quoted(Company)} WHERE {quoted(Company, 'slug')} = %s"
+        f" RETURNING {quoted(SearchLog, 'pk')}"
     )
 
 

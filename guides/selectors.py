@@ -41,6 +41,7 @@ from guides.models import (
     StepProposalSource,
     attempt_token_hash,
 )
+from helpdesk.sql import quoted
 
 
 def published_guides() -> QuerySet[Guide]:
@@ -249,11 +250,9 @@ def attempt_id_by_token(token: str | None) -> int | None:
 
 @functools.cache
 def _attempt_id_by_token_sql() -> str:
-    quote = connection.ops.quote_name
-    meta = Attempt._meta
     return (
-        f"SELECT {quote(meta.pk.column)} FROM {quote(meta.db_table)}"  # noqa: S608 (the model's own columns, quoted)
-        f" WHERE {quote(meta.get_field('token_hash').column)} = %s"
+        f"SELECT {quoted(Attempt, 'pk')} FROM {quoted(Attempt)}"  # noqa: S608 (the model's own columns, quoted)
+        f" WHERE {quoted(Attempt, 'token_hash')} = %s"
     )
 
 

@@ -45,6 +45,7 @@ from guides.page_cache import guide_pages_changed
 from guides.search import guide_search_index_update, guide_search_index_update_for, normalise
 from guides.selectors import step_proposal_guide, user_decides_for_guide
 from helpdesk.errors import ServiceError
+from helpdesk.sql import quoted
 from helpdesk.text import one_line, plain_text
 
 
@@ -671,12 +672,10 @@ def _attempt_escalate(attempt_id: int, changes: dict[str, Any]) -> bool:
 
 @cache
 def _attempt_escalate_sql(names: tuple[str, ...]) -> str:
-    quote = connection.ops.quote_name
-    meta = Attempt._meta
-    assignments = ", ".join(f"{quote(_attempt_field(name).column)} = %s" for name in names)
+    assignments = ", ".join(f"{quoted(Attempt, name)} = %s" for name in names)
     return (
-        f"UPDATE {quote(meta.db_table)} SET {assignments}"  # noqa: S608 (the model's own columns, quoted)
-        f" WHERE {quote(meta.pk.column)} = %s AND {quote(_attempt_field('status').column)} <> %s"
+        f"UPDATE {quoted(Attempt)} SET {assignments}"  # noqa: S608 (the model's own columns, quoted)
+        f" WHERE {quoted(Attempt, 'pk')} = %s AND {quoted(Attempt, 'status')} <> %s"
     )
 
 

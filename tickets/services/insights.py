@@ -42,6 +42,7 @@ from django.utils import timezone
 from guides import rollups
 from guides import services as guide_services
 from guides.models import Guide, GuideDayTally, RollupWatermark, StepDayTally
+from helpdesk.sql import quoted
 from tickets.models import Ticket, TicketEvent
 
 logger = logging.getLogger(__name__)
@@ -137,7 +138,6 @@ def _ticket_columns_rebuild(*, days: Sequence[date]) -> int:
     the escalation to the solving. Every counted escalated attempt has its row already; the
     upsert only updates."""
     dialect = rollups.Dialect()
-    quoted = rollups.quoted
     att, params = rollups.attempts_cte(dialect, days)
     t = {name: f"t.{quoted(Ticket, name)}" for name in ("id", "attempt", "solved_at", "created_at")}
     e = {name: f"e.{quoted(TicketEvent, name)}" for name in ("ticket", "kind", "change")}
