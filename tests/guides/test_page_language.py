@@ -62,27 +62,24 @@ def test_a_refused_mark_is_explained_in_the_guides_language(db):
     assert f'<li class="message-error">{arabic}</li>' in page
 
 
-def test_the_escalation_banner_dates_the_request_in_the_pages_language(db):
-    guide = arabic_guide()
-    reader = english_reader()
+def page_after_escalating(reader: Client, guide: Guide) -> str:
+    """The guide's page for a reader who marked a step and then asked a person, at WHEN."""
     reader.post(url("step-outcome", guide, step_id=guide.steps.get().pk), {"outcome": "skipped"})
-    Attempt.objects.update(
-        status="escalated", description="ما زالت مرفوضة", escalation_requested_at=WHEN,
+    Attempt.objects.filter(guide=guide).update(
+        status="escalated", description="Still refused", escalation_requested_at=WHEN,
         finished_at=WHEN,
     )  # fmt: skip
-    page = reader.get(url("guide-detail", guide)).content.decode()
+    return reader.get(url("guide-detail", guide)).content.decode()
+
+
+def test_the_escalation_banner_dates_the_request_in_the_pages_language(db):
+    reader = english_reader()
+    page = page_after_escalating(reader, arabic_guide())
     assert "30 نوفمبر، 2026، 4:23 ص" in page
     assert "نوفمبر 30" not in page
 
     english = GuideFactory(language="en", status="published")
     StepFactory(guide=english, position=1)
-    reader.post(
-        url("step-outcome", english, step_id=english.steps.get().pk), {"outcome": "skipped"}
-    )
-    Attempt.objects.filter(guide=english).update(
-        status="escalated", description="Still refused", escalation_requested_at=WHEN,
-        finished_at=WHEN,
-    )  # fmt: skip
-    page = reader.get(url("guide-detail", english)).content.decode()
+    page = page_after_escalating(reader, english)
     assert "You asked a person for help on Nov. 30, 2026, 4:23 a.m.: they will see" in page
     assert "a.m.." not in page
