@@ -71,11 +71,10 @@ def escalation_request(
     publish waits for the commit of the caller's transaction if there is one (the web forms
     start the attempt in the same one), else runs right after that UPDATE.
     """
-    changes = escalation_request_by_id(
-        attempt_id=attempt.pk, description=description, name=name, email=email
+    attempt = guide_services.attempt_contact_submit(
+        attempt=attempt, description=description, name=name, email=email
     )
-    for field, value in changes.items():
-        setattr(attempt, field, value)
+    signals.escalation_requested.send(sender=Attempt, attempt_id=attempt.pk)
     return attempt
 
 
