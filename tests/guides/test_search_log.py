@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 
 from guides import tasks
 from guides.models import SearchLog
-from guides.search import guide_search_index_update
+from guides.search import guide_search_index_update, search_guides
 from guides.search_log import search_click_record, search_click_token, search_log_query
 from tests.factories import CompanyFactory, GuideFactory, StepFactory
 from tests.helpers import cache_empty, redis_round_trips, skip_unless_redis_cache
@@ -128,6 +128,7 @@ def test_staff_searches_are_not_logged(client, card_guide, ann):
 
 
 def test_a_search_costs_one_insert(client, card_guide, django_assert_num_queries):
+    search_guides(query="card")  # the spelling vocabulary, read once per process
     with django_assert_num_queries(4):  # search, guides + companies, tags, the log's insert
         search(client, q="card", company="spotify")
     with django_assert_num_queries(4):  # the same without a company: a plain insert
@@ -136,6 +137,7 @@ def test_a_search_costs_one_insert(client, card_guide, django_assert_num_queries
 
 def test_the_budget_costs_one_round_trip_on_the_page_and_none_more_on_the_api(client, card_guide):
     skip_unless_redis_cache()
+    search_guides(query="card")  # the spelling vocabulary and its token, read once a while
     with redis_round_trips() as taken:
         search(client, q="card")
     assert len(taken) == 1, taken  # the client's search-log budget
