@@ -43,7 +43,7 @@ _ARABIC_FOLDS = str.maketrans(
 # Definite article and the prepositions/conjunctions glued to it, longest first so that
 # "والبطاقة" loses "وال" and not just the "و". A word keeps its prefix when less than two
 # letters would remain ("والد", "الي").
-_ARABIC_PREFIXES = ("وال", "بال", "كال", "فال", "لل", "ال")
+ARABIC_PREFIXES = ("وال", "بال", "كال", "فال", "لل", "ال")
 _WORD = re.compile(r"[^\W_]+")
 
 
@@ -76,7 +76,7 @@ def arabic_stem(word: str) -> str:
 
 
 def _strip_prefix(word: str) -> str:
-    for prefix in _ARABIC_PREFIXES:
+    for prefix in ARABIC_PREFIXES:
         if word.startswith(prefix) and len(word) - len(prefix) >= 2:
             return word[len(prefix) :]
     return word

@@ -16,8 +16,8 @@ from guides import search_log
 from guides.forms import SearchForm
 from guides.models import Guide, Language, SearchSource
 from guides.search import search_guides, search_terms
-from guides.search_text import normalise
 from guides.snippets import search_results
+from guides.spelling import corrected_text
 from helpdesk import limits
 from helpdesk.http import client_address
 
@@ -54,9 +54,7 @@ def search(request: HttpRequest) -> HttpResponse:
         terms = search_terms(query, language=language)
         results = search_results(guides, terms)
         # Shown when the words searched for are not the ones typed ("netflx" → "netflix").
-        typed = normalise(query).split()
-        if any(term not in typed for term in terms):
-            corrected = " ".join(terms)
+        corrected = corrected_text(query, language=language)
         search_id = _search_logged(
             request, query=query, company=company, source=SearchSource.PAGE, results=guides
         )

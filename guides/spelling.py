@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import re
 import secrets
 import threading
 import time
@@ -48,7 +49,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from guides.models import Guide, GuideSearchDocument
-from guides.search_text import QUERY_STOPWORDS, arabic_stem, normalise
+from guides.search_text import ARABIC_PREFIXES, QUERY_STOPWORDS, arabic_stem, normalise
 from helpdesk.cache import cache_outage_logged
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ MAX_UNCORRECTED_CHARS = 3
 # Longer words may be two edits away from the word meant, shorter ones one.
 TWO_EDITS_FROM_CHARS = 7
 MIN_SKELETON_CHARS = 3
+_TYPED_WORD = re.compile(r"[^\W_]+")
 # The letters that mark the person of a present-tense Arabic verb (I, you/she, he, we), and the
 # length a verb must exceed for one to be taken off.
 _ARABIC_VERB_PREFIXES = frozenset("اتين")
@@ -396,13 +398,14 @@ def vocabulary() -> Vocabulary:
 # --- the contract ------------------------------------------------------------------------------
 
 
-def corrected_words(words: list[str], *, language: str | None = None) -> list[str]:
-    """Normalised query words, each misspelt or colloquial one replaced (see the module's
-    docstring); the others as they are, in their order."""
+def corrections(words: list[str], *, language: str | None = None) -> list[tuple[int, str]]:
+    """How many of the normalised query words each word searched for stands for (1, or 2 for
+    a word typed in two), and that word: misspelt and colloquial words replaced (see the
+    module's docstring), the others as they are, in their order."""
     if not words:
         return []
     known = vocabulary()
-    corrected: list[str] = []
+    out: list[tuple[int, str]] = []
     n = 0
     while n < len(words):
         word = words[n]
@@ -417,12 +420,57 @@ def corrected_words(words: list[str], *, language: str | None = None) -> list[st
             joined = word + following
             whole = joined if known.knows(joined) else known.sounding_alike(joined, language)
             if whole:
-                corrected.append(whole)
+                out.append((2, whole))
                 n += 2
                 continue
-        corrected.append(known.corrected(word, language))
+        out.append((1, known.corrected(word, language)))
         n += 1
-    return corrected
+    return out
+
+
+def corrected_words(words: list[str], *, language: str | None = None) -> list[str]:
+    """Normalised query words, each misspelt or colloquial one replaced (see the module's
+    docstring); the others as they are, in their order."""
+    return [word for _count, word in corrections(words, language=language)]
+
+
+def corrected_text(text: str, *, language: str | None = None) -> str:
+    """``text`` as typed, with only the words that search corrected replaced: what to show a
+    customer as "results for" (the normalised words of corrected_query would read as
+    misspelt Arabic: "بطاقه" for "بطاقة"). "" when nothing was corrected."""
+    typed = [(match, normalise(match.group()).split()) for match in _TYPED_WORD.finditer(text)]
+    words = [word for _match, forms in typed for word in forms]
+    replacements: dict[int, str] = {}  # index into words → what replaces it ("" for dropped)
+    at = 0
+    for count, word in corrections(words, language=language):
+        if count > 1 or word != words[at]:
+            replacements[at] = word
+            replacements.update({at + k: "" for k in range(1, count)})
+        at += count
+    if not replacements:
+        return ""
+    out = []
+    last = 0
+    at = 0
+    for match, forms in typed:
+        changed = [replacements[at + k] for k in range(len(forms)) if at + k in replacements]
+        if changed:
+            out.append(text[last : match.start()])
+            replaced = " ".join(word for word in changed if word)
+            # The article or preposition normalise took off goes back on: "التحقيق" shows
+            # as "التحقق", not "تحقق".
+            prefix = next(
+                (p for p in ARABIC_PREFIXES if match.group().startswith(p) and forms
+                 and not forms[0].startswith(p)),
+                "",
+            )  # fmt: skip
+            out.append(
+                prefix + replaced if replaced and "\u0621" <= replaced[0] <= "\u06ff" else replaced
+            )
+            last = match.end()
+        at += len(forms)
+    out.append(text[last:])
+    return " ".join("".join(out).split())
 
 
 def corrected_query(text: str, *, language: str | None = None) -> str:

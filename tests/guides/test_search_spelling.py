@@ -133,3 +133,16 @@ def test_sound_skeletons_meet_across_scripts():
     assert sound_skeleton("cedar") == sound_skeleton("سيدار")
     assert sound_skeleton("netflix") == sound_skeleton("نتفلكس")
     assert sound_skeleton("whatsapp") == sound_skeleton("واتساب")
+
+
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        ("netflx pasword", "netflix password"),
+        ("Netflix password", ""),  # nothing corrected: nothing to show
+        ("رمز التحقيق", "رمز التحقق"),  # the article stays as typed
+        ("واتس اب", "whatsapp"),
+    ],
+)
+def test_it_shows_what_it_corrected_in_the_words_typed(demo_guides, typed, shown):
+    assert spelling.corrected_text(typed) == shown

@@ -28,6 +28,7 @@
     var inFlight = null;
     var answers = {};
     var shownFor = null;
+    var dismissed = false; // closed with Escape: not shown again until the words change
 
     input.setAttribute("autocomplete", "off");
 
@@ -101,6 +102,7 @@
     }
 
     input.addEventListener("input", function () {
+      dismissed = false;
       window.clearTimeout(timer);
       timer = window.setTimeout(ask, DELAY);
     });
@@ -110,6 +112,7 @@
         event.preventDefault();
         links()[0].focus();
       } else if (event.key === "Escape" && !box.hidden) {
+        dismissed = true;
         close();
       }
     });
@@ -128,13 +131,14 @@
           input.focus();
         }
       } else if (event.key === "Escape") {
+        dismissed = true;
         close();
         input.focus();
       }
     });
 
     input.addEventListener("focus", function () {
-      if (shownFor !== null && shownFor === input.value.trim() && list.childElementCount) {
+      if (!dismissed && shownFor === input.value.trim() && list.childElementCount) {
         box.hidden = false;
       }
     });
