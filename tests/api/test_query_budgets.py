@@ -72,7 +72,7 @@ def test_attempt_reads_and_writes(db, django_assert_num_queries, size):
 def test_search_page(db, client, django_assert_num_queries, size):
     catalogue(size)
     search_guides(query="card")  # the spelling vocabulary, read once per process (guides.spelling)
-    with django_assert_num_queries(3):  # search, guides+companies, tags
+    with django_assert_num_queries(4):  # search, guides+companies, tags, steps (snippets)
         response = client.get("/search/?q=card")
     assert response.status_code == 200
 
