@@ -25,6 +25,8 @@ from helpdesk.http import client_address
 # results when its template is installed.
 FOLLOW_UP_TEMPLATE = "guides/_follow_up.html"
 SUGGESTIONS = 5
+# Results the search page shows, each with its snippet: more than a customer reads on a phone.
+PAGE_RESULTS = 20
 # Browsers and shared caches may keep a suggestions answer this long: its address says all it
 # depends on (the words, the company, the language), and guides change rarely.
 SUGGESTIONS_MAX_AGE = 60  # seconds
@@ -50,7 +52,9 @@ def search(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         query = form.cleaned_data["q"]
         company = form.cleaned_data["company"] or None
-        guides = search_guides(query=query, company=company, prefer_language=language)
+        guides = search_guides(
+            query=query, company=company, prefer_language=language, limit=PAGE_RESULTS
+        )
         terms = search_terms(query, language=language)
         results = search_results(guides, terms)
         # Shown when the words searched for are not the ones typed ("netflx" → "netflix").

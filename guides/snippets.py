@@ -12,6 +12,7 @@ second query to the database.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -62,17 +63,32 @@ def _root(term: str) -> str:
     return term
 
 
+@functools.lru_cache(maxsize=50_000)
+def _normalised_word(word: str) -> tuple[str, ...]:
+    # The same words recur in every guide ("the", "card", "البطاقة"): normalised once per
+    # process, not once per passage.
+    return tuple(normalise(word).split())
+
+
 class _Matcher:
     def __init__(self, terms: Iterable[str]) -> None:
         self.roots = {_root(term): term for term in terms if term}
+        self._seen: dict[str, str | None] = {}  # a word of the guides → the term it matches
 
     def term_of(self, word: str) -> str | None:
         """The searched word this word of a guide matches, or None."""
-        for norm in normalise(word).split():
+        if word in self._seen:
+            return self._seen[word]
+        found = None
+        for norm in _normalised_word(word):
             for root, term in self.roots.items():
                 if norm == term or (len(root) >= 3 and norm.startswith(root)):
-                    return term
-        return None
+                    found = term
+                    break
+            if found:
+                break
+        self._seen[word] = found
+        return found
 
 
 def _marked(text: str, matcher: _Matcher, start: int = 0, end: int | None = None) -> str:

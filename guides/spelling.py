@@ -57,8 +57,10 @@ logger = logging.getLogger(__name__)
 VERSION_KEY = "guides:search-words-version"
 MAX_AGE = 300.0  # seconds
 # A process asks the shared cache whether the index changed at most this often: a query costs
-# no round trip in between, and another process's edit is seen this much later at worst.
-CHECK_EVERY = 2.0  # seconds
+# no round trip in between, another process's edit is seen this much later at worst, and an
+# import changing guides all the while makes a process read the vocabulary (half a second
+# with 1,000 guides) at most this often.
+CHECK_EVERY = 10.0  # seconds
 # Candidates compared per query word, those sharing the most letter pairs first.
 MAX_CANDIDATES = 200
 # Words of this length or shorter are not corrected: too many words lie one edit away.
@@ -138,8 +140,12 @@ _LATIN_SOUNDS = str.maketrans(
 )  # fmt: skip
 
 
+_REPEATED = re.compile(r"(.)\1+")
+_SOFT_C = re.compile(r"c(?=[eiy])")
+
+
 def _squeezed(letters: str) -> str:
-    return "".join(ch for n, ch in enumerate(letters) if n == 0 or ch != letters[n - 1])
+    return _REPEATED.sub(r"\1", letters)
 
 
 def sound_skeleton(word: str) -> str:
@@ -156,11 +162,7 @@ def sound_skeleton(word: str) -> str:
     word = _squeezed(word)
     for digraph, sound in _LATIN_DIGRAPHS:
         word = word.replace(digraph, sound)
-    # A c before e, i or y sounds like s ("cedar").
-    word = "".join(
-        "s" if ch == "c" and word[n + 1 : n + 2] in ("e", "i", "y") else ch
-        for n, ch in enumerate(word)
-    )
+    word = _SOFT_C.sub("s", word)  # a c before e, i or y sounds like s ("cedar")
     return _squeezed(word.translate(_LATIN_SOUNDS))
 
 
@@ -317,16 +319,18 @@ class Vocabulary:
 
 
 def _vocabulary_read(version: int | None) -> Vocabulary:
-    counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    held: Counter[tuple[str, str]] = Counter()  # (word, language) → guides holding it
     rows = (
         GuideSearchDocument.objects.filter(guide__status=Guide.Status.PUBLISHED)
         .values_list("language", "title", "summary", "body")
         .iterator(chunk_size=500)
     )
     for language, *texts in rows:
-        for word in set(" ".join(texts).split()):
-            counts[word][language] += 1
-    return Vocabulary(counts={word: dict(c) for word, c in counts.items()}, version=version)
+        held.update((word, language) for word in set(" ".join(texts).split()))
+    counts: defaultdict[str, dict[str, int]] = defaultdict(dict)
+    for (word, language), guides in held.items():
+        counts[word][language] = guides
+    return Vocabulary(counts=dict(counts), version=version)
 
 
 # --- validity -----------------------------------------------------------------------------------
