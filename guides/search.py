@@ -18,14 +18,20 @@ above body (the steps, the tags and the company name).
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 
 from django.db import connection, transaction
 from django.db.models import Prefetch, QuerySet
 
 from guides.models import Guide, GuideSearchDocument, Language, Step
+from guides.search_text import (  # noqa: F401 (re-exported: callers import them from here)
+    MAX_TOKEN_CHARS,
+    QUERY_STOPWORDS,
+    arabic_stem,
+    normalise,
+)
 from guides.selectors import published_guides
+from guides.spelling import corrected_words, search_words_changed
 
 # A search box holds a question, not a document: longer input is cut before it is normalised
 # and only the first words count, so odd input cannot make a query expensive.
@@ -34,74 +40,11 @@ MAX_QUERY_TOKENS = 12
 # Words shorter than this match exactly; longer ones also match as the start of a longer
 # word ("spoti" finds "spotify", "بطاق" finds "بطاقه"), which also stands in for plurals.
 MIN_PREFIX_CHARS = 3
-# Longer "words" are hashes or pasted garbage that nobody types into a search box, and
-# PostgreSQL refuses to index words over 2047 bytes.
-MAX_TOKEN_CHARS = 60
 # More results than anyone reads; a bigger limit would only make the ranking sort longer.
 MAX_LIMIT = 200
 INDEX_BATCH_SIZE = 200
 
-_ARABIC_FOLDS = str.maketrans(
-    {
-        # Hamza and madda forms of alef, and the wasla, are spelt as a bare alef by most typists.
-        "أ": "ا",
-        "إ": "ا",
-        "آ": "ا",
-        "ٱ": "ا",
-        # Hamza on a seat is, like the short vowels, a mark that casual (phone) typing often
-        # leaves out: "سوال" for "سؤال", "رييس" for "رئيس". Keeping only the seat letter lets
-        # those queries match; words that differ only by this hamza are rare enough to accept.
-        "ؤ": "و",
-        "ئ": "ي",
-        # Final yeh is written without dots (alef maqsura) in Egypt and often typed either
-        # way; the same goes for teh marbuta and heh. Folded on both sides, so it stays
-        # consistent: "مشكلة" and "مشكله" are one word.
-        "ى": "ي",
-        "ة": "ه",
-        # Persian keyboards, common for Arabic typists, produce these letter variants.
-        "ی": "ي",
-        "ک": "ك",
-        # Tatweel only stretches a word on the line.
-        "ـ": None,
-        # Arabic-Indic and Eastern Arabic-Indic digits.
-        **{chr(0x0660 + d): str(d) for d in range(10)},
-        **{chr(0x06F0 + d): str(d) for d in range(10)},
-    }
-)
-# Definite article and the prepositions/conjunctions glued to it, longest first so that
-# "والبطاقة" loses "وال" and not just the "و". A word keeps its prefix when less than two
-# letters would remain ("والد", "الي").
-_ARABIC_PREFIXES = ("وال", "بال", "كال", "فال", "لل", "ال")
-_WORD = re.compile(r"[^\W_]+")
 _SLUG = re.compile(r"[-a-zA-Z0-9_]+")
-
-
-# Suffixes glued to the end of a word: the possessive and object pronouns ("بطاقتي" my card,
-# "حسابك" your account, "تغييرها" changing it), the feminine plural ("بطاقات") and teh
-# marbuta, already folded to heh ("بطاقه"). Longest first, one per word.
-_ARABIC_SUFFIXES = ("كما", "هما", "كم", "هم", "هن", "كن", "نا", "ها", "ات", "ي", "ك", "ه")
-# The shortest stem a suffix is taken from: "بنك" (bank) and "وقت" (time) stay whole.
-_MIN_ARABIC_STEM = 3
-
-
-def arabic_stem(word: str) -> str:
-    """``word`` (normalised) without one suffix of _ARABIC_SUFFIXES, so that "بطاقتي",
-    "بطاقتك", "بطاقات" and "بطاقة" all come to "بطاق".
-
-    A teh left at the end of a longer stem stood for the teh marbuta the suffix was glued to
-    ("بطاقت" + "ي"), so it goes too. A word of another script, or whose stem would be too
-    short, is returned whole. Light on purpose: the index keeps every word as written beside
-    its stem (see _with_stems), so a stem that cuts a root letter ("اشتراك" → "اشترا") only
-    widens a prefix match; it never hides the word."""
-    if not word or not "\u0621" <= word[-1] <= "\u064a":
-        return word
-    for suffix in _ARABIC_SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= _MIN_ARABIC_STEM:
-            stem = word[: -len(suffix)]
-            if stem.endswith("ت") and len(stem) > _MIN_ARABIC_STEM:
-                stem = stem[:-1]
-            return stem
-    return word
 
 
 def _with_stems(normalised: str) -> str:
@@ -114,48 +57,6 @@ def _with_stems(normalised: str) -> str:
         if stem != word:
             tokens.append(stem)
     return " ".join(tokens)
-
-
-def _strip_prefix(word: str) -> str:
-    for prefix in _ARABIC_PREFIXES:
-        if word.startswith(prefix) and len(word) - len(prefix) >= 2:
-            return word[len(prefix) :]
-    return word
-
-
-def normalise(text: str) -> str:
-    """Search tokens of ``text`` separated by single spaces, identical for index and query.
-
-    Lower-cased, Arabic letters folded (see _ARABIC_FOLDS), diacritics of any script removed
-    (harakat U+064B–U+065F, superscript alef U+0670, Quranic marks, Latin accents), compatibility
-    forms unfolded (Arabic presentation forms, ligatures, full-width letters), digits made ASCII,
-    punctuation dropped, Arabic article prefixes stripped. Single letters ("s" of "Spotify's",
-    "t" of "can't") are dropped: they match everything and mean nothing.
-    """
-    text = text.casefold().translate(_ARABIC_FOLDS)
-    # NFKD splits letters from their marks (and unfolds compatibility forms); dropping the
-    # combining marks then removes harakat, superscript alef and accents in one pass.
-    text = "".join(
-        ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
-    )
-    text = unicodedata.normalize("NFC", text)
-    tokens = []
-    for word in _WORD.findall(text):
-        word = _strip_prefix(word)
-        if (len(word) > 1 or word.isdigit()) and len(word) <= MAX_TOKEN_CHARS:
-            tokens.append(word)
-    return " ".join(tokens)
-
-
-QUERY_STOPWORDS = frozenset(
-    normalise(
-        "a an the i me my you your it its is are was were be been am to of in on at for with"
-        " from by as and or but not no if so do does did done can cannot could will would how"
-        " what why when where which who this that there have has had get got"
-        " في من الى إلى على عن مع لا لم لن ما ماذا هل كيف لماذا هذا هذه ذلك تلك التي الذي"
-        " أنا انا أن إن أو او ثم قد كل بعد قبل عند"
-    ).split()
-)
 
 
 # --- index -------------------------------------------------------------------------------
@@ -197,6 +98,7 @@ def _documents_write(documents: Sequence[GuideSearchDocument]) -> None:
     """
     if not documents:
         return
+    search_words_changed()
     GuideSearchDocument.objects.bulk_create(
         documents,
         update_conflicts=True,
@@ -232,7 +134,8 @@ def guide_search_index_update(*, guide_id: int) -> None:
     with transaction.atomic():
         guide = _guides_to_index().filter(pk=guide_id).first()
         if guide is None:
-            GuideSearchDocument.objects.filter(guide_id=guide_id).delete()
+            if GuideSearchDocument.objects.filter(guide_id=guide_id).delete()[0]:
+                search_words_changed()
             if connection.vendor == "sqlite":
                 _sqlite_fts_delete([guide_id])
             return
@@ -275,6 +178,7 @@ def guide_search_index_rebuild() -> int:
     In one transaction, so searches running meanwhile see the old index until it commits.
     """
     GuideSearchDocument.objects.all().delete()
+    search_words_changed()
     if connection.vendor == "sqlite":
         _sqlite_fts_delete(None)
     published = Guide.objects.filter(status=Guide.Status.PUBLISHED).order_by("pk")
@@ -286,16 +190,25 @@ def guide_search_index_rebuild() -> int:
 # --- search ------------------------------------------------------------------------------
 
 
-def _query_tokens(query: str) -> list[str]:
+def _query_words(query: str) -> list[str]:
     tokens = list(dict.fromkeys(normalise(query[:MAX_QUERY_CHARS]).split()))
     # Customers type questions ("I can't change my card"); PostgreSQL's ts_rank has no idea
     # that "my" is in every guide, so such words would decide the order. They are dropped
     # unless the query has nothing else.
     meaningful = [token for token in tokens if token not in QUERY_STOPWORDS]
+    return (meaningful or tokens)[:MAX_QUERY_TOKENS]
+
+
+def _query_tokens(words: list[str]) -> list[str]:
     # Stemmed: "بطاقتي" looks for "بطاق", which the index holds beside each form of the word
     # (and, as a prefix, matches every longer form too).
-    stemmed = [arabic_stem(token) for token in (meaningful or tokens)]
-    return list(dict.fromkeys(stemmed))[:MAX_QUERY_TOKENS]
+    return list(dict.fromkeys(arabic_stem(word) for word in words))[:MAX_QUERY_TOKENS]
+
+
+def search_terms(query: str, *, language: str | None = None) -> list[str]:
+    """The words a search for ``query`` looks for, spelling corrected (guides.spelling), as
+    normalised words: what the result snippets mark (guides.snippets)."""
+    return list(dict.fromkeys(corrected_words(_query_words(query), language=language)))
 
 
 def _filters_sql(company: str | None, language: str | None) -> tuple[str, list[str | int]]:
@@ -311,7 +224,7 @@ def _filters_sql(company: str | None, language: str | None) -> tuple[str, list[s
 
 
 def _postgresql_search_ids(
-    tokens: list[str], company: str | None, language: str | None, limit: int
+    tokens: list[str], company: str | None, language: str | None, prefer: str, limit: int
 ) -> list[int]:
     # One tsquery term per word: its exact form (and prefix, for longer words) over the
     # 'simple' lexemes, or its English stem over the extra lexemes of English guides. Tokens
@@ -324,34 +237,46 @@ def _postgresql_search_ids(
         term_params += [f"'{token}'{suffix}", f"'{token}'"]
     filters, filter_params = _filters_sql(company, language)
     text = "(d.title || ' ' || d.summary || ' ' || d.body)"
+    # How many of the query's words the guide holds, one column of q per word.
+    words_held = " + ".join(f"(d.search_vector @@ q.w{n})::int" for n in range(len(terms)))
+    columns = ", ".join(f"{term} AS w{n}" for n, term in enumerate(terms))
     sql = f"""
-        WITH q AS (SELECT {" && ".join(terms)} AS every_word, {" || ".join(terms)} AS any_word)
+        WITH q AS (SELECT {columns}, {" || ".join(terms)} AS any_word)
         SELECT d.guide_id
         FROM guides_guidesearchdocument d
         JOIN guides_guide g ON g.id = d.guide_id
         CROSS JOIN q
         WHERE (d.search_vector @@ q.any_word OR %s <%% {text}) {filters}
         ORDER BY
-            d.search_vector @@ q.every_word DESC,
+            d.language = %s DESC,
+            {words_held} DESC,
             ts_rank('{{0.1, 0.2, 0.4, 1.0}}', d.search_vector, q.any_word) DESC,  -- D C B A
             word_similarity(%s, {text}) DESC,
             d.guide_id
         LIMIT %s
     """  # noqa: S608
     phrase = " ".join(tokens)
-    params = [*term_params, *term_params, phrase, *filter_params, phrase, limit]
+    params = [*term_params, *term_params, phrase, *filter_params, prefer, phrase, limit]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]
 
 
 def _sqlite_search_ids(
-    tokens: list[str], company: str | None, language: str | None, limit: int
+    tokens: list[str], company: str | None, language: str | None, prefer: str, limit: int
 ) -> list[int]:
     # FTS5 query syntax: each word quoted (so "AND", "NEAR" or "*" are plain words), with *
     # for a prefix match. Tokens hold only letters and digits (see normalise).
     terms = [f'"{t}"*' if len(t) >= MIN_PREFIX_CHARS else f'"{t}"' for t in tokens]
     filters, filter_params = _filters_sql(company, language)
+    # How many of the query's words the guide holds: one lookup of the index per word.
+    words_held = " + ".join(
+        [
+            "(hit.guide_id IN (SELECT rowid FROM guides_guidesearch_fts"
+            " WHERE guides_guidesearch_fts MATCH %s))"
+        ]
+        * len(terms)
+    )
     sql = f"""
         SELECT d.guide_id
         FROM (
@@ -362,14 +287,13 @@ def _sqlite_search_ids(
         JOIN guides_guide g ON g.id = d.guide_id
         WHERE 1 = 1 {filters}
         ORDER BY
-            hit.guide_id IN (
-                SELECT rowid FROM guides_guidesearch_fts WHERE guides_guidesearch_fts MATCH %s
-            ) DESC,
+            d.language = %s DESC,
+            {words_held} DESC,
             hit.score,
             d.guide_id
         LIMIT %s
     """  # noqa: S608
-    params = [" OR ".join(terms), *filter_params, " AND ".join(terms), limit]
+    params = [" OR ".join(terms), *filter_params, prefer, *terms, limit]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]
@@ -380,36 +304,57 @@ def search_guide_ids(
     query: str,
     company: str | None = None,
     language: str | None = None,
+    prefer_language: str | None = None,
     limit: int = MAX_LIMIT,
 ) -> list[int]:
-    """Ids of the published guides matching ``query``, best first, in one query.
+    """Ids of the published guides matching ``query``, best first, in one query (and, the
+    first time after the index changed, one more that reads the spelling vocabulary).
+
+    The query's misspelt and colloquial words are corrected first (guides.spelling), so
+    "netflx pasword" searches for "netflix password". ``prefer_language`` puts the guides
+    of that language before the others, each part best first (and corrects towards that
+    language's words); ``language`` keeps only that language's.
 
     For callers that narrow or paginate a queryset of their own (the API); ``search_guides``
     returns the guides themselves. ``company`` is a company slug. Any input is accepted: text
     with nothing searchable in it, or a company or language that cannot exist, gives an empty
     list without asking the database.
     """
-    tokens = _query_tokens(query)
+    words = _query_words(query)
     limit = min(int(limit), MAX_LIMIT)
-    if not tokens or limit <= 0:
+    if not words or limit <= 0:
         return []
     if company and not _SLUG.fullmatch(company):
         return []
     if language and language not in Language.values:
         return []
+    prefer = prefer_language if prefer_language in Language.values else ""
+    tokens = _query_tokens(corrected_words(words, language=language or prefer or None))
     if connection.vendor == "postgresql":
-        return _postgresql_search_ids(tokens, company, language, limit)
+        return _postgresql_search_ids(tokens, company, language, prefer or "", limit)
     if connection.vendor == "sqlite":
-        return _sqlite_search_ids(tokens, company, language, limit)
+        return _sqlite_search_ids(tokens, company, language, prefer or "", limit)
     raise NotImplementedError(f"guide search does not support {connection.vendor}")
 
 
 def search_guides(
-    *, query: str, company: str | None = None, language: str | None = None, limit: int = 50
+    *,
+    query: str,
+    company: str | None = None,
+    language: str | None = None,
+    prefer_language: str | None = None,
+    limit: int = 50,
 ) -> list[Guide]:
-    """Published guides matching ``query``, best first, with their company and tags, in three
-    queries whatever the data (none for a query with nothing searchable in it)."""
-    ids = search_guide_ids(query=query, company=company, language=language, limit=limit)
+    """Published guides matching ``query``, best first (those of ``prefer_language`` first,
+    see search_guide_ids), with their company and tags, in three queries whatever the data
+    (none for a query with nothing searchable in it)."""
+    ids = search_guide_ids(
+        query=query,
+        company=company,
+        language=language,
+        prefer_language=prefer_language,
+        limit=limit,
+    )
     if not ids:
         return []
     guides = published_guides().filter(pk__in=ids).in_bulk()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from guides import views
+from guides import search_views, views
 
 app_name = "guides"
 # "Talk to a person" (guides:contact) is a tickets view, added to this namespace by
@@ -8,7 +8,8 @@ app_name = "guides"
 urlpatterns = [
     path("", views.home, name="home"),
     path("companies/<slug:company>/", views.company_detail, name="company-detail"),
-    path("search/", views.search, name="search"),
+    path("search/", search_views.search, name="search"),
+    path("search/suggestions/", search_views.search_suggestions, name="search-suggestions"),
     path("search/guides/<int:guide_id>/", views.search_result_open, name="search-result-open"),
     path(
         "guides/<slug:company>/<str:language>/<slug:slug>/",

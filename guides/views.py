@@ -11,9 +11,8 @@ from django.views.decorators.http import require_POST, require_safe
 
 from guides import search_log, selectors, services
 from guides.forms import FeedbackForm, SearchForm, StepOutcomeForm
-from guides.models import Attempt, Company, Guide, SearchSource, Step
+from guides.models import Attempt, Company, Guide, Step
 from guides.page_cache import guide_page
-from guides.search import search_guides
 from guides.view_counts import guide_page_view_counts
 from guides.visitors import FeedbackThrottle, visitor_of, visitor_remember
 from helpdesk import limits
@@ -75,45 +74,6 @@ def home(request: HttpRequest) -> HttpResponse:
         request,
         "guides/home.html",
         {"companies": companies, "guides": guides, "search_form": SearchForm()},
-    )
-
-
-def search(request: HttpRequest) -> HttpResponse:
-    form = SearchForm(request.GET)
-    results: list[Guide] = []
-    query = ""
-    click_token = ""
-    if form.is_valid():
-        query = form.cleaned_data["q"]
-        company = form.cleaned_data["company"] or None
-        results = search_guides(query=query, company=company)
-        search_id = _search_logged(
-            request, query=query, company=company, source=SearchSource.PAGE, results=results
-        )
-        if search_id is not None:
-            click_token = search_log.search_click_token(search_id)
-    return render(
-        request,
-        "guides/search.html",
-        {"search_form": form, "query": query, "results": results, "click_token": click_token},
-    )
-
-
-def _search_logged(
-    request: HttpRequest, *, query: str, company: str | None, source: str, results: list[Guide]
-) -> int | None:
-    """Log a customer's search made through this page (guides.search_log), within the
-    client's budget; the id of the logged search, or None."""
-    if not search_log.search_log_wanted(request):
-        return None
-    if limits.search_log_writes().take(client_address(request)) is not None:
-        return None
-    return search_log.search_record(
-        query=query,
-        company_slug=company,
-        language=get_language() or settings.LANGUAGE_CODE,
-        source=source,
-        result_count=len(results),
     )
 
 

@@ -265,6 +265,13 @@ def contact_searches() -> AddressLimit:
     )
 
 
+def search_suggestions() -> AddressLimit:
+    """Suggestions shown as a customer types in a search box (a search each), per client."""
+    return AddressLimit(
+        "search-suggestion", settings.SEARCH_SUGGESTION_LIMIT, settings.SEARCH_SUGGESTION_WINDOW
+    )
+
+
 def search_log_writes() -> AddressLimit:
     """Searches written to the search log (guides.search_log), per client: past the limit a
     search is answered but not logged, so one client cannot fill the log or the content gaps."""

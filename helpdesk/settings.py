@@ -537,6 +537,10 @@ ESCALATION_RECIPIENT_WINDOW = env_int("ESCALATION_RECIPIENT_WINDOW", 3600, minim
 # Guide suggestions on the contact page (each one a search), per client address.
 CONTACT_SEARCH_LIMIT = env_int("CONTACT_SEARCH_LIMIT", 60, minimum=1)
 CONTACT_SEARCH_WINDOW = env_int("CONTACT_SEARCH_WINDOW", 60, minimum=1)
+# Suggestions as a customer types in a search box (each one a search), per client address: a
+# few a second while typing, so more than the contact page's.
+SEARCH_SUGGESTION_LIMIT = env_int("SEARCH_SUGGESTION_LIMIT", 120, minimum=1)
+SEARCH_SUGGESTION_WINDOW = env_int("SEARCH_SUGGESTION_WINDOW", 60, minimum=1)
 # Customer searches written to the search log (the search page, the contact page's
 # suggestions, the API), per client address: past it the search is still answered, only not
 # logged. Kept SEARCH_LOG_RETENTION_DAYS days for the content gaps (guides.search_log).

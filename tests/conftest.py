@@ -129,3 +129,12 @@ def guide_with_steps(db):
     for position, kind in enumerate(kinds, start=1):
         StepFactory(guide=guide, position=position, kind=kind, title=f"{kind} {position}")
     return guide
+
+
+@pytest.fixture(autouse=True)
+def _no_search_words_kept():
+    """Each test starts with no spelling vocabulary kept by this process: the test database
+    rolls back under it, which no index change announces (guides.spelling)."""
+    from guides.spelling import search_words_forget
+
+    search_words_forget()

@@ -226,6 +226,7 @@ def contact(request: HttpRequest) -> HttpResponse:
                 suggestions = search_guides(
                     query=form.cleaned_data["description"],
                     company=company.slug if company else None,
+                    prefer_language=get_language(),
                     limit=5,
                 )
                 if logged and taken[1] is None:
