@@ -418,10 +418,10 @@ def guide_contact(request: HttpRequest, company: str, language: str, slug: str) 
                 name=form.cleaned_data["name"],
                 email=form.cleaned_data["email"],
             )
-        response = _see_other(request.path)
+        sent = _see_other(request.path)
         if token:
-            guide_views.remember_attempt(response, guide, token)
-        return response
+            guide_views.remember_attempt(sent, guide, token)
+        return sent
     tried = []
     if attempt is not None:
         current = guide_selectors.current_outcomes(
@@ -481,6 +481,7 @@ def contact(request: HttpRequest) -> HttpResponse:
                 request.session.pop(OPENED_GUIDES_SESSION_KEY, None)
                 # Post/redirect/get onto the request's own status page, which shows the
                 # confirmation: its URL is the link to keep, and a reload sends nothing.
+                assert attempt.ticket_reference is not None  # escalation_request reserves it
                 return _see_other(f"{status_path(attempt.ticket_reference)}?new=1")
         else:
             client = client_address(request)
