@@ -105,7 +105,7 @@ def test_a_ticket_solved_eight_days_ago_offers_a_new_request_instead(client, sam
 
     page = client.get(status_path(sams_ticket)).content.decode()
 
-    assert "<textarea name=\"body\"" not in page  # no reply form (the rating has its own)
+    assert '<textarea name="body"' not in page  # no reply form (the rating has its own)
     assert "This request is closed" in page
     assert f'<a class="button" href="{guide_path}">Start a new request</a>' in page
 

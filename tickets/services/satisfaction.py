@@ -69,10 +69,9 @@ def ticket_customer_still_needs_help(
             raise TicketError(_("Tell us what is still going wrong."), field="message")
         ticket_customer_reply(ticket=ticket, body=message, now=now)
         return ticket
-    ticket = ticket_transition(ticket=ticket, to_status=Ticket.Status.OPEN, by_customer=True)
-    if message:
+    if message:  # first, as a reply that reopens: the message, then the reopening
         _event(ticket, TicketEvent.Kind.CUSTOMER_MESSAGE, body=message, now=now)
-    return ticket
+    return ticket_transition(ticket=ticket, to_status=Ticket.Status.OPEN, by_customer=True)
 
 
 # --- the satisfaction rating -------------------------------------------------------------------
