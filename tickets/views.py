@@ -264,9 +264,6 @@ def _status_action(
         if action == "reply":  # nothing but blanks, which the form strips
             form.add_error("body", _("Write your message first."))
             return "", 200, False
-        if action == "still_need_help" and error.field == "message":
-            still_form.add_error("message", error.message)
-            return "", 200, False
         return str(error.message), error.status, False
     return "", 200, True
 

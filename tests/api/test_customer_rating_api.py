@@ -93,3 +93,9 @@ def test_a_wrong_secret_is_a_404_that_counts_as_a_guess(ticket, action, settings
     assert wrong.status_code == 404
     assert right.status_code == 429
     assert not TicketRating.objects.exists()
+
+
+def test_still_needing_help_without_a_message_on_an_open_ticket_is_a_409(ticket):
+    response = customer(ticket).post(url(ticket, "still-need-help"), {"message": ""})
+
+    assert response.status_code == 409

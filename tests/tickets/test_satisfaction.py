@@ -91,7 +91,11 @@ def test_still_needing_help_reopens_a_solved_ticket_with_the_message(sams_ticket
 def test_still_needing_help_on_an_open_ticket_needs_a_message(sams_ticket):
     with pytest.raises(services.TicketError) as refused:
         services.ticket_customer_still_needs_help(ticket=sams_ticket, message="  ")
-    assert refused.value.field == "message"
+    assert refused.value.status == 409  # the ticket's state, not the input
+
+    services.ticket_customer_still_needs_help(ticket=sams_ticket, message="Still refused")
+
+    assert sams_ticket.events.last().body == "Still refused"
 
 
 def test_a_rating_is_one_per_ticket_changeable_and_each_change_an_event(sams_ticket, alice):

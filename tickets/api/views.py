@@ -539,7 +539,9 @@ class CustomerTicketStillNeedHelpView(_CustomerTicketView):
             200: io.CustomerTicketOutputSerializer,
             **CUSTOMER_ERRORS,
             409: OpenApiResponse(
-                ErrorSerializer, description="Closed: a new problem needs a new request."
+                ErrorSerializer,
+                description="Closed (a new problem needs a new request), or open already "
+                "and no message given.",
             ),
         },
     )

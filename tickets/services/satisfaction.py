@@ -24,11 +24,7 @@ from tickets.models import (
     TicketRating,
 )
 from tickets.services._common import _event, _ticket_locked
-from tickets.services.exceptions import (
-    TicketClosedForReplies,
-    TicketError,
-    TicketStateRefusal,
-)
+from tickets.services.exceptions import TicketClosedForReplies, TicketError, TicketStateRefusal
 from tickets.services.workflow import ticket_customer_reply, ticket_transition
 
 
@@ -65,8 +61,12 @@ def ticket_customer_still_needs_help(
         )
     message = plain_text(message).strip()
     if ticket.status != Ticket.Status.SOLVED:
+        # Open already: nothing to reopen, so only a message says anything. Refused for the
+        # ticket's state (409), not the input: the same empty message reopens a solved one.
         if not message:
-            raise TicketError(_("Tell us what is still going wrong."), field="message")
+            raise TicketStateRefusal(
+                _("Your request is still open: tell us what is still going wrong.")
+            )
         ticket_customer_reply(ticket=ticket, body=message, now=now)
         return ticket
     if message:  # first, as a reply that reopens: the message, then the reopening
