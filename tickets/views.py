@@ -20,7 +20,7 @@ from guides import search_log
 from guides import selectors as guide_selectors
 from guides import services as guide_services
 from guides import views as guide_views
-from guides.models import Attempt, Guide, SearchSource
+from guides.models import Attempt, Guide, SearchSource, text_direction
 from guides.search import search_guides
 from helpdesk import limits
 from helpdesk.http import client_address
@@ -141,6 +141,7 @@ def ticket_status(request: HttpRequest, reference: str, token: str) -> HttpRespo
                 "tickets/status_pending.html",
                 {
                     "attempt": found,
+                    "direction": text_direction(found.language),
                     "reference": reference,
                     "status_url": _status_link(request, None, reference),
                     "state_url": reverse(

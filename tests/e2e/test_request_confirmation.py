@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.utils import translation
+from playwright.sync_api import expect
 
 from guides.models import Attempt, Guide
 from tests.e2e.page_checks import VIEWPORTS, page_checked
@@ -81,7 +82,7 @@ def test_escalate_confirm_reload_follow_and_rate(page, live_server, desk, tmp_pa
     assert page.locator(".reference").inner_text() == reference
     assert page.evaluate("document.documentElement.dir") == ("rtl" if language == "ar" else "ltr")
     page.get_by_role("button", name=say(language, "Copy the link")).click()
-    assert page.locator(".copy-result").inner_text() == say(language, "Link copied")
+    expect(page.locator(".copy-result")).to_have_text(say(language, "Link copied"))
     status_url = page.locator("#status-link").get_attribute("href")
     assert page.evaluate("navigator.clipboard.readText()") == status_url
     checked_at_both_sizes(page, f"{label}-1-confirmation")

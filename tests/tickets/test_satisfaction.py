@@ -26,9 +26,10 @@ MALLORY = "203.0.113.66"
 
 @pytest.fixture(autouse=True)
 def no_guesses_yet() -> None:
-    """Wrong links counted from zero (the cache outlives a test)."""
+    """Wrong links and status-page writes counted from zero (the cache outlives a test)."""
     for address in ("127.0.0.1", MALLORY):
         limits.ticket_link_guesses().reset(address)
+        limits.status_page_replies().reset(address)
 
 
 @pytest.fixture
