@@ -133,3 +133,22 @@ def test_the_migration_copied_older_tickets_references(db):
     migration.references_copy(apps, Editor())
 
     assert Attempt.objects.get(pk=ticket.attempt_id).ticket_reference == ticket.reference
+
+
+def test_a_reference_the_worker_draws_that_is_taken_is_drawn_again(guide_with_steps, monkeypatch):
+    """An escalation without a reserved reference whose drawn one is taken already (by
+    another attempt's reservation): its batch fails, and its next try draws again."""
+    taken = services.escalation_request(
+        attempt=sams_attempt(guide_with_steps), description="Reserved"
+    ).ticket_reference
+    unreserved = sams_attempt(guide_with_steps)
+    guide_services.attempt_contact_submit(attempt=unreserved, description="Recorded before")
+    Attempt.objects.exclude(pk=unreserved.pk).update(awaiting_ticket=False)  # that one alone
+    draws = itertools.chain([taken], itertools.repeat("YYYYYYYYYY"))
+    monkeypatch.setattr("tickets.services.escalation.ticket_reference_new", lambda: next(draws))
+
+    services.escalations_ticket(seconds=5, gather=0)
+
+    ticket = Ticket.objects.get(attempt=unreserved)
+    assert ticket.reference == "YYYYYYYYYY"
+    assert Attempt.objects.get(pk=unreserved.pk).ticket_reference == "YYYYYYYYYY"
