@@ -126,3 +126,33 @@ def test_escalate_confirm_reload_follow_and_rate(page, live_server, desk, tmp_pa
     assert Ticket.objects.count() == 1
     rating = TicketRating.objects.get()
     assert (rating.ticket_id, rating.score) == (ticket.pk, "good")
+
+
+@pytest.mark.parametrize("language", ["ar", "en"])
+def test_the_contact_form_confirms_on_the_requests_own_status_page(
+    page, live_server, desk, language
+):
+    """No guide: the contact form sends the customer to their request's status page, which
+    confirms it; a reload sends nothing again."""
+    customer = CUSTOMERS[language]
+    page.goto(live_server.url)
+    if language == "ar":
+        page.select_option("#language-select", "ar")
+        page.get_by_role("button", name="Switch").click()
+    page.goto(f"{live_server.url}/tickets/new/?description={customer['description']}")
+    assert (
+        page.get_by_label(say(language, "What is going wrong?")).input_value()
+        == (customer["description"])
+    )
+    page.get_by_label(say(language, "Your e-mail address")).fill(customer["email"])
+    page.get_by_role("button", name=say(language, "Continue")).click()
+    page.get_by_role("button", name=say(language, "None of these: send to a person")).click()
+
+    attempt = Attempt.objects.get()
+    assert attempt.ticket_reference in page.url and page.url.endswith("?new=1")
+    assert page.locator(".reference").inner_text() == attempt.ticket_reference
+    assert page.locator("[data-status]").get_attribute("data-status") == "pending-ticket"
+    checked_at_both_sizes(page, f"request-{language}-contact-confirmation")
+    page.reload()
+    assert page.locator(".reference").inner_text() == attempt.ticket_reference
+    assert Attempt.objects.count() == 1
