@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, reduce
 from typing import Any, cast
@@ -609,31 +609,51 @@ def attempt_abandon(*, attempt: Attempt) -> Attempt:
 
 
 def attempt_contact_submit(
-    *, attempt: Attempt, description: str, name: str = "", email: str = ""
+    *,
+    attempt: Attempt,
+    description: str,
+    name: str = "",
+    email: str = "",
+    reference_new: Callable[[], str] | None = None,
 ) -> Attempt:
     """ "Still stuck? Talk to a person": keep the customer's words and contact on the attempt.
 
     The attempt leaves self-help (status escalated) with the time of the request, which the
-    escalation work turns into exactly one ticket.
+    escalation work turns into exactly one ticket. ``reference_new``: see attempt_contact_record.
     """
     changes = attempt_contact_record(
-        attempt_id=attempt.pk, description=description, name=name, email=email
-    )
+        attempt_id=attempt.pk, description=description, name=name, email=email,
+        reference_new=reference_new,
+    )  # fmt: skip
     for field, value in changes.items():
         setattr(attempt, field, value)
     return attempt
 
 
+# Fresh references drawn when the one drawn is taken already. At 50 random bits a second draw
+# is needed about once in a quadrillion requests; a fifth, never.
+REFERENCE_DRAWS = 5
+
+
 def attempt_contact_record(
-    *, attempt_id: int, description: str, name: str = "", email: str = ""
+    *,
+    attempt_id: int,
+    description: str,
+    name: str = "",
+    email: str = "",
+    reference_new: Callable[[], str] | None = None,
 ) -> dict[str, Any]:
-    """attempt_contact_submit by the attempt's id alone; returns the fields it wrote."""
+    """attempt_contact_submit by the attempt's id alone; returns the fields it wrote.
+
+    ``reference_new`` draws the reference of the ticket-to-be (the tickets app passes its
+    generator: guides knows nothing of the alphabet), reserved on the attempt in the same
+    UPDATE as the escalation. Without it the reference is left to the worker."""
     # Cleaned before the check: a description of bidi controls alone is empty (helpdesk.text).
     description = plain_text(description).strip()
     if not description:
         raise SelfHelpError(_("Tell us what is still going wrong."), field="description")
     now = timezone.now()
-    changes = {
+    changes: dict[str, Any] = {
         "description": description,
         "contact_name": one_line(name)[:200],
         "contact_email": email.strip(),
@@ -646,13 +666,25 @@ def attempt_contact_record(
     # Two tabs or a retrying client may ask at once: a conditional update decides in one
     # statement (the row lock it takes makes the second one see the first's status, so only
     # one request escalates), instead of a locked read and a write.
-    if not _attempt_escalate(attempt_id, changes):
-        raise AttemptClosedError(_ATTEMPT_CLOSED[Attempt.Status.ESCALATED])
-    return changes
+    if reference_new is None:
+        if not _attempt_escalate(attempt_id, changes):
+            raise AttemptClosedError(_ATTEMPT_CLOSED[Attempt.Status.ESCALATED])
+        return changes
+    for _draw in range(REFERENCE_DRAWS):
+        changes["ticket_reference"] = reference_new()
+        if _attempt_escalate(attempt_id, changes):
+            return changes
+        # Not escalated: by an earlier request (the usual reason), or the reference drawn is
+        # another attempt's; only the second is worth another draw.
+        status = Attempt.objects.filter(pk=attempt_id).values_list("status", flat=True).first()
+        if status in (None, Attempt.Status.ESCALATED):
+            raise AttemptClosedError(_ATTEMPT_CLOSED[Attempt.Status.ESCALATED])
+    raise RuntimeError(f"No free ticket reference in {REFERENCE_DRAWS} draws")
 
 
 def _attempt_escalate(attempt_id: int, changes: dict[str, Any]) -> bool:
-    """UPDATE the attempt with ``changes`` unless it is escalated already; True if it was.
+    """UPDATE the attempt with ``changes`` unless it is escalated already (or the ticket
+    reference it reserves is taken); True if it was.
 
     Plain SQL, written once per process from the model's columns: this is the escalate
     request's write, and the ORM's compiling of it cost three times its running
@@ -662,10 +694,11 @@ def _attempt_escalate(attempt_id: int, changes: dict[str, Any]) -> bool:
         field.get_db_prep_save(value, connection=connection)
         for field, value in zip(fields, changes.values(), strict=True)
     ]
+    guard = [changes["ticket_reference"]] if "ticket_reference" in changes else []
     with connection.cursor() as cursor:
         cursor.execute(
             _attempt_escalate_sql(tuple(changes)),
-            [*values, attempt_id, Attempt.Status.ESCALATED.value],
+            [*values, attempt_id, Attempt.Status.ESCALATED.value, *guard],
         )
         return cursor.rowcount == 1
 
@@ -673,10 +706,20 @@ def _attempt_escalate(attempt_id: int, changes: dict[str, Any]) -> bool:
 @cache
 def _attempt_escalate_sql(names: tuple[str, ...]) -> str:
     assignments = ", ".join(f"{quoted(Attempt, name)} = %s" for name in names)
-    return (
+    sql = (
         f"UPDATE {quoted(Attempt)} SET {assignments}"  # noqa: S608 (the model's own columns, quoted)
         f" WHERE {quoted(Attempt, 'pk')} = %s AND {quoted(Attempt, 'status')} <> %s"
     )
+    if "ticket_reference" in names:
+        # A reference taken already leaves the row alone (and the caller draws another),
+        # rather than failing on the unique index: inside the web forms' transaction that
+        # error would abort it on PostgreSQL. Read through that same unique index. Two
+        # requests drawing the same free reference at the same instant are left to the
+        # index itself.
+        reference = quoted(Attempt, "ticket_reference")
+        taken = f"SELECT 1 FROM {quoted(Attempt)} taken WHERE taken.{reference} = %s"  # noqa: S608
+        sql += f" AND NOT EXISTS ({taken})"
+    return sql
 
 
 def _attempt_field(name: str) -> Field:

@@ -15,7 +15,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from tickets.models import Priority, TicketEvent, TicketStatus
+from tickets.models import Priority, RatingScore, TicketEvent, TicketStatus
 
 Kind = TicketEvent.Kind
 
@@ -103,6 +103,10 @@ def _priority_changed(change: dict) -> str:
 
 def _status_changed(change: dict) -> str:
     labels = {"from": _status(change["from"]), "to": _status(change["to"])}
+    if change.get("by_customer"):
+        if change["to"] == TicketStatus.SOLVED:
+            return _("The customer marked it solved.")
+        return _("The customer still needs help: reopened.")
     if change.get("reopened"):
         return _("Reopened: %(from)s → %(to)s.") % labels
     return _("Status: %(from)s → %(to)s.") % labels
@@ -118,7 +122,18 @@ def _fix_proposed(change: dict) -> str:
     }
 
 
+def _rated(change: dict) -> str:
+    score = str(RatingScore(change["score"]).label).lower()
+    if change.get("from"):
+        return _("The customer changed their rating from %(from)s to %(to)s.") % {
+            "from": str(RatingScore(change["from"]).label).lower(),
+            "to": score,
+        }
+    return _("The customer rated the help: %(score)s.") % {"score": score}
+
+
 _SENTENCES = {
+    Kind.RATED: _rated,
     Kind.CREATED: _created,
     Kind.ROUTED: lambda change: routing_text(
         rule=change["rule"], queue=change["queue"], conditions=change["conditions"]

@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from guides import selectors
 from guides.models import Attempt
 from helpdesk.text import OneLineFormField, PlainTextFormField
-from tickets.models import CUSTOMER_MESSAGE_MAX_LENGTH
+from tickets.models import CUSTOMER_MESSAGE_MAX_LENGTH, RatingScore
 
 
 def contact_name_field() -> forms.Field:
@@ -67,3 +67,32 @@ class GuideContactForm(forms.Form):
     )
     name = contact_name_field()
     email = contact_email_field()
+
+
+class StillNeedHelpForm(forms.Form):
+    """ "I still need help" on a solved ticket's status page: what is still wrong, if they
+    want to say."""
+
+    message = PlainTextFormField(
+        required=False,
+        max_length=CUSTOMER_MESSAGE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3, "dir": "auto"}),
+        label=_("What is still wrong? (optional)"),
+    )
+
+
+class RatingForm(forms.Form):
+    """The satisfaction rating of a solved ticket: good or bad, and a comment."""
+
+    score = forms.ChoiceField(
+        choices=RatingScore.choices,
+        widget=forms.RadioSelect,
+        label=_("How was the help you got?"),
+        error_messages={"required": _("Choose good or bad.")},
+    )
+    comment = PlainTextFormField(
+        required=False,
+        max_length=CUSTOMER_MESSAGE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3, "dir": "auto"}),
+        label=_("Anything to add? (optional)"),
+    )

@@ -28,7 +28,8 @@ from django.utils.html import format_html
 from helpdesk.limits import recipient_key
 from helpdesk.text import one_line
 from tickets import presentation
-from tickets.models import Ticket, TicketEvent
+from tickets.models import RatingScore, Ticket, TicketEvent
+from tickets.services.satisfaction import rating_link_token, rating_open
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,19 @@ def ticket_status_url(ticket: Ticket) -> str:
         "tickets:status", kwargs={"reference": ticket.reference, "token": ticket.status_token()}
     )
     return f"{settings.SITE_URL}{path}"
+
+
+def rating_links(ticket: Ticket) -> dict[str, str]:
+    """The one-click rating links of a solved ticket's e-mails, good and bad (signed, expiring:
+    tickets.services.satisfaction); none while it may not be rated. They open a page that
+    asks to confirm: a GET never records, as mail scanners fetch every link of a message."""
+    if not rating_open(ticket):
+        return {}
+    return {
+        score: settings.SITE_URL
+        + reverse("tickets:rate", kwargs={"token": rating_link_token(ticket=ticket, score=score)})
+        for score in RatingScore.values
+    }
 
 
 def ticket_admin_url(ticket: Ticket) -> str:
@@ -281,7 +295,31 @@ def customer_reply_send(*, event_id: int) -> bool:
     with translation.override(ticket.language):
         _send(
             template="customer_reply",
-            context={"ticket": ticket, "event": event, "status_url": ticket_status_url(ticket)},
+            context={
+                "ticket": ticket,
+                "event": event,
+                "status_url": ticket_status_url(ticket),
+                "rating_links": rating_links(ticket),
+            },
+            to=[ticket.requester_email],
+        )
+    return True
+
+
+def customer_solved_send(*, ticket_id: int) -> bool:
+    """Tell the customer their ticket is solved, in its language, with the one-click rating
+    links; nothing when it was reopened before the task ran (the links would be refused)."""
+    ticket = _ticket(ticket_id)
+    if ticket is None or not ticket.requester_email or not rating_open(ticket):
+        return False
+    with translation.override(ticket.language):
+        _send(
+            template="customer_solved",
+            context={
+                "ticket": ticket,
+                "status_url": ticket_status_url(ticket),
+                "rating_links": rating_links(ticket),
+            },
             to=[ticket.requester_email],
         )
     return True

@@ -10,7 +10,7 @@ from django.db.models import Case, Count, F, Min, Q, QuerySet, Value, When
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
 
-from guides.models import Guide, Language, StepProposal
+from guides.models import Attempt, Guide, Language, StepProposal
 from guides.selectors import (
     step_proposal_guide,
     step_proposal_of_ticket,
@@ -22,8 +22,11 @@ from tickets.models import (
     REFERENCE_LENGTH,
     AgentProfile,
     Queue,
+    RatingScore,
     Ticket,
     TicketEvent,
+    TicketRating,
+    status_token_of,
 )
 
 # Breached first, then priority, then oldest; id last so the order is total (stable pages) and
@@ -150,9 +153,10 @@ def claimable_tickets(*, agent: AgentProfile) -> QuerySet[Ticket]:
 def ticket_by_secret(*, reference: str, secret: str) -> Ticket | None:
     """The ticket a customer's link names, if ``secret`` is its status token; else None, the
     same for an unknown reference and a wrong secret. The status page and the customer API
-    read through here (with what the page shows of the company and the guide, joined)."""
+    read through here (with what the page shows of the company, the guide and the customer's
+    rating, joined)."""
     ticket = (
-        Ticket.objects.select_related("company", "guide__company")
+        Ticket.objects.select_related("company", "guide__company", "rating")
         .filter(reference=reference)
         .first()
     )
@@ -333,3 +337,40 @@ def agent_loads() -> QuerySet[AgentProfile]:
         .prefetch_related("queues")
         .order_by(F("open_tickets").desc(), "user__first_name", "user__username")
     )
+
+
+def escalation_by_secret(*, reference: str, secret: str) -> Attempt | None:
+    """The escalation whose ticket the worker has not made yet, named by the reference it
+    reserved, if ``secret`` is that reference's status token (status_token_of); else None.
+    The status page answers such a link at once ("we are passing your request to a
+    person") instead of a 404."""
+    attempt = (
+        Attempt.objects.select_related("guide__company", "company")
+        .filter(ticket_reference=reference, status=Attempt.Status.ESCALATED, ticket__isnull=True)
+        .first()
+    )
+    if attempt is None or not constant_time_compare(secret, status_token_of(reference)):
+        return None
+    return attempt
+
+
+def satisfaction_summary(*, since: datetime, bad_comments: int = 5) -> dict:
+    """The supervisors' overview of the ratings given or changed since ``since``: how many,
+    the share of good ones, and the latest comments of bad ones with their tickets."""
+    ratings = TicketRating.objects.filter(updated_at__gte=since)
+    counts = ratings.aggregate(
+        total=Count("pk"), good=Count("pk", filter=Q(score=RatingScore.GOOD))
+    )
+    total, good = counts["total"], counts["good"]
+    latest_bad = list(
+        ratings.filter(score=RatingScore.BAD)
+        .exclude(comment="")
+        .select_related("ticket")
+        .order_by("-updated_at")[:bad_comments]
+    )
+    return {
+        "total": total,
+        "good": good,
+        "good_share": good / total if total else None,
+        "latest_bad": latest_bad,
+    }

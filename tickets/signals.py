@@ -32,6 +32,10 @@ sla_breached = Signal()
 # An agent replied in public: the reply is to be e-mailed to the customer. Argument: event_id.
 agent_replied = Signal()
 
+# A ticket was solved by the staff without a public reply that says so: the customer is to be
+# told, with the links that rate the help. Argument: ticket_id.
+ticket_solved = Signal()
+
 # An agent has room for another ticket (they solved one, or came back from away): waiting
 # tickets may be assigned now rather than at beat's next run. No argument.
 capacity_freed = Signal()

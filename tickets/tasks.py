@@ -104,6 +104,11 @@ def notify_customer_reply(event_id: int) -> bool:
     return notifications.customer_reply_send(event_id=event_id)
 
 
+@shared_task(name="tickets.tasks.notify_customer_solved", **EMAIL_TASK)
+def notify_customer_solved(ticket_id: int) -> bool:
+    return notifications.customer_solved_send(ticket_id=ticket_id)
+
+
 @shared_task(name="tickets.tasks.close_solved_tickets", ignore_result=True)
 def close_solved_tickets() -> int:
     return services.tickets_close_solved()
@@ -200,6 +205,11 @@ def _supervisors_breach_send(sender: Any, *, ticket_id: int, **kwargs: Any) -> N
 @receiver(signals.agent_replied, dispatch_uid="tickets.tasks.agent_replied")
 def _customer_reply_send(sender: Any, *, event_id: int, **kwargs: Any) -> None:
     send_after_commit(notify_customer_reply, event_id, retry_policy=NOTIFICATION_RETRY)
+
+
+@receiver(signals.ticket_solved, dispatch_uid="tickets.tasks.ticket_solved")
+def _customer_solved_send(sender: Any, *, ticket_id: int, **kwargs: Any) -> None:
+    send_after_commit(notify_customer_solved, ticket_id, retry_policy=NOTIFICATION_RETRY)
 
 
 @receiver(signals.capacity_freed, dispatch_uid="tickets.tasks.capacity_freed")

@@ -6,7 +6,10 @@ app_name = "tickets"
 urlpatterns = [
     path("new/", views.contact, name="contact"),
     path("new/guides/<int:guide_id>/", views.contact_guide_open, name="contact-guide-open"),
+    # Before the status page's pattern, which these two segments would also match.
+    path("rate/<str:token>/", views.ticket_rate_link, name="rate"),
     path("<str:reference>/<str:token>/", views.ticket_status, name="status"),
+    path("<str:reference>/<str:token>/state/", views.ticket_status_state, name="status-state"),
 ]
 
 # The door from a guide to a person belongs to tickets (guides never imports tickets), but it

@@ -7,7 +7,10 @@ from helpdesk.views import api_not_found
 from tickets.api import escalation, statistics
 from tickets.api.views import (
     AgentAvailabilityView,
+    CustomerTicketRatingView,
     CustomerTicketReplyView,
+    CustomerTicketSolveView,
+    CustomerTicketStillNeedHelpView,
     CustomerTicketView,
     QueueOverviewView,
     TicketViewSet,
@@ -54,6 +57,21 @@ urlpatterns = [
         "customer/tickets/<str:reference>/replies/",
         CustomerTicketReplyView.as_view(),
         name="customer-ticket-replies",
+    ),
+    path(
+        "customer/tickets/<str:reference>/solve/",
+        CustomerTicketSolveView.as_view(),
+        name="customer-ticket-solve",
+    ),
+    path(
+        "customer/tickets/<str:reference>/still-need-help/",
+        CustomerTicketStillNeedHelpView.as_view(),
+        name="customer-ticket-still-need-help",
+    ),
+    path(
+        "customer/tickets/<str:reference>/rating/",
+        CustomerTicketRatingView.as_view(),
+        name="customer-ticket-rating",
     ),
     path("agents/me/availability/", AgentAvailabilityView.as_view(), name="agent-availability"),
     path("queues/overview/", QueueOverviewView.as_view(), name="queue-overview"),

@@ -100,9 +100,10 @@ def test_talk_to_a_person_stores_the_request_and_says_where_we_will_answer(
     response = client.post(
         url("contact", guide),
         {"description": "The card is refused", "name": "Layla", "email": "layla@example.com"},
+        follow=True,
     )
 
-    assert response.status_code == 200
+    assert response.redirect_chain == [(url("contact", guide), 303)]  # post/redirect/get
     assert "layla@example.com" in response.content.decode()
     attempt = Attempt.objects.get()
     assert attempt.status == "escalated"

@@ -239,6 +239,7 @@ def guide_page_escalation(guide: Guide, number: int) -> str:
     done = web.post(
         guide_url("contact", guide),
         {"description": f"Refused (web {number})", "email": f"web{number}@example.com"},
+        follow=True,  # post/redirect/get: the confirmation is the page redirected to
     )
     return f"{done.status_code} {done.content.decode()}"
 
@@ -249,7 +250,7 @@ def contact_form_escalation(number: int) -> str:
     suggested = web.post("/tickets/new/", {**form, "action": "suggest"})
     if suggested.status_code != 200:
         return f"suggestions: {suggested.status_code}"
-    done = web.post("/tickets/new/", {**form, "action": "send"})
+    done = web.post("/tickets/new/", {**form, "action": "send"}, follow=True)
     return f"{done.status_code} {done.content.decode()}"
 
 

@@ -104,7 +104,7 @@ def test_the_web_contact_form_stores_the_name_on_one_line_and_the_email_keeps_it
         },
     )
 
-    assert response.status_code == 200
+    assert response.status_code == 303  # post/redirect/get
     attempt = Attempt.objects.get()
     assert attempt.contact_name == "Sam Bcc: victim@example.com"
     assert attempt.description == f"My file {CLEAN} will not open"

@@ -46,9 +46,10 @@ def test_opening_a_suggestion_is_recorded_and_sending_escalates(client, demo):
 
     response = client.post(CONTACT, form(company="spotify", action="send"))
 
-    assert response.status_code == 200
-    assert "nour@example.com" in response.content.decode()
+    assert response.status_code == 303  # post/redirect/get, onto the request's status page
     attempt = Attempt.objects.get()
+    assert response["Location"].startswith(f"/tickets/{attempt.ticket_reference}/")
+    assert "nour@example.com" in client.get(response["Location"]).content.decode()
     assert attempt.guide is None
     assert attempt.company.slug == "spotify"
     assert attempt.status == "escalated"

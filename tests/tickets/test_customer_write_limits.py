@@ -148,7 +148,7 @@ def test_the_guide_contact_form_is_limited_per_client_and_keeps_what_was_typed(
         client.cookies.clear()  # a fresh attempt each time, as a script would
         sent.append(client.post(path, contact_form(email=SPAM_TARGETS[n]), REMOTE_ADDR=MALLORY))
 
-    assert [response.status_code for response in sent] == [200, 200, 429]
+    assert [response.status_code for response in sent] == [303, 303, 429]
     assert_refused_for(sent[2], 3600)
     body = sent[2].content.decode()
     assert "Many requests were sent from your connection in a short time." in body
@@ -166,14 +166,14 @@ def test_the_contact_page_is_limited_per_client(client, guide_with_steps):
         for n in range(3)
     ]
 
-    assert [response.status_code for response in sent] == [200, 200, 429]
+    assert [response.status_code for response in sent] == [303, 303, 429]
     assert_refused_for(sent[2], 3600)
     body = sent[2].content.decode()
     assert "Many requests were sent from your connection in a short time." in body
     assert "target2@spam.example" in body
     assert 'value="send"' in body  # ready to send again once the wait is over
     assert Attempt.objects.count() == 2
-    assert client.post(CONTACT, contact_form(email=SAM_EMAIL), REMOTE_ADDR=SAM).status_code == 200
+    assert client.post(CONTACT, contact_form(email=SAM_EMAIL), REMOTE_ADDR=SAM).status_code == 303
 
 
 def test_one_recipient_is_limited_whatever_the_client_and_however_the_address_is_spelled(
@@ -188,13 +188,13 @@ def test_one_recipient_is_limited_whatever_the_client_and_however_the_address_is
     )
     third = client.post(CONTACT, contact_form(email="victor+2@customer.example"), REMOTE_ADDR=EVE)
 
-    assert [first.status_code, second.status_code, third.status_code] == [200, 200, 429]
+    assert [first.status_code, second.status_code, third.status_code] == [303, 303, 429]
     assert_refused_for(third, 3600)
     assert "Many requests were sent for this e-mail address" in third.content.decode()
     assert Attempt.objects.filter(status="escalated").count() == 2
     # Another mailbox, from the same connection as the refusal, is fine.
     other = client.post(CONTACT, contact_form(email="nour@customer.example"), REMOTE_ADDR=EVE)
-    assert other.status_code == 200
+    assert other.status_code == 303
 
 
 def test_the_api_shares_the_recipients_budget_with_the_web_forms(client, guide_with_steps):
@@ -251,7 +251,7 @@ def test_suggestions_are_limited_too_more_loosely_than_sending(client, guide_wit
     assert "You asked for suggestions many times in a short time." in body
     assert "My card is refused" in body
     # Sending is another budget: Sam can still ask for a person.
-    assert client.post(CONTACT, contact_form(email=SAM_EMAIL), REMOTE_ADDR=SAM).status_code == 200
+    assert client.post(CONTACT, contact_form(email=SAM_EMAIL), REMOTE_ADDR=SAM).status_code == 303
 
 
 # --- the confirmation e-mail's cap -------------------------------------------------------------

@@ -5,6 +5,8 @@ supervisor's queue overview."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -15,7 +17,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from guides.admin_statistics import percent
 from guides.selectors import step_proposal_of_ticket
 from helpdesk.errors import ServiceError
 from tickets import events, selectors, services
@@ -31,7 +35,7 @@ from tickets.admin.forms import (
     transition_choices,
     valid_data,
 )
-from tickets.models import STAFF_MESSAGE_MAX_LENGTH, Queue, Ticket, TicketEvent
+from tickets.models import STAFF_MESSAGE_MAX_LENGTH, Queue, Ticket, TicketEvent, TicketRating
 from tickets.presentation import duration, fix_draft, sla_clocks, tried_steps
 from tickets.selectors import ticket_thread, user_sees_all_queues
 
@@ -43,6 +47,36 @@ _THREAD_CLASSES = {
 
 
 WORK_ACTIONS = ("reply", "note", "status", "priority", "assign", "queue")
+
+
+# The overview's periods of customer satisfaction, in days; the first is the default.
+SATISFACTION_PERIODS = (30, 7, 90, 365)
+
+
+def _satisfaction(request: HttpRequest, now: datetime) -> dict:
+    """The overview's satisfaction: the share of good ratings given (or changed) in the chosen
+    period, and the latest comments of bad ones."""
+    try:
+        days = int(request.GET.get("days", SATISFACTION_PERIODS[0]))
+    except ValueError:
+        days = SATISFACTION_PERIODS[0]
+    if days not in SATISFACTION_PERIODS:
+        days = SATISFACTION_PERIODS[0]
+    summary = selectors.satisfaction_summary(since=now - timedelta(days=days))
+    share = summary["good_share"]
+    return {
+        **summary,
+        "days": days,
+        "good_share_text": percent(share) if share is not None else "",
+        "periods": [
+            (
+                period,
+                ngettext("the last %(days)d day", "the last %(days)d days", period)
+                % {"days": period},
+            )
+            for period in SATISFACTION_PERIODS
+        ],
+    }
 
 
 def _draft_key(ticket: Ticket, kind: str) -> str:
@@ -103,6 +137,7 @@ class WorkPageMixin(admin.ModelAdmin):
         ]
         context = {
             **self.admin_site.each_context(request),
+            "satisfaction": _satisfaction(request, now),
             "title": _("Queue overview"),
             "subtitle": None,
             "opts": self.opts,
@@ -201,6 +236,7 @@ class WorkPageMixin(admin.ModelAdmin):
             "can_propose_fix": can_work and guide is not None and fix is None,
             "fix_open": ticket.status in services.FIX_STATUSES,
             "fix_url": reverse("admin:tickets_ticket_fix", args=[ticket.pk]),
+            "rating": TicketRating.objects.filter(ticket=ticket).first(),
         }
 
     def work_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:

@@ -25,9 +25,12 @@ from tickets.models import (
     STAFF_MESSAGE_MAX_LENGTH,
     AgentProfile,
     Priority,
+    RatingScore,
     Ticket,
     TicketEvent,
+    TicketRating,
 )
+from tickets.services.satisfaction import rating_open
 
 # --- output: the staff's view ----------------------------------------------------------------
 
@@ -171,11 +174,21 @@ class CustomerMessageSerializer(serializers.ModelSerializer):
         return "customer" if event.kind == TicketEvent.Kind.CUSTOMER_MESSAGE else "support"
 
 
+class CustomerRatingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TicketRating
+        fields = ["score", "comment", "updated_at"]
+
+
 class CustomerTicketOutputSerializer(serializers.ModelSerializer):
     direction = serializers.CharField(source="text_direction")
     can_reply = serializers.SerializerMethodField(
         help_text="False once the request is closed: a new problem needs a new request."
     )
+    can_rate = serializers.SerializerMethodField(
+        help_text="True while the solved request may be rated, or its rating changed."
+    )
+    rating = serializers.SerializerMethodField(help_text="The customer's rating, if given.")
     tried_steps = serializers.SerializerMethodField()
     messages = serializers.SerializerMethodField(help_text="The public thread, oldest first.")
 
@@ -183,11 +196,22 @@ class CustomerTicketOutputSerializer(serializers.ModelSerializer):
         model = Ticket
         fields = [
             "reference", "status", "subject", "language", "direction", "created_at",
-            "updated_at", "can_reply", "tried_steps", "messages",
+            "updated_at", "can_reply", "can_rate", "rating", "tried_steps", "messages",
         ]  # fmt: skip
 
     def get_can_reply(self, ticket: Ticket) -> bool:
         return bool(self.context["can_reply"])
+
+    def get_can_rate(self, ticket: Ticket) -> bool:
+        return rating_open(ticket)
+
+    @extend_schema_field(CustomerRatingSerializer(allow_null=True))
+    def get_rating(self, ticket: Ticket) -> dict | None:
+        try:
+            rating = ticket.rating
+        except TicketRating.DoesNotExist:
+            return None
+        return dict(CustomerRatingSerializer(rating).data)
 
     @extend_schema_field(CustomerTriedStepSerializer(many=True))
     def get_tried_steps(self, ticket: Ticket) -> list:
@@ -242,6 +266,21 @@ class MoveInputSerializer(serializers.Serializer):
 
 class CustomerReplyInputSerializer(serializers.Serializer):
     body = _body(max_length=CUSTOMER_MESSAGE_MAX_LENGTH)
+
+
+class CustomerRatingInputSerializer(serializers.Serializer):
+    score = StrictChoiceField(choices=RatingScore.choices, help_text="good or bad.")
+    comment = _body(
+        max_length=CUSTOMER_MESSAGE_MAX_LENGTH, required=False, allow_blank=True, default="",
+        help_text="Optional: what was good or bad.",
+    )  # fmt: skip
+
+
+class CustomerStillNeedHelpInputSerializer(serializers.Serializer):
+    message = _body(
+        max_length=CUSTOMER_MESSAGE_MAX_LENGTH, required=False, allow_blank=True, default="",
+        help_text="What is still wrong; required unless the request is solved.",
+    )  # fmt: skip
 
 
 # --- the fix of a solved ticket, proposed as a step of its guide --------------------------------

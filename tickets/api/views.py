@@ -54,6 +54,7 @@ from tickets.models import (
     AgentProfile,
     Priority,
     Queue,
+    RatingSource,
     Ticket,
 )
 from tickets.presentation import fix_draft
@@ -510,3 +511,71 @@ class CustomerTicketReplyView(_CustomerTicketView):
             services.ticket_customer_reply(ticket=ticket, body=data["body"])
         ticket.refresh_from_db(fields=["status", "updated_at", "solved_at", "closed_at"])
         return self.state(ticket, code=status.HTTP_201_CREATED)
+
+
+class CustomerTicketSolveView(_CustomerTicketView):
+    @extend_schema(
+        summary="The customer says it is solved: the ticket is solved, and may be rated",
+        parameters=[REFERENCE, SECRET_HEADER],
+        request=None,
+        responses={
+            200: io.CustomerTicketOutputSerializer,
+            **CUSTOMER_ERRORS,
+            409: OpenApiResponse(ErrorSerializer, description="Solved or closed already."),
+        },
+    )
+    def post(self, request: Request, reference: str) -> Response:
+        ticket = self.ticket(request, reference)
+        services.ticket_customer_solve(ticket=ticket)
+        return self.state(_fresh(ticket))
+
+
+class CustomerTicketStillNeedHelpView(_CustomerTicketView):
+    @extend_schema(
+        summary="The customer still needs help: a solved ticket opens again, with their message",
+        parameters=[REFERENCE, SECRET_HEADER],
+        request=io.CustomerStillNeedHelpInputSerializer,
+        responses={
+            200: io.CustomerTicketOutputSerializer,
+            **CUSTOMER_ERRORS,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="Closed (a new problem needs a new request), or open already "
+                "and no message given.",
+            ),
+        },
+    )
+    def post(self, request: Request, reference: str) -> Response:
+        ticket = self.ticket(request, reference)
+        data = validated(io.CustomerStillNeedHelpInputSerializer, request)
+        services.ticket_customer_still_needs_help(ticket=ticket, message=data["message"])
+        return self.state(_fresh(ticket))
+
+
+class CustomerTicketRatingView(_CustomerTicketView):
+    @extend_schema(
+        summary="The customer rates the help of a solved ticket (good or bad, and a comment); "
+        "rating again changes it, for a while after the solve",
+        parameters=[REFERENCE, SECRET_HEADER],
+        request=io.CustomerRatingInputSerializer,
+        responses={
+            200: io.CustomerTicketOutputSerializer,
+            **CUSTOMER_ERRORS,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="Not solved yet, or solved too long ago to be rated.",
+            ),
+        },
+    )
+    def post(self, request: Request, reference: str) -> Response:
+        ticket = self.ticket(request, reference)
+        data = validated(io.CustomerRatingInputSerializer, request)
+        services.ticket_rate(
+            ticket=ticket, score=data["score"], comment=data["comment"], source=RatingSource.API
+        )
+        return self.state(_fresh(ticket))
+
+
+def _fresh(ticket: Ticket) -> Ticket:
+    """The ticket as the customer's action left it (status, times, rating)."""
+    return Ticket.objects.select_related("rating").get(pk=ticket.pk)

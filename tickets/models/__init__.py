@@ -3,6 +3,7 @@ SLA policies that decide who answers it and by when. One module per part; every 
 importable from ``tickets.models`` as before."""
 
 from tickets.models.api_token import ApiToken, api_token_key_hash
+from tickets.models.rating import RATING_WINDOW, RatingScore, RatingSource, TicketRating
 from tickets.models.routing import (
     AgentProfile,
     Priority,
@@ -24,12 +25,14 @@ from tickets.models.ticket import (
     TicketEvent,
     TicketStatus,
     sla_target_at_risk,
+    status_token_of,
     ticket_reference_new,
 )
 
 __all__ = [
     "CUSTOMER_MESSAGE_MAX_LENGTH",
     "OPEN_TICKET_STATUSES",
+    "RATING_WINDOW",
     "REFERENCE_ALPHABET",
     "REFERENCE_LENGTH",
     "REOPEN_WINDOW",
@@ -40,13 +43,17 @@ __all__ = [
     "ApiToken",
     "Priority",
     "Queue",
+    "RatingScore",
+    "RatingSource",
     "RoutingRule",
     "RoutingVersion",
     "SLAPolicy",
     "Ticket",
     "TicketEvent",
+    "TicketRating",
     "TicketStatus",
     "api_token_key_hash",
     "sla_target_at_risk",
+    "status_token_of",
     "ticket_reference_new",
 ]

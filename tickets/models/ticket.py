@@ -28,6 +28,15 @@ def ticket_reference_new() -> str:
     return "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
 
 
+def status_token_of(reference: str, key_version: int = 1) -> str:
+    """The secret of the customer's status link: an HMAC of the reference under the
+    SECRET_KEY (160 bits), so nothing guessable is stored and a version bump revokes it.
+    A reference reserved at escalation has its link at once: version 1, the new ticket's."""
+    return salted_hmac(
+        "tickets.status-link", f"{reference}:{key_version}", algorithm="sha256"
+    ).hexdigest()[:40]
+
+
 class TicketStatus(models.TextChoices):
     NEW = "new", _("New")
     OPEN = "open", _("Open")
@@ -267,11 +276,8 @@ class Ticket(models.Model):
         return text_direction(self.language)
 
     def status_token(self) -> str:
-        """The secret of the customer's status link: an HMAC of the reference under the
-        SECRET_KEY (160 bits), so nothing guessable is stored and a version bump revokes it."""
-        return salted_hmac(
-            "tickets.status-link", f"{self.reference}:{self.status_key_version}", algorithm="sha256"
-        ).hexdigest()[:40]
+        """The secret of the customer's status link (status_token_of)."""
+        return status_token_of(self.reference, self.status_key_version)
 
     def accepts_customer_replies(self, now: datetime | None = None) -> bool:
         """Whether the customer may still write on the ticket: not closed, and if solved, solved
@@ -324,6 +330,8 @@ class TicketEvent(models.Model):
         UNASSIGNED = "unassigned", _("Unassigned")
         # The agent proposed the ticket's fix as a step of its guide (guides.StepProposal).
         FIX_PROPOSED = "fix_proposed", _("Fix proposed for the guide")
+        # The customer rated the solved ticket (tickets.TicketRating), or changed their rating.
+        RATED = "rated", _("Rated by the customer")
 
     ticket = models.ForeignKey(
         Ticket, on_delete=models.CASCADE, related_name="events", verbose_name=_("ticket")

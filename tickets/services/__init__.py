@@ -11,6 +11,8 @@ One module per subdomain; this package re-exports their public names, so callers
 - sla: due times, the at-risk and breach check, closing solved tickets.
 - workflow: status changes, replies and notes, customer replies, priority, queue moves, the
   fix of a solved ticket proposed as a step of its guide.
+- satisfaction: the customer's "it's solved", "I still need help" and rating (with the
+  e-mail's signed rating links).
 - insights: the statistics rollup (the day tallies of guides, with their tickets).
 - exceptions: the refusals (TicketError and its subclasses).
 
@@ -51,6 +53,16 @@ from tickets.services.exceptions import (
 )
 from tickets.services.insights import RollupResult, statistics_rollup
 from tickets.services.routing import RoutingDecision, fallback_queue, route
+from tickets.services.satisfaction import (
+    RatingLinkExpired,
+    RatingNotOpen,
+    rating_link_read,
+    rating_link_token,
+    rating_open,
+    ticket_customer_solve,
+    ticket_customer_still_needs_help,
+    ticket_rate,
+)
 from tickets.services.sla import (
     sla_due_times,
     tickets_close_solved,
@@ -76,6 +88,8 @@ __all__ = [
     "TRANSIENT_DATABASE_ERRORS",
     "AgentAtCapacity",
     "AgentUnavailable",
+    "RatingLinkExpired",
+    "RatingNotOpen",
     "RollupResult",
     "RoutingDecision",
     "TicketClosedForReplies",
@@ -91,6 +105,9 @@ __all__ = [
     "escalations_sweep",
     "escalations_ticket",
     "fallback_queue",
+    "rating_link_read",
+    "rating_link_token",
+    "rating_open",
     "route",
     "sla_due_times",
     "statistics_rollup",
@@ -99,10 +116,13 @@ __all__ = [
     "ticket_claim_next",
     "ticket_create_from_attempt",
     "ticket_customer_reply",
+    "ticket_customer_solve",
+    "ticket_customer_still_needs_help",
     "ticket_fix_propose",
     "ticket_move_queue",
     "ticket_note",
     "ticket_priority_change",
+    "ticket_rate",
     "ticket_reply",
     "ticket_transition",
     "tickets_assign_waiting",

@@ -16,13 +16,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
-from django.db.models import F, QuerySet
+from django.db.models import Case, F, QuerySet, Value, When
 from django.utils import timezone
 
 from guides import services as guide_services
 from guides.models import Attempt, Guide, StepOutcome
 from tickets import events, signals
-from tickets.models import Ticket, TicketEvent
+from tickets.models import Ticket, TicketEvent, ticket_reference_new
 from tickets.services.assignment import agents_pick, assigned_facts
 from tickets.services.routing import route, routing_table, routing_version
 from tickets.services.sla import sla_due_times
@@ -65,15 +65,18 @@ def escalation_request(
     """Record the customer's request durably, then hand it to the workers after commit.
 
     The attempt row (status escalated, escalation_requested_at set) is the durable record:
-    whatever happens to the message, the sweeper finds the attempt without a ticket.
+    whatever happens to the message, the sweeper finds the attempt without a ticket. The same
+    UPDATE reserves the ticket's reference (Attempt.ticket_reference), so the customer's
+    confirmation shows the reference and the status link before the ticket exists.
 
     No transaction of its own: the record is one conditional UPDATE, atomic by itself, and the
     publish waits for the commit of the caller's transaction if there is one (the web forms
     start the attempt in the same one), else runs right after that UPDATE.
     """
     attempt = guide_services.attempt_contact_submit(
-        attempt=attempt, description=description, name=name, email=email
-    )
+        attempt=attempt, description=description, name=name, email=email,
+        reference_new=ticket_reference_new,
+    )  # fmt: skip
     signals.escalation_requested.send(sender=Attempt, attempt_id=attempt.pk)
     return attempt
 
@@ -84,8 +87,9 @@ def escalation_request_by_id(
     """escalation_request for a caller that holds the attempt's id alone (the escalate API);
     returns the attempt's fields it wrote."""
     changes = guide_services.attempt_contact_record(
-        attempt_id=attempt_id, description=description, name=name, email=email
-    )
+        attempt_id=attempt_id, description=description, name=name, email=email,
+        reference_new=ticket_reference_new,
+    )  # fmt: skip
     signals.escalation_requested.send(sender=Attempt, attempt_id=attempt_id)
     return changes
 
@@ -228,6 +232,9 @@ def _tickets_create(attempts: list[Attempt]) -> list[Ticket]:
         )
         tickets.append(
             Ticket(
+                # The reference the customer was shown; escalations recorded before references
+                # were reserved (or by a path that reserves none) get one here.
+                reference=attempt.ticket_reference or ticket_reference_new(),
                 attempt=attempt,
                 company=guide.company if guide else attempt.company,
                 guide=guide,
@@ -281,9 +288,17 @@ def _tickets_create(attempts: list[Attempt]) -> list[Ticket]:
                 )
             )  # fmt: skip
     TicketEvent.objects.bulk_create(history)
-    Attempt.objects.filter(pk__in=[attempt.pk for attempt in attempts]).update(
-        awaiting_ticket=False
-    )
+    done: dict[str, Any] = {"awaiting_ticket": False}
+    # A reference drawn here is written back to its attempt, in the same UPDATE: every
+    # ticket's reference is its attempt's, which keeps reservations unique across both.
+    drawn = [
+        When(pk=attempt.pk, then=Value(ticket.reference))
+        for attempt, ticket in zip(attempts, tickets, strict=True)
+        if attempt.ticket_reference is None
+    ]
+    if drawn:
+        done["ticket_reference"] = Case(*drawn, default=F("ticket_reference"))
+    Attempt.objects.filter(pk__in=[attempt.pk for attempt in attempts]).update(**done)
     signals.tickets_created.send(
         sender=Ticket,
         created=[

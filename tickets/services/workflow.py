@@ -64,14 +64,23 @@ def _status_label(status: str) -> str:
 
 @transaction.atomic
 def ticket_transition(
-    *, ticket: Ticket | int, to_status: str, actor: Actor | None = None, note: str = ""
+    *,
+    ticket: Ticket | int,
+    to_status: str,
+    actor: Actor | None = None,
+    note: str = "",
+    by_customer: bool = False,
+    tell_customer: bool = True,
 ) -> Ticket:
     """Move a ticket along the status workflow (tickets.models.TICKET_TRANSITIONS).
 
     Leaving the open statuses (solved) frees the assignee's capacity and stops the resolution
     clock; coming back (reopen) takes it again. Pending pauses the resolution clock: the time
     the ticket waits on the customer is added to its due time when it leaves pending. The
-    event records from and to.
+    event records from and to, and ``by_customer`` when the customer did it on their status
+    page. A solve is e-mailed to the customer with the rating links (signals.ticket_solved),
+    unless ``tell_customer`` is False: they did it themselves, or a reply e-mail that
+    carries the links is on its way.
     """
     ticket = _ticket_locked(ticket)
     _actor_check(actor, ticket)
@@ -120,11 +129,15 @@ def ticket_transition(
     change: dict[str, Any] = {"from": current, "to": to_status}
     if current == Ticket.Status.SOLVED and will_be_open:
         change["reopened"] = True
+    if by_customer:
+        change["by_customer"] = True
     # The note lives in a JSON column, which no plain-text field cleans (helpdesk.text).
     note = plain_text(note).strip()
     if note:
         change["note"] = note
     _event(ticket, TicketEvent.Kind.STATUS_CHANGED, actor=actor, now=now, change=change)
+    if to_status == Ticket.Status.SOLVED and tell_customer and ticket.requester_email:
+        signals.ticket_solved.send(sender=Ticket, ticket_id=ticket.pk)
     return ticket
 
 
@@ -163,7 +176,10 @@ def ticket_reply(
             status_after = Ticket.Status.OPEN
         signals.agent_replied.send(sender=TicketEvent, event_id=event.pk)
     if status_after is not None and status_after != ticket.status:
-        ticket_transition(ticket=ticket, to_status=status_after, actor=actor)
+        # A public reply that solves is e-mailed with the rating links: no second e-mail.
+        ticket_transition(
+            ticket=ticket, to_status=status_after, actor=actor, tell_customer=not public
+        )
     return event
 
 
