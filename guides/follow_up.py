@@ -61,7 +61,7 @@ MIN_SCORE = 0.5
 SNIPPET_WORDS = 28
 # How long the "did this answer you?" link of a follow-up stays valid.
 VERDICT_MAX_AGE = 7 * 24 * 60 * 60  # seconds
-_TOKEN_SALT = "guides.follow_up.verdict"
+_TOKEN_SALT = "guides.follow_up.verdict"  # noqa: S105 (a salt, not a secret)
 
 # Words a question is made of whatever it asks: they would match every step. Added to the
 # search's stop words (question words, pronouns, prepositions).
@@ -279,7 +279,7 @@ def _published_steps(guide_ids: list[int]):
             "guide__company__id",
             "guide__company__slug",
             "guide__company__name",
-        )  # fmt: skip
+        )
     )
 
 
@@ -311,9 +311,12 @@ def follow_up_match(
     # Ties: the guide the question was asked on, then the search's order, then the steps'.
     scored.sort(
         key=lambda pair: (
-            -pair[0], pair[1].guide_id != here, rank[pair[1].guide_id], pair[1].position
+            -pair[0],
+            pair[1].guide_id != here,
+            rank[pair[1].guide_id],
+            pair[1].position,
         )
-    )  # fmt: skip
+    )
     best = scored[0][0]
     answers = [
         _answer(step, score, keys) for score, step in scored[:MAX_ANSWERS] if score >= MIN_SCORE
