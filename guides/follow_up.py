@@ -220,8 +220,9 @@ def snippet(text: str, keys: list[str], *, size: int = SNIPPET_WORDS) -> SafeStr
         count += hits[start + size - 1] - hits[start - 1]
         if count > best_count:
             best, best_count = start, count
-    # A little of what leads to the first hit, rather than starting on it.
-    start = max(0, min(best - 3, len(words) - size)) if best_count else 0
+    # The window starts a few words before its first hit: what leads to it.
+    first_hit = next((at for at in range(best, best + size) if hits[at]), best)
+    start = max(0, min(first_hit - 3, len(words) - size)) if best_count else 0
     text_html = _html(words[start : start + size])
     before = "… " if start > 0 else ""
     after = " …" if start + size < len(words) else ""

@@ -1076,9 +1076,7 @@ class FollowUpQuestion(models.Model):
         verbose_name = _("follow-up question")
         verbose_name_plural = _("follow-up questions")
         constraints = [
-            models.CheckConstraint(
-                condition=~Q(question=""), name="follow_up_question_not_empty"
-            ),
+            models.CheckConstraint(condition=~Q(question=""), name="follow_up_question_not_empty"),
             models.CheckConstraint(
                 condition=Q(language__in=Language.values), name="follow_up_language_known"
             ),

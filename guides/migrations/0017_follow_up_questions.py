@@ -7,81 +7,174 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('guides', '0016_statistics_indexes'),
+        ("guides", "0016_statistics_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='FollowUpQuestion',
+            name="FollowUpQuestion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('question', models.CharField(max_length=500, verbose_name='question')),
-                ('language', models.CharField(choices=[('ar', 'Arabic'), ('en', 'English')], max_length=8, verbose_name='language')),
-                ('source', models.CharField(choices=[('page', 'Web page'), ('api', 'API')], max_length=8, verbose_name='source')),
-                ('asked_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='asked at')),
-                ('shown', models.JSONField(blank=True, default=list, verbose_name='answers shown')),
-                ('answer_count', models.PositiveSmallIntegerField(default=0, verbose_name='answers shown')),
-                ('best_score', models.FloatField(default=0.0, verbose_name='best score')),
-                ('answered', models.BooleanField(blank=True, null=True, verbose_name='answered the customer')),
-                ('answered_at', models.DateTimeField(blank=True, null=True, verbose_name='said at')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("question", models.CharField(max_length=500, verbose_name="question")),
+                (
+                    "language",
+                    models.CharField(
+                        choices=[("ar", "Arabic"), ("en", "English")],
+                        max_length=8,
+                        verbose_name="language",
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("page", "Web page"), ("api", "API")],
+                        max_length=8,
+                        verbose_name="source",
+                    ),
+                ),
+                (
+                    "asked_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="asked at"
+                    ),
+                ),
+                ("shown", models.JSONField(blank=True, default=list, verbose_name="answers shown")),
+                (
+                    "answer_count",
+                    models.PositiveSmallIntegerField(default=0, verbose_name="answers shown"),
+                ),
+                ("best_score", models.FloatField(default=0.0, verbose_name="best score")),
+                (
+                    "answered",
+                    models.BooleanField(
+                        blank=True, null=True, verbose_name="answered the customer"
+                    ),
+                ),
+                (
+                    "answered_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="said at"),
+                ),
             ],
             options={
-                'verbose_name': 'follow-up question',
-                'verbose_name_plural': 'follow-up questions',
+                "verbose_name": "follow-up question",
+                "verbose_name_plural": "follow-up questions",
             },
         ),
         migrations.RemoveConstraint(
-            model_name='contentgaphandled',
-            name='content_gap_kind_known',
+            model_name="contentgaphandled",
+            name="content_gap_kind_known",
         ),
         migrations.AlterField(
-            model_name='contentgaphandled',
-            name='kind',
-            field=models.CharField(choices=[('search', 'Search with no result or no click'), ('needs_work', 'Needs work comment'), ('step_failures', 'Step failing more often'), ('failure_words', 'Words in failure notes'), ('contact_request', 'Contact request without a guide'), ('follow_up', 'Follow-up question not answered')], max_length=16, verbose_name='kind'),
+            model_name="contentgaphandled",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("search", "Search with no result or no click"),
+                    ("needs_work", "Needs work comment"),
+                    ("step_failures", "Step failing more often"),
+                    ("failure_words", "Words in failure notes"),
+                    ("contact_request", "Contact request without a guide"),
+                    ("follow_up", "Follow-up question not answered"),
+                ],
+                max_length=16,
+                verbose_name="kind",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contentgaphandled',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['search', 'needs_work', 'step_failures', 'failure_words', 'contact_request', 'follow_up'])), name='content_gap_kind_known'),
+            model_name="contentgaphandled",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "kind__in",
+                        [
+                            "search",
+                            "needs_work",
+                            "step_failures",
+                            "failure_words",
+                            "contact_request",
+                            "follow_up",
+                        ],
+                    )
+                ),
+                name="content_gap_kind_known",
+            ),
         ),
         migrations.AddField(
-            model_name='followupquestion',
-            name='company',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='guides.company', verbose_name='company'),
+            model_name="followupquestion",
+            name="company",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="guides.company",
+                verbose_name="company",
+            ),
         ),
         migrations.AddField(
-            model_name='followupquestion',
-            name='guide',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='guides.guide', verbose_name='asked on guide'),
+            model_name="followupquestion",
+            name="guide",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="guides.guide",
+                verbose_name="asked on guide",
+            ),
         ),
         migrations.AddIndex(
-            model_name='followupquestion',
-            index=models.Index(fields=['asked_at'], name='follow_up_time_idx'),
+            model_name="followupquestion",
+            index=models.Index(fields=["asked_at"], name="follow_up_time_idx"),
         ),
         migrations.AddIndex(
-            model_name='followupquestion',
-            index=models.Index(fields=['company', 'language', 'asked_at'], name='follow_up_company_idx'),
+            model_name="followupquestion",
+            index=models.Index(
+                fields=["company", "language", "asked_at"], name="follow_up_company_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='followupquestion',
-            constraint=models.CheckConstraint(condition=models.Q(('question', ''), _negated=True), name='follow_up_question_not_empty'),
+            model_name="followupquestion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("question", ""), _negated=True),
+                name="follow_up_question_not_empty",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='followupquestion',
-            constraint=models.CheckConstraint(condition=models.Q(('language__in', ['ar', 'en'])), name='follow_up_language_known'),
+            model_name="followupquestion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("language__in", ["ar", "en"])), name="follow_up_language_known"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='followupquestion',
-            constraint=models.CheckConstraint(condition=models.Q(('source__in', ['page', 'api'])), name='follow_up_source_known'),
+            model_name="followupquestion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("source__in", ["page", "api"])), name="follow_up_source_known"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='followupquestion',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('answered__isnull', True), ('answered_at__isnull', True)), models.Q(('answered__isnull', False), ('answered_at__isnull', False)), _connector='OR'), name='follow_up_answered_has_time'),
+            model_name="followupquestion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("answered__isnull", True), ("answered_at__isnull", True)),
+                    models.Q(("answered__isnull", False), ("answered_at__isnull", False)),
+                    _connector="OR",
+                ),
+                name="follow_up_answered_has_time",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='followupquestion',
-            constraint=models.CheckConstraint(condition=models.Q(('best_score__gte', 0), ('best_score__lte', 1)), name='follow_up_score_range'),
+            model_name="followupquestion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("best_score__gte", 0), ("best_score__lte", 1)),
+                name="follow_up_score_range",
+            ),
         ),
     ]
