@@ -29,9 +29,10 @@ import functools
 import html
 import re
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from django.core import signing
-from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape, strip_tags
 from django.utils.safestring import SafeString, mark_safe
@@ -415,7 +416,27 @@ def follow_up_verdict_record(*, follow_up: FollowUpQuestion, answered: bool) -> 
     """Record the customer's "did this answer you?"; saying it again changes it. One UPDATE
     of the question's own row."""
     now = timezone.now()
-    with transaction.atomic():
-        FollowUpQuestion.objects.filter(pk=follow_up.pk).update(answered=answered, answered_at=now)
+    FollowUpQuestion.objects.filter(pk=follow_up.pk).update(answered=answered, answered_at=now)
     follow_up.answered, follow_up.answered_at = answered, now
     return follow_up
+
+
+def person_url(question: FollowUpQuestion) -> str:
+    """A person, with the question already written in the request's description: the guide's
+    own "talk to a person" when asked on a guide page (the attempt's steps go with it), else
+    the contact form."""
+    query = "?" + urlencode({"description": question.question})
+    guide = question.guide
+    if guide is not None and guide.status == Guide.Status.PUBLISHED:
+        return (
+            reverse(
+                "guides:contact",
+                kwargs={
+                    "company": guide.company.slug,
+                    "language": guide.language,
+                    "slug": guide.slug,
+                },
+            )
+            + query
+        )
+    return reverse("tickets:contact") + query

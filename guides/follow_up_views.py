@@ -13,8 +13,6 @@ Asking and answering count against the client's budget of writes on guide pages
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from django import forms
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -25,7 +23,7 @@ from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.views.decorators.http import require_POST, require_safe
 
 from guides import follow_up
-from guides.models import Company, FollowUpQuestion, Guide, Language
+from guides.models import Company, Guide, Language
 from helpdesk import limits
 from helpdesk.http import client_address
 
@@ -91,29 +89,8 @@ def _page_language(request: HttpRequest) -> str:
     return get_language() or settings.LANGUAGE_CODE
 
 
-def person_url(question: FollowUpQuestion) -> str:
-    """A person, with the question already written in the request's description: the guide's
-    own "talk to a person" when asked on a guide page (the attempt's steps go with it), else
-    the contact form."""
-    query = "?" + urlencode({"description": question.question})
-    guide = question.guide
-    if guide is not None and guide.status == Guide.Status.PUBLISHED:
-        return (
-            reverse(
-                "guides:contact",
-                kwargs={
-                    "company": guide.company.slug,
-                    "language": guide.language,
-                    "slug": guide.slug,
-                },
-            )
-            + query
-        )
-    return reverse("tickets:contact") + query
-
-
 def _answers_context(asked: follow_up.FollowUp) -> dict:
-    return {"follow_up": asked, "person_url": person_url(asked.question)}
+    return {"follow_up": asked, "person_url": follow_up.person_url(asked.question)}
 
 
 def _refused(request: HttpRequest, retry_after: int) -> HttpResponse:
