@@ -13,7 +13,7 @@ import pytest
 from django.core.management import call_command
 
 from guides.models import FollowUpQuestion, Guide
-from tests.e2e.page_checks import VIEWPORTS, page_checked
+from tests.e2e.page_checks import SCREENSHOTS, VIEWPORTS, page_checked
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -36,6 +36,12 @@ def watch_console(page) -> list[str]:
     return problems
 
 
+def checked(page, label: str) -> None:
+    """page_checked, and the box alone in a screenshot of its own (the page is long)."""
+    page_checked(page, label)
+    page.locator("#follow-up").screenshot(path=str(SCREENSHOTS / f"{label}-box.png"))
+
+
 def ask(page, question: str) -> None:
     page.locator("#follow-up-question").fill(question)
     page.locator(".follow-up-form button[type=submit]").click()
@@ -53,7 +59,7 @@ def test_a_follow_up_is_answered_in_place_by_a_step(page, live_server, demo, lan
     page.goto(url)
     box = page.locator("#follow-up")
     box.scroll_into_view_if_needed()
-    page_checked(page, f"follow-up-{language}-{size}-1-box")
+    checked(page, f"follow-up-{language}-{size}-1-box")
 
     ask(page, answered)
     first = box.locator(".follow-up-list li").first
@@ -61,13 +67,13 @@ def test_a_follow_up_is_answered_in_place_by_a_step(page, live_server, demo, lan
     assert first.locator("mark").count() >= 1
     assert page.url == url  # answered in place: no page load
     assert box.locator(".follow-up-found").evaluate("el => el === document.activeElement")
-    page_checked(page, f"follow-up-{language}-{size}-2-answered")
+    checked(page, f"follow-up-{language}-{size}-2-answered")
 
     box.locator(".follow-up-verdict button[value=yes]").click()
     box.locator(".follow-up-thanks").wait_for()
     stored = FollowUpQuestion.objects.get()
     assert stored.answered is True and stored.shown[0]["score"] >= 0.5
-    page_checked(page, f"follow-up-{language}-{size}-3-said-yes")
+    checked(page, f"follow-up-{language}-{size}-3-said-yes")
 
     # The step's link leads to the step on the page.
     first.locator("a").click()
@@ -79,6 +85,6 @@ def test_a_follow_up_is_answered_in_place_by_a_step(page, live_server, demo, lan
     assert href.path == f"{guide.public_path()}contact/"
     assert parse_qs(href.query)["description"] == [unanswered]
     assert box.locator(".follow-up-verdict").count() == 0
-    page_checked(page, f"follow-up-{language}-{size}-4-no-match")
+    checked(page, f"follow-up-{language}-{size}-4-no-match")
     assert FollowUpQuestion.objects.filter(answer_count=0).count() == 1
     assert problems == []  # no CSP violation, no script error, no missing asset
