@@ -333,3 +333,17 @@ def test_past_the_client_budget_a_429_in_the_page_language(client, card_ar, sett
     fetched = client.post(ASK, ask, **mallory, **FETCH)
     assert fetched.status_code == 429 and "سألت أسئلة كثيرة" in fetched.content.decode()
     assert FollowUpQuestion.objects.count() == 2
+
+
+@pytest.mark.parametrize("guides", [1, 8])
+def test_asking_reads_the_same_number_of_queries_at_any_size(
+    client, spotify, guides, django_assert_num_queries
+):
+    for n in range(guides):
+        guide = GuideFactory(company=spotify, title=f"PayPal refuses my card, case {n}")
+        indexed(guide, [("Pay through PayPal instead", "Pick PayPal."), ("Wait", "A day.")])
+    # The guide's language (for the page's language), the guide (the form), the candidate
+    # guides, their steps, the INSERT.
+    with django_assert_num_queries(5):
+        response = client.post(ASK, {"question": "PayPal card", "guide": guide.pk}, **FETCH)
+    assert response.content.decode().count("<li>") == min(3, 2 * guides)
