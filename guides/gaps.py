@@ -1,7 +1,7 @@
 """Content gaps: where customers looked for help and the guides did not give it, per company
 and language, for the authors (the admin's "Content gaps" page, guides.gaps_admin).
 
-Five kinds, each read by one query whatever the data (and the steps of the third and fourth
+Six kinds, each read by one query whatever the data (and the steps of the third and fourth
 by one more, shared):
 
 - searches with no result, or with results of which none was opened (guides.search_log),
@@ -15,7 +15,9 @@ by one more, shared):
   "couldn't do this"), tokenised as search does (guides.search.normalise: Arabic letters
   folded, articles stripped; a word and its Arabic light stem count as one) without the
   words that say nothing (NOTE_STOPWORDS);
-- contact-form requests that opened no guide (no guide suggested to them was opened).
+- contact-form requests that opened no guide (no guide suggested to them was opened);
+- follow-up questions (guides.follow_up) that no step answered well enough, or whose asker
+  said the steps shown did not answer them.
 
 Everything but the steps' rise looks back PERIOD_DAYS days.
 
@@ -64,6 +66,7 @@ from guides.models import (
     ContentGapHandled,
     ContentGapKind,
     Feedback,
+    FollowUpQuestion,
     SearchLog,
     SearchSource,
     Step,
@@ -177,6 +180,11 @@ class ContactRequestGap(GapItem):
     attempt: Attempt
 
 
+@dataclass(frozen=True)
+class FollowUpGap(GapItem):
+    follow_up: FollowUpQuestion
+
+
 @dataclass
 class ContentGaps:
     searches: list[SearchGap] = field(default_factory=list)
@@ -184,6 +192,7 @@ class ContentGaps:
     step_failures: list[StepFailureGap] = field(default_factory=list)
     failure_words: list[FailureWordsGap] = field(default_factory=list)
     contact_requests: list[ContactRequestGap] = field(default_factory=list)
+    follow_ups: list[FollowUpGap] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -219,7 +228,7 @@ def content_gaps(
 ) -> ContentGaps:
     """The content gaps of one ``company``, or else of all the ``companies`` the reader sees
     (``every_company``: they are all there are) with the items that named no company; in
-    one language or both. Six queries, and one more for the steps when some step has
+    one language or both. Seven queries, and one more for the steps when some step has
     something to show."""
     now = now or timezone.now()
     by_id = {c.pk: c for c in companies}
@@ -241,6 +250,7 @@ def content_gaps(
         step_failures=_step_failure_gaps(rises, steps),
         failure_words=_failure_words_gaps(notes, steps),
         contact_requests=_contact_request_gaps(scope, since),
+        follow_ups=_follow_up_gaps(scope, since),
     )
 
 
@@ -517,6 +527,40 @@ def _contact_request_gaps(scope: _Scope, since: datetime) -> list[ContactRequest
             attempt=attempt,
         )
         for attempt in requests
+    ]
+
+
+# --- (f) follow-up questions not answered ---------------------------------------------------
+
+
+def _follow_up_gaps(scope: _Scope, since: datetime) -> list[FollowUpGap]:
+    # A "no" said after a mark is news: the evidence is the answer's time, or the asking's.
+    questions = (
+        FollowUpQuestion.objects.filter(asked_at__gte=since)
+        .filter(Q(answer_count=0) | Q(answered=False))
+        .filter(scope.companies("company_id"), scope.languages("language"))
+        .annotate(evidence_at=Coalesce("answered_at", "asked_at"))
+        .filter(
+            ~_handled(
+                ContentGapKind.FOLLOW_UP,
+                _text("pk"),
+                "company_id",
+                "language",
+                OuterRef("evidence_at"),
+            )
+        )
+        .select_related("guide")
+        .order_by("-asked_at", "-pk")[:SECTION_LIMIT]
+    )
+    return [
+        FollowUpGap(
+            kind=ContentGapKind.FOLLOW_UP,
+            key=str(question.pk),
+            company=scope.by_id.get(question.company_id) if question.company_id else None,
+            language=question.language,
+            follow_up=question,
+        )
+        for question in questions
     ]
 
 

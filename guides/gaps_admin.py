@@ -190,6 +190,13 @@ class ContentGapsPages(admin.ModelAdmin):
                 row(item, reverse("admin:guides_attempt_change", args=[item.attempt.pk]))
                 for item in found.contact_requests
             ],
+            "follow_ups": [
+                row(
+                    item,
+                    _guide_admin_url(item.follow_up.guide_id) if item.follow_up.guide_id else "",
+                )
+                for item in found.follow_ups
+            ],
         }
 
     def content_gap_handle_view(self, request: HttpRequest) -> HttpResponse:

@@ -816,6 +816,7 @@ class ContentGapKind(models.TextChoices):
     STEP_FAILURES = "step_failures", _("Step failing more often")
     FAILURE_WORDS = "failure_words", _("Words in failure notes")
     CONTACT_REQUEST = "contact_request", _("Contact request without a guide")
+    FOLLOW_UP = "follow_up", _("Follow-up question not answered")
 
 
 class ContentGapHandled(models.Model):
@@ -1025,3 +1026,87 @@ class StepProposalSource(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket_reference} → {self.proposal}"
+
+
+# --- follow-up questions (guides.follow_up) ---------------------------------------------------
+
+
+class FollowUpSource(models.TextChoices):
+    PAGE = "page", _("Web page")
+    API = "api", _("API")
+
+
+class FollowUpQuestion(models.Model):
+    """One question a customer asked in a follow-up box (a guide page, the search page) or
+    through the API, what we answered with, and whether they said it answered them.
+
+    ``shown`` lists the steps shown as answers, best first, with their scores
+    ([{"step": id, "score": 0.83}, ...]; empty when nothing matched well enough, see
+    guides.follow_up.MIN_SCORE); ``best_score`` is the best score found, shown or not, which is
+    what the threshold is measured against. An unanswered question (nothing shown) or one the
+    customer said did not answer them is a content gap (guides.gaps). The question is kept
+    without e-mail addresses, links and long numbers (guides.follow_up.question_cleaned), and
+    nothing about who asked.
+    """
+
+    Source = FollowUpSource
+
+    question = models.CharField(_("question"), max_length=500)
+    # The company whose guides answered (the guide page's, or the one the search page was
+    # limited to); None for a question asked across every company.
+    company = models.ForeignKey(
+        Company,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("company"),
+    )
+    # The guide page it was asked on, if any.
+    guide = models.ForeignKey(
+        Guide,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("asked on guide"),
+    )
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices)
+    source = models.CharField(_("source"), max_length=8, choices=FollowUpSource.choices)
+    asked_at = models.DateTimeField(_("asked at"), default=timezone.now)
+    shown = models.JSONField(_("answers shown"), default=list, blank=True)
+    answer_count = models.PositiveSmallIntegerField(_("answers shown"), default=0)
+    best_score = models.FloatField(_("best score"), default=0.0)
+    # The customer's "did this answer your question?": None until they say.
+    answered = models.BooleanField(_("answered the customer"), null=True, blank=True)
+    answered_at = models.DateTimeField(_("said at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("follow-up question")
+        verbose_name_plural = _("follow-up questions")
+        constraints = [
+            models.CheckConstraint(condition=~Q(question=""), name="follow_up_question_not_empty"),
+            models.CheckConstraint(
+                condition=Q(language__in=Language.values), name="follow_up_language_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=FollowUpSource.values), name="follow_up_source_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(answered__isnull=True, answered_at__isnull=True)
+                | Q(answered__isnull=False, answered_at__isnull=False),
+                name="follow_up_answered_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(best_score__gte=0, best_score__lte=1), name="follow_up_score_range"
+            ),
+        ]
+        indexes = [
+            # The content gaps across every company (guides.gaps._follow_up_gaps).
+            models.Index(fields=["asked_at"], name="follow_up_time_idx"),
+            # The content gaps of one company (and language).
+            models.Index(fields=["company", "language", "asked_at"], name="follow_up_company_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.question} ({self.language}, {self.answer_count})"

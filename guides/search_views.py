@@ -5,8 +5,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.utils import translation
 from django.utils.cache import patch_cache_control
 from django.utils.translation import get_language, ngettext
@@ -21,23 +19,12 @@ from guides.spelling import corrected_text
 from helpdesk import limits
 from helpdesk.http import client_address
 
-# The follow-up box (guides.follow_up, another part of the site): offered on a search without
-# results when its template is installed.
-FOLLOW_UP_TEMPLATE = "guides/_follow_up.html"
 SUGGESTIONS = 5
 # Results the search page shows, each with its snippet: more than a customer reads on a phone.
 PAGE_RESULTS = 20
 # Browsers and shared caches may keep a suggestions answer this long: its address says all it
 # depends on (the words, the company, the language), and guides change rarely.
 SUGGESTIONS_MAX_AGE = 60  # seconds
-
-
-def _follow_up_available() -> bool:
-    try:
-        get_template(FOLLOW_UP_TEMPLATE)
-    except TemplateDoesNotExist:
-        return False
-    return True
 
 
 @require_safe
@@ -73,7 +60,6 @@ def search(request: HttpRequest) -> HttpResponse:
             "results": results,
             "corrected": corrected,
             "click_token": click_token,
-            "follow_up_available": bool(query) and not results and _follow_up_available(),
             "follow_up_company": company,
             "follow_up_language": language,
         },

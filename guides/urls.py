@@ -1,6 +1,6 @@
 from django.urls import path
 
-from guides import search_views, views
+from guides import follow_up_views, search_views, views
 
 app_name = "guides"
 # "Talk to a person" (guides:contact) is a tickets view, added to this namespace by
@@ -30,5 +30,12 @@ urlpatterns = [
         "guides/<slug:company>/<str:language>/<slug:slug>/feedback/",
         views.feedback,
         name="feedback",
+    ),
+    path("follow-ups/", follow_up_views.follow_up_ask, name="follow-up-ask"),
+    path("follow-ups/<str:token>/", follow_up_views.follow_up_page, name="follow-up"),
+    path(
+        "follow-ups/<str:token>/verdict/",
+        follow_up_views.follow_up_verdict,
+        name="follow-up-verdict",
     ),
 ]

@@ -1,7 +1,7 @@
 from django.urls import include, path, re_path
 from rest_framework.routers import DefaultRouter
 
-from guides.api import attempts
+from guides.api import attempts, follow_ups
 from guides.api.views import CompanyViewSet, GuideViewSet
 from helpdesk.views import api_not_found
 from tickets.api import escalation, statistics
@@ -72,6 +72,12 @@ urlpatterns = [
         "customer/tickets/<str:reference>/rating/",
         CustomerTicketRatingView.as_view(),
         name="customer-ticket-rating",
+    ),
+    path("follow-ups/", follow_ups.FollowUpAskView.as_view(), name="follow-up-ask"),
+    path(
+        "follow-ups/<int:follow_up_id>/verdict/",
+        follow_ups.FollowUpVerdictView.as_view(),
+        name="follow-up-verdict",
     ),
     path("agents/me/availability/", AgentAvailabilityView.as_view(), name="agent-availability"),
     path("queues/overview/", QueueOverviewView.as_view(), name="queue-overview"),

@@ -536,8 +536,9 @@ def test_the_page_reads_the_same_number_of_queries_at_any_size(
     found = sections(client.get(PAGE))
     assert len(found["needs_work"]) == size + 1
     # The session, the user, their own and their groups' permissions, the companies; the
-    # rising steps, the failure notes, their steps, the searches, needs work, the requests.
-    with django_assert_num_queries(11):
+    # rising steps, the failure notes, their steps, the searches, needs work, the requests,
+    # the follow-up questions.
+    with django_assert_num_queries(12):
         assert client.get(PAGE).status_code == 200
 
 
