@@ -187,12 +187,30 @@ def _guide_pages_changed_on_delete_or_tags(sender: Any, action: str = "", **kwar
 
 
 def _steps_context(shown: selectors.ShownSteps) -> dict[str, Any]:
+    ordered = [*shown.procedure, *shown.alternatives, *shown.last_resort]
     return {
         "procedure": shown.procedure,
         "alternatives": shown.alternatives,
         "last_resort": shown.last_resort,
         # Sent back with a step's outcome: the order the customer acted under (guides.views).
         "step_order": ",".join(str(pk) for pk in shown.order),
+        # Steps are numbered as shown, so that "step 3 of 6" is the step marked 3.
+        "step_numbers": {step.pk: number for number, step in enumerate(ordered, start=1)},
+        "step_count": len(ordered),
+    }
+
+
+def _current_step(
+    shown: selectors.ShownSteps, current_outcomes: dict[int, Any], attempt_open: bool
+) -> dict[str, Any]:
+    """The step in focus: the first one the visitor has not answered, while they can answer
+    (guides.selectors.next_unanswered_step). It reads the visitor's outcomes, so the parts of
+    the page that show it are holes; a visitor without an attempt is on the first step."""
+    step = selectors.next_unanswered_step(shown, current_outcomes) if attempt_open else None
+    ordered = [*shown.procedure, *shown.alternatives, *shown.last_resort]
+    return {
+        "current_step_id": step.pk if step is not None else None,
+        "current_step_number": ordered.index(step) + 1 if step is not None else None,
     }
 
 
@@ -250,6 +268,7 @@ class GuidePage:
             "attempt_open": attempt_open,
             "current_outcomes": current_outcomes,
             "feedback": feedback,
+            **_current_step(shown, current_outcomes, attempt_open),
         }
         if self.version is None:
             return render_to_string(TEMPLATE, context, request)
@@ -269,6 +288,7 @@ class GuidePage:
                     "attempt_open": attempt_open,
                     "current_outcomes": {},
                     "feedback": None,
+                    **_current_step(shown, {}, attempt_open),
                 },
                 settled={"attempt"} if attempt is None else (),
             )
@@ -317,6 +337,7 @@ def _load(company: str, language: str, slug: str, version: int | None) -> GuideP
         context={
             "guide": guide,
             "translations": list(selectors.guide_translations(guide=guide)),
+            "related": list(selectors.related_guides(guide=guide)),
         },
         version=version,
         shown=selectors.steps_shown(guide=guide),
