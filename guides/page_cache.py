@@ -56,7 +56,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from guides import selectors
-from guides.models import Company, Guide, Step, Tag
+from guides.models import Attempt, Company, Guide, Step, Tag
 from guides.view_counts import guide_view_add_to, guide_view_record, guide_view_unrecord
 from helpdesk.cache import cache_outage_logged
 from helpdesk.page_parts import PageWithHoles, render_with_holes
@@ -201,12 +201,14 @@ def _steps_context(shown: selectors.ShownSteps) -> dict[str, Any]:
 
 
 def _current_step(
-    shown: selectors.ShownSteps, current_outcomes: dict[int, Any], attempt_open: bool
+    shown: selectors.ShownSteps, attempt: Any, current_outcomes: dict[int, Any], attempt_open: bool
 ) -> dict[str, Any]:
-    """The step in focus: the first one the visitor has not answered, while they can answer
-    (guides.selectors.next_unanswered_step). It reads the visitor's outcomes, so the parts of
-    the page that show it are holes; a visitor without an attempt is on the first step."""
-    step = selectors.next_unanswered_step(shown, current_outcomes) if attempt_open else None
+    """The step in focus: the first one the visitor has not answered, while they are still
+    trying (guides.selectors.next_unanswered_step); none once a step fixed it (the page leads
+    to the helpful vote instead). It reads the visitor's attempt, so the parts of the page
+    that show it are holes; a visitor without an attempt is on the first step."""
+    trying = attempt_open and (attempt is None or attempt.status != Attempt.Status.RESOLVED)
+    step = selectors.next_unanswered_step(shown, current_outcomes) if trying else None
     ordered = [*shown.procedure, *shown.alternatives, *shown.last_resort]
     return {
         "current_step_id": step.pk if step is not None else None,
@@ -268,7 +270,7 @@ class GuidePage:
             "attempt_open": attempt_open,
             "current_outcomes": current_outcomes,
             "feedback": feedback,
-            **_current_step(shown, current_outcomes, attempt_open),
+            **_current_step(shown, attempt, current_outcomes, attempt_open),
         }
         if self.version is None:
             return render_to_string(TEMPLATE, context, request)
@@ -288,7 +290,7 @@ class GuidePage:
                     "attempt_open": attempt_open,
                     "current_outcomes": {},
                     "feedback": None,
-                    **_current_step(shown, {}, attempt_open),
+                    **_current_step(shown, None, {}, attempt_open),
                 },
                 settled={"attempt"} if attempt is None else (),
             )
