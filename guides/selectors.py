@@ -374,7 +374,7 @@ def related_guides(*, guide: Guide, limit: int = RELATED_GUIDES) -> QuerySet[Gui
         opened.objects.filter(guide_id=OuterRef("pk"), attempt__guide_id=guide.pk)
         .values("guide_id")
         .annotate(n=Count("*"))
-        .values("n")
+        .values("n")  # type: ignore[misc]  # the stubs do not see the annotation
     )
     return (
         Guide.objects.filter(

@@ -59,7 +59,11 @@ def expected_wait_read(
         .order_by("-created_at")
         .values_list("created_at", "first_responded_at")[:MAX_SAMPLE]
     )
-    seconds = [max((responded - created).total_seconds(), 0) for created, responded in answered]
+    seconds = [
+        max((responded - created).total_seconds(), 0)
+        for created, responded in answered
+        if responded is not None  # filtered above; the column is nullable
+    ]
     if len(seconds) >= MIN_TICKETS:
         return ExpectedWait(minutes=max(1, round(statistics.median(seconds) / 60)), measured=True)
     latest_queue = (

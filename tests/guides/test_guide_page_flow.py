@@ -144,6 +144,24 @@ def test_talk_to_a_person_stores_the_request_and_says_where_we_will_answer(
     later = client.get(url("guide-detail", guide)).content.decode()
     assert "You asked a person for help" in later
     assert 'class="step-outcome"' not in later  # no more outcome buttons on a closed attempt
+    # Instead of the button: what they did, and the way to their request.
+    assert "You asked for a person." in later
+    assert f'href="{url("contact", guide)}">See your request<' in later
+    assert "button-person" not in later
+
+
+def test_the_talk_to_a_person_entry_shows_the_wait_and_the_channels(client, guide_with_steps):
+    guide = guide_with_steps
+    company = guide.company
+    company.support_phone = "+20 2 1234 5678"
+    company.support_email = "help@company.example"
+    company.support_hours = "Sun–Thu 9:00–17:00"
+    company.save()
+    body = Client().get(url("guide-detail", guide)).content.decode()
+    assert 'class="button button-person"' in body
+    assert 'href="tel:+20 2 1234 5678"' in body
+    assert "mailto:help@company.example" in body
+    assert "Sun–Thu 9:00–17:00" in body
 
 
 def test_the_contact_form_reports_field_errors(client, guide_with_steps):
