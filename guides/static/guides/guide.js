@@ -39,6 +39,11 @@
     if (error) {
       target = document.getElementById(anchor);
       said = error.textContent;
+    } else if (anchor === "feedback") {
+      // The vote answered: stay on it, and say thank you.
+      target = document.getElementById("feedback");
+      var thanked = document.querySelector("main .messages li");
+      said = thanked ? thanked.textContent : "";
     } else if (document.querySelector(".feedback-resolved")) {
       target = document.getElementById("feedback");
       said = target.querySelector(".banner-resolved").textContent;
