@@ -56,7 +56,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from guides import selectors
-from guides.models import Company, Guide, Step, Tag
+from guides.models import Attempt, Company, Guide, Step, Tag
 from guides.view_counts import guide_view_add_to, guide_view_record, guide_view_unrecord
 from helpdesk.cache import cache_outage_logged
 from helpdesk.page_parts import PageWithHoles, render_with_holes
@@ -187,12 +187,32 @@ def _guide_pages_changed_on_delete_or_tags(sender: Any, action: str = "", **kwar
 
 
 def _steps_context(shown: selectors.ShownSteps) -> dict[str, Any]:
+    ordered = [*shown.procedure, *shown.alternatives, *shown.last_resort]
     return {
         "procedure": shown.procedure,
         "alternatives": shown.alternatives,
         "last_resort": shown.last_resort,
         # Sent back with a step's outcome: the order the customer acted under (guides.views).
         "step_order": ",".join(str(pk) for pk in shown.order),
+        # Steps are numbered as shown, so that "step 3 of 6" is the step marked 3.
+        "step_numbers": {step.pk: number for number, step in enumerate(ordered, start=1)},
+        "step_count": len(ordered),
+    }
+
+
+def _current_step(
+    shown: selectors.ShownSteps, attempt: Any, current_outcomes: dict[int, Any], attempt_open: bool
+) -> dict[str, Any]:
+    """The step in focus: the first one the visitor has not answered, while they are still
+    trying (guides.selectors.next_unanswered_step); none once a step fixed it (the page leads
+    to the helpful vote instead). It reads the visitor's attempt, so the parts of the page
+    that show it are holes; a visitor without an attempt is on the first step."""
+    trying = attempt_open and (attempt is None or attempt.status != Attempt.Status.RESOLVED)
+    step = selectors.next_unanswered_step(shown, current_outcomes) if trying else None
+    ordered = [*shown.procedure, *shown.alternatives, *shown.last_resort]
+    return {
+        "current_step_id": step.pk if step is not None else None,
+        "current_step_number": ordered.index(step) + 1 if step is not None else None,
     }
 
 
@@ -250,6 +270,7 @@ class GuidePage:
             "attempt_open": attempt_open,
             "current_outcomes": current_outcomes,
             "feedback": feedback,
+            **_current_step(shown, attempt, current_outcomes, attempt_open),
         }
         if self.version is None:
             return render_to_string(TEMPLATE, context, request)
@@ -269,6 +290,7 @@ class GuidePage:
                     "attempt_open": attempt_open,
                     "current_outcomes": {},
                     "feedback": None,
+                    **_current_step(shown, None, {}, attempt_open),
                 },
                 settled={"attempt"} if attempt is None else (),
             )
@@ -317,6 +339,7 @@ def _load(company: str, language: str, slug: str, version: int | None) -> GuideP
         context={
             "guide": guide,
             "translations": list(selectors.guide_translations(guide=guide)),
+            "related": list(selectors.related_guides(guide=guide)),
         },
         version=version,
         shown=selectors.steps_shown(guide=guide),

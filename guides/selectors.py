@@ -6,6 +6,7 @@ import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.db import connection
 from django.db.models import (
@@ -355,3 +356,44 @@ def step_proposal_of_ticket(*, ticket_id: int) -> StepProposal | None:
         .first()
     )
     return source.proposal if source is not None else None
+
+
+# --- the guide page ---------------------------------------------------------------------------
+
+RELATED_GUIDES = 5
+
+
+def related_guides(*, guide: Guide, limit: int = RELATED_GUIDES) -> QuerySet[Guide]:
+    """Other published guides of the same company in the same language: those sharing the
+    most tags first, then those most often opened by customers whose attempt was on this
+    guide (an attempt's opened_guides), then the most viewed. One query; the guide page keeps
+    the result with the page (guides.page_cache)."""
+    tag_ids = [tag.pk for tag in guide.tags.all()]
+    opened = Attempt.opened_guides.through
+    opened_with_this = (
+        opened.objects.filter(guide_id=OuterRef("pk"), attempt__guide_id=guide.pk)
+        .values("guide_id")
+        .annotate(n=Count("*"))
+        .values("n")  # type: ignore[misc]  # the stubs do not see the annotation
+    )
+    return (
+        Guide.objects.filter(
+            company_id=guide.company_id, language=guide.language, status=Guide.Status.PUBLISHED
+        )
+        .exclude(pk=guide.pk)
+        .annotate(
+            shared_tags=Count("tags", filter=Q(tags__in=tag_ids), distinct=True),
+            opened_next=Coalesce(Subquery(opened_with_this), 0),
+        )
+        .select_related("company")
+        .order_by("-shared_tags", "-opened_next", "-view_count", "title", "pk")[:limit]
+    )
+
+
+def next_unanswered_step(shown: ShownSteps, current_outcomes: dict[int, Any]) -> Step | None:
+    """The first step, in the order shown, the customer has said nothing of yet: the step the
+    guide page puts in focus, and where the page goes after a step is answered."""
+    for step in (*shown.procedure, *shown.alternatives, *shown.last_resort):
+        if step.pk not in current_outcomes:
+            return step
+    return None

@@ -185,7 +185,22 @@ def step_outcome(
             )
     except services.SelfHelpError as exc:
         _say(request, guide, messages.ERROR, exc.message)
+        return response
+    response["Location"] = guide.public_path() + "#" + _where_next(guide, attempt)
     return response
+
+
+def _where_next(guide: Guide, attempt: Attempt) -> str:
+    """Where the page goes after a step is answered: the success and the helpful vote once
+    the guide fixed it, else the next step not yet answered (the one the page puts in focus),
+    else the way to a person."""
+    attempt.refresh_from_db(fields=["status"])
+    if attempt.status == Attempt.Status.RESOLVED:
+        return "feedback"
+    shown = selectors.steps_shown(guide=guide, step_order=attempt.step_order)
+    current = selectors.current_outcomes(selectors.attempt_outcome_history(attempt=attempt))
+    step = selectors.next_unanswered_step(shown, current)
+    return f"step-{step.position}" if step is not None else "person"
 
 
 @require_POST

@@ -29,11 +29,16 @@ def step_form(page, position: int):
 
 
 def mark(page, position: int, outcome_label: str, note: str = "") -> None:
+    """Answer a step as a customer does: open it if it is collapsed, open "Add what happened"
+    for a note, press the outcome; the page updates in place (guides/static/guides/guide.js)."""
     step = step_form(page, position)
+    if step.get_attribute("open") is None:
+        step.locator("> summary").click()
     if note:
+        step.locator("details.note > summary").click()
         step.locator("input[name=note]").fill(note)
     step.get_by_role("button", name=outcome_label, exact=True).click()
-    page.wait_for_load_state()
+    step_form(page, position).locator(".step-outcome-label").wait_for()
 
 
 def test_an_arabic_customer_walks_the_spotify_guide_and_asks_for_a_person(
@@ -60,8 +65,10 @@ def test_an_arabic_customer_walks_the_spotify_guide_and_asks_for_a_person(
     assert step_form(page, 1).locator(".step-state").get_attribute("data-outcome") == (
         "did_not_work"
     )
+    page.locator("#feedback details.note > summary").click()
     page.locator("#feedback-comment").fill("الخطوة الأولى قديمة")
     page.get_by_role("button", name=ar("Needs work")).click()
+    page.locator("#feedback .step-state").wait_for()
     page.get_by_role("link", name=ar("Talk to a person")).click()
     page.get_by_label(ar("What is still going wrong?")).fill("ما زالت البطاقة مرفوضة")
     page.get_by_label(ar("Your e-mail address")).fill("layla@example.com")

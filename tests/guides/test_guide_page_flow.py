@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from guides.models import Attempt, Feedback, Guide, StepOutcome
 from tests.factories import GuideFactory, StepFactory
+from tests.helpers import cache_empty
 
 
 def url(name: str, guide: Guide, **extra) -> str:
@@ -28,7 +31,7 @@ def test_marking_a_step_starts_an_attempt_kept_in_a_cookie(client, guide_with_st
     response = mark(client, guide, first, "did_not_work", "Error E-42")
 
     assert response.status_code == 302
-    assert response["Location"].endswith("#step-1")
+    assert response["Location"].endswith("#step-2")  # on to the next step, not back to this
     cookie = response.cookies[f"attempt-{guide.pk}"]
     assert cookie["httponly"]
     assert cookie["samesite"] == "Lax"
@@ -54,10 +57,41 @@ def test_the_page_shows_each_steps_state_after_a_reload(client, guide_with_steps
 def test_fixed_it_shows_the_guide_resolved(client, guide_with_steps):
     guide = guide_with_steps
     second = guide.steps.order_by("position")[1]
-    mark(client, guide, second, "worked")
+    response = mark(client, guide, second, "worked")
+    assert response["Location"].endswith("#feedback")
     body = client.get(url("guide-detail", guide)).content.decode()
     assert "Glad that fixed it" in body
+    # The helpful vote comes right under the success, before the steps.
+    assert body.index('id="feedback"') < body.index("Glad that fixed it") < body.index('"step-1"')
+    assert body.count('id="feedback"') == 1
     assert Attempt.objects.get().status == "resolved"
+
+
+def test_the_page_leads_to_the_first_step_not_yet_answered(client, guide_with_steps):
+    guide = guide_with_steps
+    steps = list(guide.steps.order_by("position"))
+    body = client.get(url("guide-detail", guide)).content.decode()
+    assert 'class="step step-procedure step-current" open id="step-1"' in body
+    assert "Step 1 of 4" in body
+
+    response = mark(client, guide, steps[1], "skipped")  # answered out of order
+    assert response["Location"].endswith("#step-1")
+    mark(client, guide, steps[0], "did_not_work", "no luck")
+    body = client.get(url("guide-detail", guide)).content.decode()
+    # The answered steps are collapsed to their title and outcome; the next one is open.
+    assert re.search(
+        r'<details class="step step-procedure answered outcome-did_not_work" id="step-1">', body
+    )
+    assert re.search(r'class="step-outcome-label" data-outcome="did_not_work">Didn.*t work<', body)
+    assert body.count(" open id=") == 1
+    current = body.index("step-current")
+    assert body.index('id="step-3"') == current + body[current:].index('id="step-3"')
+    assert "Step 3 of 4" in body
+
+    mark(client, guide, steps[2], "did_not_work")
+    response = mark(client, guide, steps[3], "could_not_do")
+    assert response["Location"].endswith("#person")  # nothing left: the way to a person
+    assert "step-current" not in client.get(url("guide-detail", guide)).content.decode()
 
 
 def test_attempts_on_two_guides_live_side_by_side(client, guide_with_steps):
@@ -111,6 +145,24 @@ def test_talk_to_a_person_stores_the_request_and_says_where_we_will_answer(
     later = client.get(url("guide-detail", guide)).content.decode()
     assert "You asked a person for help" in later
     assert 'class="step-outcome"' not in later  # no more outcome buttons on a closed attempt
+    # Instead of the button: what they did, and the way to their request.
+    assert "You asked for a person." in later
+    assert f'href="{url("contact", guide)}">See your request<' in later
+    assert "button-person" not in later
+
+
+def test_the_talk_to_a_person_entry_shows_the_wait_and_the_channels(client, guide_with_steps):
+    guide = guide_with_steps
+    company = guide.company
+    company.support_phone = "+20 2 1234 5678"
+    company.support_email = "help@company.example"
+    company.support_hours = "Sun–Thu 9:00–17:00"
+    company.save()
+    body = Client().get(url("guide-detail", guide)).content.decode()
+    assert 'class="button button-person"' in body
+    assert 'href="tel:+20 2 1234 5678"' in body
+    assert "mailto:help@company.example" in body
+    assert "Sun–Thu 9:00–17:00" in body
 
 
 def test_the_contact_form_reports_field_errors(client, guide_with_steps):
@@ -163,6 +215,8 @@ def test_the_guide_page_query_count_does_not_grow_with_steps_or_outcomes(
     for step in made:
         mark(client, guide, step, "did_not_work", "no luck")
     client.post(url("feedback", guide), {"helpful": "no"})
-    # guide+company, tags, steps, attempt, its outcomes, its feedback, translations
-    with django_assert_num_queries(7):
+    cache_empty()  # the expected wait is read too (a company without tickets: two queries)
+    # guide+company, tags, steps, attempt, its outcomes, its feedback, translations, related
+    # guides, the company's answered tickets and its latest ticket's queue (tickets.waits)
+    with django_assert_num_queries(10):
         assert client.get(url("guide-detail", guide)).status_code == 200

@@ -95,3 +95,41 @@ def test_healthz_reports_database_and_cache(client, db):
     # Its status also depends on the worker and beat (tests/helpdesk/test_health.py).
     assert response.json()["database"] == {"status": "ok"}
     assert response.json()["cache"] == {"status": "ok"}
+
+
+def test_the_guide_page_shows_what_the_seed_page_shows(client, db):
+    from guides.models import Attempt
+    from guides.templatetags.guide_pages import HELPFUL_TALLY_MIN_VOTES
+    from tests.factories import GuideFactory
+
+    guide = GuideFactory(tags=["payment", "card"], language="ar")
+    Guide.objects.filter(pk=guide.pk).update(
+        view_count=2352683, helpful_count=5, needs_work_count=1
+    )
+    GuideFactory(company=guide.company, language="ar", tags=["card"], title="شقيق")
+    opened = GuideFactory(company=guide.company, language="ar", title="فُتح بعده")
+    GuideFactory(company=guide.company, language="en", tags=["card"], title="Other language")
+    GuideFactory(tags=["card"], language="ar", title="Other company")
+    attempt = Attempt.objects.create(
+        guide=guide, company=guide.company, language="ar", token_hash="x" * 64
+    )
+    attempt.opened_guides.add(opened)
+
+    body = client.get(guide_url("guide-detail", guide)).content.decode()
+
+    assert "شوهد 2,352,683 مرة" in body  # grouped as Arabic with Latin digits (CLDR)
+    assert "من القرّاء مفيدًا" not in body  # 6 votes: too few
+    assert "كُتب في" in body  # the date through Arabic's DATE_FORMAT ("j F، Y")
+    assert '<li dir="auto">card</li>' in body and '<li dir="auto">payment</li>' in body
+    related = body[body.index('id="related-heading"') :]
+    assert related.index("شقيق") < related.index("فُتح بعده")  # shared tags first, then opened
+    assert "Other language" not in related and "Other company" not in related
+
+    Guide.objects.filter(pk=guide.pk).update(
+        helpful_count=HELPFUL_TALLY_MIN_VOTES, needs_work_count=2
+    )
+    from guides.page_cache import guide_pages_forget
+
+    guide_pages_forget()
+    body = client.get(guide_url("guide-detail", guide)).content.decode()
+    assert "وجده 83 % من القرّاء مفيدًا" in body
