@@ -76,7 +76,9 @@
 
   function submitted(event) {
     var form = event.target;
-    if (!(form instanceof HTMLFormElement) || !form.closest("[data-guide]")) {
+    // The follow-up box has a script of its own (follow_up.js).
+    if (!(form instanceof HTMLFormElement) || !form.closest("[data-guide]")
+        || form.closest("[data-follow-up]")) {
       return;
     }
     if (form.method.toLowerCase() !== "post" || !window.fetch || !window.DOMParser) {
