@@ -147,6 +147,9 @@ def test_talk_to_a_person_stores_the_request_and_says_where_we_will_answer(
     assert 'class="step-outcome"' not in later  # no more outcome buttons on a closed attempt
     # Instead of the button: what they did, and the way to their request.
     assert "You asked for a person." in later
+    # The reference reserved when they asked, before any ticket exists.
+    assert attempt.ticket_reference
+    assert f'<bdi class="reference">{attempt.ticket_reference}</bdi>' in later
     assert f'href="{url("contact", guide)}">See your request<' in later
     assert "button-person" not in later
 
