@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 
 from tests.processes import skip_or_fail
 
@@ -34,3 +36,9 @@ def browser_type_launch_args(browser_type_launch_args, chromium_executable):
         "executable_path": chromium_executable,
         "args": CHROMIUM_ARGS,
     }
+
+
+@pytest.fixture
+def demo(transactional_db):
+    """The demo guides (guides/demo_guides), as `make run` loads them."""
+    call_command("import_guides", str(Path("guides/demo_guides")), verbosity=0)

@@ -84,3 +84,12 @@ def page_checked(page: Page, label: str, *, tap_targets: bool = True) -> None:
     if tap_targets:
         assert small_tap_targets(page) == [], f"{label}: tap targets under 44 px"
     assert axe_serious_violations(page) == [], f"{label}: axe-core violations"
+
+
+def watch_console(page: Page) -> list[str]:
+    """The page's script errors from now on (console errors and uncaught exceptions), to
+    assert empty at the end of a test."""
+    problems: list[str] = []
+    page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    return problems

@@ -6,14 +6,12 @@ checks (tests/e2e/page_checks.py); the screenshots are in var/test/screenshots/f
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.core.management import call_command
 
 from guides.models import FollowUpQuestion, Guide
-from tests.e2e.page_checks import SCREENSHOTS, VIEWPORTS, page_checked
+from tests.e2e.page_checks import SCREENSHOTS, VIEWPORTS, page_checked, watch_console
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -22,18 +20,6 @@ QUESTIONS = {
     "en": ("Can I pay with PayPal instead?", 2, "How do I download songs to listen offline?"),
     "ar": ("هل أستطيع الدفع عن طريق PayPal؟", 2, "كيف أنزل الأغاني للاستماع بدون إنترنت؟"),
 }
-
-
-@pytest.fixture
-def demo(transactional_db):
-    call_command("import_guides", str(Path("guides/demo_guides")), verbosity=0)
-
-
-def watch_console(page) -> list[str]:
-    problems: list[str] = []
-    page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    return problems
 
 
 def checked(page, label: str) -> None:

@@ -8,21 +8,14 @@ Persona: Nadia has a new card that Spotify refuses; she reads the guide on her p
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 from django.utils import translation
 
 from guides.models import Attempt, Guide
 from tests.e2e.page_checks import SCREENSHOTS, VIEWPORTS, page_checked
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def demo(transactional_db):
-    call_command("import_guides", str(Path("guides/demo_guides")), verbosity=0)
 
 
 def say(language: str, message: str) -> str:

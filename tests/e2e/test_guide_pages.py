@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from django.core.management import call_command
 
 from guides.models import Guide
+from tests.e2e.page_checks import watch_console
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def demo(transactional_db):
-    call_command("import_guides", str(Path("guides/demo_guides")), verbosity=0)
-
-
-def watch_console(page) -> list[str]:
-    problems: list[str] = []
-    page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    return problems
 
 
 def test_an_arabic_guide_is_laid_out_right_to_left(page, live_server, demo):

@@ -4,13 +4,11 @@ and a search without results that offers a person."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.core.management import call_command
 
-from tests.e2e.page_checks import VIEWPORTS, page_checked
+from tests.e2e.page_checks import VIEWPORTS, page_checked, watch_console
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -18,18 +16,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 TYPED = {"en": ("netflx pasword", "Netflix"), "ar": ("رمز التحقيق واتساب", "WhatsApp")}
 NOTHING = {"en": "zebra xylophone", "ar": "حمار وحشي زيلوفون"}
 CASES = [(size, language) for size in VIEWPORTS for language in ("en", "ar")]
-
-
-@pytest.fixture
-def demo(transactional_db):
-    call_command("import_guides", str(Path("guides/demo_guides")), verbosity=0)
-
-
-def watch_console(page) -> list[str]:
-    problems: list[str] = []
-    page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    return problems
 
 
 def opened(page, live_server, size: str, language: str) -> list[str]:

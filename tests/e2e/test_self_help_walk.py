@@ -5,17 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 from django.utils import translation
 
 from guides.models import Attempt, Feedback, Guide
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def demo(transactional_db):
-    call_command("import_guides", str(Path("guides/demo_guides")), verbosity=0)
 
 
 def ar(message: str) -> str:
