@@ -148,3 +148,16 @@ def test_without_script_the_forms_lead_to_the_next_step_and_the_vote(
         assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height, part
     page.screenshot(path=str(SCREENSHOTS / f"{label}-2-fixed.png"))
     context.close()
+
+
+def test_a_link_to_a_folded_step_opens_it(page, live_server, demo):
+    """A search result or a follow-up answer links to #step-N: that step opens, though it is
+    not the step in focus."""
+    guide = Guide.objects.get(company__slug="spotify", language="en")
+    page.set_viewport_size(VIEWPORTS["phone"])
+    page.goto(f"{live_server.url}{guide.public_path()}#step-3")
+
+    linked = page.locator("details#step-3")
+    assert linked.evaluate("el => el.open") is True
+    assert page.locator("details#step-2").evaluate("el => el.open") is False
+    wait_in_view(page, "#step-3 summary")

@@ -142,7 +142,19 @@
     }
   }
 
+  // A link to a step (a search result's snippet, a follow-up's answer) opens that step, even
+  // when it is folded: the address names the step the customer wants to read.
+  function openLinkedStep() {
+    var target = location.hash && document.getElementById(location.hash.slice(1));
+    if (target && target.matches("details.step")) {
+      target.open = true;
+      target.scrollIntoView();
+    }
+  }
+
   document.addEventListener("submit", submitted);
   document.addEventListener("click", copyLink);
   document.addEventListener("DOMContentLoaded", showCopy);
+  document.addEventListener("DOMContentLoaded", openLinkedStep);
+  window.addEventListener("hashchange", openLinkedStep);
 })();
