@@ -31,7 +31,11 @@ def test_marking_a_step_starts_an_attempt_kept_in_a_cookie(client, guide_with_st
     response = mark(client, guide, first, "did_not_work", "Error E-42")
 
     assert response.status_code == 302
-    assert response["Location"].endswith("#step-2")  # on to the next step, not back to this
+    # On to the next step in this attempt's order (a tenth of attempts explore another order
+    # of the alternatives: guides.ordering), not back to the step just answered.
+    shown = Attempt.objects.get().step_order
+    following = guide.steps.get(pk=shown[shown.index(first.pk) + 1])
+    assert response["Location"].endswith(f"#step-{following.position}")
     cookie = response.cookies[f"attempt-{guide.pk}"]
     assert cookie["httponly"]
     assert cookie["samesite"] == "Lax"
@@ -69,6 +73,10 @@ def test_fixed_it_shows_the_guide_resolved(client, guide_with_steps):
 
 def test_the_page_leads_to_the_first_step_not_yet_answered(client, guide_with_steps):
     guide = guide_with_steps
+    # The authors' order for every attempt: none draws another order of the alternatives to
+    # explore (guides.ordering), so the steps are numbered and met in their positions.
+    guide.alternatives_pinned = True
+    guide.save()
     steps = list(guide.steps.order_by("position"))
     body = client.get(url("guide-detail", guide)).content.decode()
     assert 'class="step step-procedure step-current" open id="step-1"' in body
