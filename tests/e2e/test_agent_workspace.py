@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from playwright.sync_api import expect
 
 from guides import services as guide_services
 from guides.models import Guide, StepOutcomeKind
@@ -89,6 +90,6 @@ def test_an_agent_claims_reads_the_tried_steps_and_replies_and_the_customer_sees
     page.goto(
         f"{live_server.url}/tickets/{waiting_ticket.reference}/{waiting_ticket.status_token()}/"
     )
-    assert page.evaluate("document.documentElement.dir") == "rtl"
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
     assert reply in page.locator("main").inner_text()
     page.screenshot(path=str(shots / "customer-status-page.png"), full_page=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from playwright.sync_api import expect
 
 from guides.models import Company, ContentGapHandled, SearchLog
 from tests.factories import staff_user
@@ -53,7 +54,7 @@ def test_an_author_reads_the_gaps_in_arabic_and_marks_a_search_handled(
     page.context.add_cookies([{"name": "django_language", "value": "ar", "url": live_server.url}])
     page.reload()
 
-    assert page.evaluate("document.documentElement.dir") == "rtl"
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
     searches = page.locator("#searches")
     assert "عمليات بحث بلا نتيجة أو بلا فتح" in searches.inner_text()
     query = searches.get_by_role("link", name="podcast refund")

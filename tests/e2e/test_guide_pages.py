@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from guides.models import Guide
 from tests.e2e.page_checks import watch_console
@@ -16,7 +17,7 @@ def test_an_arabic_guide_is_laid_out_right_to_left(page, live_server, demo):
 
     page.goto(f"{live_server.url}/guides/spotify/ar/{guide.slug}/")
 
-    assert page.evaluate("document.documentElement.dir") == "rtl"
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
     assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
     first_step = page.locator(".step").first
     # The step's accent border sits on the right edge in RTL (logical border-inline-start).

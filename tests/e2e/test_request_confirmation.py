@@ -80,7 +80,7 @@ def test_escalate_confirm_reload_follow_and_rate(page, live_server, desk, tmp_pa
     attempt = Attempt.objects.get()
     reference = attempt.ticket_reference
     assert page.locator(".reference").inner_text() == reference
-    assert page.evaluate("document.documentElement.dir") == ("rtl" if language == "ar" else "ltr")
+    expect(page.locator("html")).to_have_attribute("dir", ("rtl" if language == "ar" else "ltr"))
     page.get_by_role("button", name=say(language, "Copy the link")).click()
     expect(page.locator(".copy-result")).to_have_text(say(language, "Link copied"))
     status_url = page.locator("#status-link").get_attribute("href")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from django.utils import translation
+from playwright.sync_api import expect
 
 from guides.models import Attempt, Feedback, Guide
 
@@ -43,13 +44,13 @@ def test_an_arabic_customer_walks_the_spotify_guide_and_asks_for_a_person(
     page.goto(live_server.url)
     page.select_option("#language-select", "ar")
     page.get_by_role("button", name="Switch").click()  # the interface is still English here
-    assert page.evaluate("document.documentElement.dir") == "rtl"
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
 
     page.get_by_label(ar("Describe your problem")).fill("البطاقة")
     page.get_by_role("button", name=ar("Search"), exact=True).click()
     page.get_by_role("link", name=guide.title).click()
 
-    assert page.evaluate("document.documentElement.dir") == "rtl"
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
     headings = page.locator(".step h3").all_inner_texts()
     assert [h.split(" ", 1)[1].strip() for h in headings] == [s.title for s in steps]
 

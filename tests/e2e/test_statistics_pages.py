@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from guides import services as guide_services
 from guides.models import Attempt, Guide, Step
@@ -84,7 +85,7 @@ def test_an_author_reads_the_funnel_and_a_steps_failure_notes_in_arabic(
     page.goto(f"{live_server.url}/admin/guides/guide/")
     page.get_by_role("link", name="الإحصاءات").click()
     page.wait_for_load_state()
-    assert page.evaluate("document.documentElement.dir") == "rtl"
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
     # Three resolved, one escalated: 75 %.
     assert page.locator(".deflection-total").inner_text().strip() in ("75 %", "٧٥ %")
 

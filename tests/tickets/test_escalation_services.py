@@ -465,9 +465,10 @@ def test_an_agent_whose_room_went_meanwhile_gets_none_of_the_batch(db, monkeypat
     busy = agent_in(queue, username="busy", languages=["en"], capacity=2)
     free = agent_in(queue, username="free", languages=["en"], capacity=5)
     AgentProfile.objects.filter(pk=free.pk).update(open_tickets=1)
-    read = assignment._agents_with_room(queue)  # as read before another worker's claims...
+    # As read where the read locks nothing (SQLite) before another worker's claims...
+    read = assignment._agent_pools_locked({queue.pk})
     AgentProfile.objects.filter(pk=busy.pk).update(open_tickets=2)  # ...took busy's room
-    monkeypatch.setattr(assignment, "_agents_with_room", lambda queue: read)
+    monkeypatch.setattr(assignment, "_agent_pools_locked", lambda queue_ids: read)
 
     picked = assignment.agents_pick(wanted=[(queue, "en"), (queue, "en")], now=timezone.now())
 

@@ -84,6 +84,27 @@ def _agents_with_room(queue: Queue) -> list[AgentProfile]:
     )
 
 
+def _agent_pools_locked(queue_ids: set[int]) -> dict[int, list[AgentProfile]]:
+    """The agents with room of each of these queues, their rows locked in the order of their
+    ids (one statement; an agent in two of the queues is one object in both lists)."""
+    pools: dict[int, list[AgentProfile]] = {queue_id: [] for queue_id in queue_ids}
+    if not queue_ids:
+        return pools
+    rows = (
+        AgentProfile.objects.filter(
+            queues__in=queue_ids, is_available=True, open_tickets__lt=F("capacity")
+        )
+        .annotate(member_of=F("queues__id"))
+        .select_related("user")
+        .select_for_update(of=("self",))
+        .order_by("pk")
+    )
+    agents: dict[int, AgentProfile] = {}
+    for row in rows:
+        pools[row.member_of].append(agents.setdefault(row.pk, row))
+    return pools
+
+
 def _speaks(agent: AgentProfile, language: str) -> bool:
     return not agent.languages or language in agent.languages
 
@@ -150,17 +171,17 @@ def agents_pick(*, wanted: Sequence[tuple[Queue, str]], now: datetime) -> list[A
     """agent_pick for several new tickets at once, in order: one (queue, language) per ticket,
     None for a queue that does not assign automatically or has nobody with room.
 
-    The agents of each queue are read once and the tickets shared out in memory by the rule
-    of agent_pick (fewest open tickets, then longest waiting); then each agent's units are
-    taken by one conditional UPDATE, in the order of their ids so that two workers doing this
-    at once cannot deadlock. When an agent's room shrank meanwhile (the UPDATE finds too
-    little), none of those units is taken: those tickets go through agent_pick one by one,
-    which may still give that agent what room is left.
+    The agents of the queues are read and locked once, in the order of their ids, and the
+    tickets shared out in memory by the rule of agent_pick (fewest open tickets, then longest
+    waiting); then each agent's units are taken by one conditional UPDATE. Locking them all
+    first, in one order, is what keeps two workers doing this at once from deadlocking: had
+    they been locked only by the UPDATEs, a worker falling back to agent_pick (below) would
+    lock agents in turn order, not id order. Where the read locks nothing (SQLite, which
+    runs one write transaction at a time) an agent's room may still have shrunk meanwhile:
+    when the UPDATE finds too little, none of those units is taken and those tickets go
+    through agent_pick one by one, which may still give that agent what room is left.
     """
-    pools: dict[int, list[AgentProfile]] = {}
-    for queue, _language in wanted:
-        if queue.auto_assign and queue.pk not in pools:
-            pools[queue.pk] = _agents_with_room(queue)
+    pools = _agent_pools_locked({queue.pk for queue, _language in wanted if queue.auto_assign})
     picked: list[AgentProfile | None] = []
     for queue, language in wanted:
         candidates = [

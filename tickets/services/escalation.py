@@ -200,7 +200,7 @@ def _tickets_create(attempts: list[Attempt]) -> list[Ticket]:
     assigned where their queue assigns automatically, with SLA clocks and their history.
 
     Whatever their number, a fixed set of statements: one read each of tried steps, guide tags
-    and opened guides, the agents of each queue concerned and one capacity UPDATE per agent
+    and opened guides, the agents of the queues concerned and one capacity UPDATE per agent
     picked, one INSERT of the tickets, one of their events, one UPDATE of the attempts.
     """
     now = timezone.now()
