@@ -39,7 +39,8 @@ def signature_valid(*, secret: str, timestamp: str, body: bytes, header: str) ->
 class Receiver:
     port: int
     secrets: list[str] = field(default_factory=list)
-    # "ok": 204 when signed right (401 otherwise); "fail": 500; "hang": no answer until stopped.
+    # "ok": 204 when signed right (401 otherwise); "fail": 500; "hang": no answer until stopped;
+    # "fail_first": 500 to the first try of each Webhook-Id, then as "ok" (down, then up).
     mode: str = "ok"
     # Requests whose signature was right and that were answered 2xx: (Webhook-Id, body).
     accepted: list[tuple[str, dict]] = field(default_factory=list)
@@ -68,11 +69,12 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             event_id = self.headers.get("Webhook-Id", "")
             header = self.headers.get("Webhook-Signature", "")
             with receiver.lock:
+                first_try = all(seen_id != event_id for seen_id, _header in receiver.seen)
                 receiver.seen.append((event_id, header))
             if receiver.mode == "hang":
                 receiver.released.wait(30)
                 return
-            if receiver.mode == "fail":
+            if receiver.mode == "fail" or (receiver.mode == "fail_first" and first_try):
                 self._answer(500, b"receiver broken")
                 return
             timestamp = self.headers.get("Webhook-Timestamp", "")
