@@ -119,7 +119,11 @@ def test_the_delivery_log_and_redelivery(sue, billing, alice):
     log = api.get(f"{WEBHOOKS}{endpoint_id}/deliveries/")
     assert log.status_code == 200
     [row] = log.json()["results"]
-    assert (row["id"], row["status"], row["event_type"]) == (delivery.pk, "failed", "ticket.replied")
+    assert (row["id"], row["status"], row["event_type"]) == (
+        delivery.pk,
+        "failed",
+        "ticket.replied",
+    )
     assert row["payload"]["data"]["message"]["body"] == "Hello"
 
     again = api.post(f"{WEBHOOKS}{endpoint_id}/deliveries/{delivery.pk}/redeliver/")

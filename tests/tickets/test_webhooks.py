@@ -419,3 +419,51 @@ def test_an_agent_may_not_manage_endpoints(alice):
             name="x", url="https://93.184.216.34/", events=ALL_EVENTS, actor=alice.user
         )
     assert refused.value.status == 403
+
+
+# --- what recording costs ---------------------------------------------------------------------
+
+
+def _statements_of(call) -> list[str]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        call()
+    return [
+        query["sql"]
+        for query in captured.captured_queries
+        if not query["sql"].lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK"))
+    ]
+
+
+def _escalated(guide):
+    attempt, _token = guide_services.attempt_start(guide=guide)
+    return guide_services.attempt_contact_submit(
+        attempt=attempt, description="My card is refused", name="Sam", email="sam@example.com"
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_records_its_events_in_the_statements_of_one_escalation(alice, sue, settings):
+    from tickets import tasks
+    from tickets.models import Queue
+
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    Queue.objects.filter(slug="billing").update(auto_assign=True, is_fallback=True)
+    guide = GuideFactory(language="en")
+    tasks.escalate_attempt(_escalated(guide).pk)  # the routing table, read once
+    first = _escalated(guide)
+    without = _statements_of(lambda: tasks.escalate_attempt(first.pk))
+    _endpoint(sue, receiver_new().url)
+
+    second = _escalated(guide)
+    one = _statements_of(lambda: tasks.escalate_attempt(second.pk))
+    burst = [_escalated(guide) for _ in range(5)]
+    five = _statements_of(lambda: tasks.escalate_attempt(burst[0].pk))
+
+    # The endpoints read once, and every delivery of the batch in one INSERT; nothing per
+    # ticket (one agent takes the whole burst: no further capacity UPDATE either).
+    assert len(one) == len(without) + 2, "\n".join(one)
+    assert len(five) == len(one), "\n".join(five)
+    assert WebhookDelivery.objects.count() == 6 * 3

@@ -359,9 +359,14 @@ TICKET_EVENT_TYPES = {
 }
 
 
-def _subscribed(event_type: str) -> list[int]:
-    endpoints = WebhookEndpoint.objects.filter(is_active=True).values_list("pk", "events")
-    return [pk for pk, events in endpoints if event_type in (events or [])]
+def _subscriptions() -> dict[str, list[int]]:
+    """The active endpoints wanting each event type, in one read."""
+    wanted: dict[str, list[int]] = {event_type: [] for event_type in WebhookEventType.values}
+    for pk, events in WebhookEndpoint.objects.filter(is_active=True).values_list("pk", "events"):
+        for event_type in events or []:
+            if event_type in wanted:
+                wanted[event_type].append(pk)
+    return wanted
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -393,28 +398,39 @@ def _ticket_data(ticket: Ticket) -> dict[str, Any]:
     }
 
 
-def _record(
-    event_type: str, data: dict[str, Any], *, endpoints: list[int], occurred_at: datetime
-) -> list[WebhookDelivery]:
-    if not endpoints:
-        return []
-    event_id = uuid.uuid4()
-    payload = {
-        "id": str(event_id), "type": event_type, "created_at": occurred_at.isoformat(),
-        "data": data,
-    }  # fmt: skip
+@dataclass(frozen=True)
+class _Event:
+    type: str
+    data: dict[str, Any]
+    occurred_at: datetime
+    endpoints: list[int]
+
+
+def _record(events: list[_Event]) -> list[WebhookDelivery]:
+    """One delivery per event and subscribed endpoint, in one INSERT, announced to be sent
+    after commit. An event has one id, whichever endpoints it goes to."""
     now = timezone.now()
-    deliveries = WebhookDelivery.objects.bulk_create(
-        WebhookDelivery(
-            endpoint_id=endpoint_id,
-            event_id=event_id,
-            event_type=event_type,
-            payload=payload,
-            next_retry_at=now,
-            created_at=now,
-        )
-        for endpoint_id in endpoints
-    )
+    deliveries = []
+    for event in events:
+        event_id = uuid.uuid4()
+        payload = {
+            "id": str(event_id), "type": event.type,
+            "created_at": event.occurred_at.isoformat(), "data": event.data,
+        }  # fmt: skip
+        deliveries += [
+            WebhookDelivery(
+                endpoint_id=endpoint_id,
+                event_id=event_id,
+                event_type=event.type,
+                payload=payload,
+                next_retry_at=now,
+                created_at=now,
+            )
+            for endpoint_id in event.endpoints
+        ]
+    if not deliveries:
+        return []
+    WebhookDelivery.objects.bulk_create(deliveries)
     signals.webhook_deliveries_recorded.send(
         sender=WebhookDelivery, delivery_ids=[delivery.pk for delivery in deliveries]
     )
@@ -428,7 +444,7 @@ def ticket_event_publish(*, event: TicketEvent, ticket: Ticket) -> list[WebhookD
     event_type = TICKET_EVENT_TYPES.get(event.kind)  # type: ignore[call-overload]
     if event_type is None or getattr(ticket, "webhooks_on", None) is False:
         return []
-    endpoints = _subscribed(event_type)
+    endpoints = _subscriptions()[event_type]
     if not endpoints:
         return []
     data: dict[str, Any] = {"ticket": _ticket_data(ticket)}
@@ -451,7 +467,7 @@ def ticket_event_publish(*, event: TicketEvent, ticket: Ticket) -> list[WebhookD
             "score": change.get("score"), "previous_score": change.get("from"),
             "comment": change.get("note", ""),
         }  # fmt: skip
-    return _record(event_type, data, endpoints=endpoints, occurred_at=event.created_at)
+    return _record([_Event(event_type, data, event.created_at, endpoints)])
 
 
 def tickets_created_publish(
@@ -460,15 +476,14 @@ def tickets_created_publish(
     """The escalation worker's events of a batch: for each new ticket, the customer's request
     (escalation.requested, dated when they asked), the ticket (ticket.created) and, when it
     was assigned as it was made, ticket.assigned. Called only when webhooks_active said so."""
-    wanted = {
-        event_type: _subscribed(event_type)
-        for event_type in (
-            WebhookEventType.ESCALATION_REQUESTED, WebhookEventType.TICKET_CREATED,
-            WebhookEventType.TICKET_ASSIGNED,
-        )
-    }  # fmt: skip
-    if not any(wanted.values()):
+    wanted = _subscriptions()
+    worker_types = (
+        WebhookEventType.ESCALATION_REQUESTED, WebhookEventType.TICKET_CREATED,
+        WebhookEventType.TICKET_ASSIGNED,
+    )  # fmt: skip
+    if not any(wanted[event_type] for event_type in worker_types):
         return
+    events: list[_Event] = []
     for attempt, ticket, agent in zip(attempts, tickets, agents, strict=True):
         summary = _ticket_data(ticket)
         guide = attempt.guide
@@ -482,21 +497,27 @@ def tickets_created_publish(
             "tried_steps": ticket.tried_steps,
             "requested_at": _iso(attempt.escalation_requested_at),
         }
-        _record(
-            WebhookEventType.ESCALATION_REQUESTED, request,
-            endpoints=wanted[WebhookEventType.ESCALATION_REQUESTED],
-            occurred_at=attempt.escalation_requested_at or ticket.created_at,
-        )  # fmt: skip
-        _record(
-            WebhookEventType.TICKET_CREATED, {"ticket": summary},
-            endpoints=wanted[WebhookEventType.TICKET_CREATED], occurred_at=ticket.created_at,
-        )  # fmt: skip
+        events += [
+            _Event(
+                WebhookEventType.ESCALATION_REQUESTED, request,
+                attempt.escalation_requested_at or ticket.created_at,
+                wanted[WebhookEventType.ESCALATION_REQUESTED],
+            ),
+            _Event(
+                WebhookEventType.TICKET_CREATED, {"ticket": summary}, ticket.created_at,
+                wanted[WebhookEventType.TICKET_CREATED],
+            ),
+        ]  # fmt: skip
         if agent is not None:
-            _record(
-                WebhookEventType.TICKET_ASSIGNED, {"ticket": summary},
-                endpoints=wanted[WebhookEventType.TICKET_ASSIGNED],
-                occurred_at=ticket.created_at,
-            )  # fmt: skip
+            events.append(
+                _Event(
+                    WebhookEventType.TICKET_ASSIGNED,
+                    {"ticket": summary},
+                    ticket.created_at,
+                    wanted[WebhookEventType.TICKET_ASSIGNED],
+                )
+            )
+    _record(events)
 
 
 # --- sending -------------------------------------------------------------------------------------
@@ -602,7 +623,9 @@ def webhook_delivery_attempt(*, delivery_id: int) -> str | None:
     ).update(attempts=F("attempts") + 1, last_attempt_at=now, next_retry_at=lease)
     if not claimed:
         return None
-    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    delivery = WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
+    if delivery is None:  # its endpoint was removed since the claim
+        return None
     endpoint = delivery.endpoint
     body = json.dumps(delivery.payload, ensure_ascii=False, separators=(",", ":")).encode()
     timestamp = int(time.time())
