@@ -152,10 +152,10 @@ def test_the_schedule_spent_the_delivery_has_failed(billing, alice, sue, setting
 def test_retries_back_off_with_jitter_over_the_schedule(settings):
     settings.WEBHOOK_RETRY_SCHEDULE = [10, 60, 300]
     for tries, base in [(1, 10), (2, 60), (3, 300)]:
-        delays = {webhooks._retry_delay(tries) for _ in range(20)}
+        delays = {webhooks.retry_delay(tries) for _ in range(20)}
         assert all(base <= delay <= base * 1.25 for delay in delays)
         assert len(delays) > 1  # jittered
-    assert webhooks._retry_delay(4) is None
+    assert webhooks.retry_delay(4) is None
 
 
 def test_repeated_failure_switches_the_endpoint_off_and_tells_the_supervisors(
