@@ -155,3 +155,8 @@ def test_unknown_ids_are_404s(sue):
     assert api.post(f"{WEBHOOKS}999999/deliveries/1/redeliver/").status_code == 404
     assert api.get(f"{WEBHOOKS}abc/").status_code == 404
     assert api.get(f"{WEBHOOKS}99999999999999999999999/").status_code == 404
+
+
+@pytest.mark.parametrize("page", ["", "x", "0", "-1", "١"])
+def test_a_page_that_is_no_whole_number_is_a_400(sue, page):
+    assert client_of(sue).get(WEBHOOKS, {"page": page}).status_code in (400, 404)

@@ -9,6 +9,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -83,6 +84,16 @@ class DeliveryOutputSerializer(serializers.Serializer):
 # --- the view --------------------------------------------------------------------------------
 
 
+class WebhookPagination(PageNumberPagination):
+    """Page numbers as the schema says: a whole number from 1, or the parameter left out."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        raw = request.query_params.get(self.page_query_param)
+        if raw is not None and not (raw.isascii() and raw.isdigit() and 0 < len(raw) < 10):
+            raise ValidationError({self.page_query_param: ["Must be a whole number from 1."]})
+        return super().paginate_queryset(queryset, request, view)
+
+
 class CanManageWebhooks(permissions.BasePermission):
     """Reads need view_webhookendpoint; a change needs the matching permission."""
 
@@ -116,7 +127,7 @@ class WebhookEndpointViewSet(viewsets.GenericViewSet):
     authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     permission_classes = [CanManageWebhooks]
     throttle_classes = [UserRateThrottle]
-    pagination_class = PageNumberPagination
+    pagination_class = WebhookPagination
     serializer_class = EndpointOutputSerializer
     lookup_value_regex = "[0-9]{1,18}"
     required_permission: str | None = None
