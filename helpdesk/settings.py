@@ -392,6 +392,7 @@ CELERY_TASK_ROUTES = {
     "tickets.tasks.assign_waiting_tickets": {"queue": "maintenance"},
     "tickets.tasks.close_solved_tickets": {"queue": "maintenance"},
     "tickets.tasks.rollup_statistics": {"queue": "maintenance"},
+    "tickets.tasks.retry_webhook_deliveries": {"queue": "maintenance"},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

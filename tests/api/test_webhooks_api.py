@@ -86,6 +86,8 @@ def test_a_supervisor_changes_switches_off_and_removes_an_endpoint(sue):
     assert changed.status_code == 200, changed.content
     assert changed.json()["events"] == ["ticket.created", "ticket.rated"]
     assert changed.json()["is_active"] is False and changed.json()["disabled_at"]
+    stored = WebhookEndpoint.objects.get()
+    assert (stored.events, stored.is_active) == (["ticket.created", "ticket.rated"], False)
     on_again = api.patch(url, {"is_active": True}).json()
     assert (on_again["is_active"], on_again["disabled_at"]) == (True, None)
     assert api.delete(url).status_code == 204

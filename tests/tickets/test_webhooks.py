@@ -467,3 +467,21 @@ def test_a_burst_records_its_events_in_the_statements_of_one_escalation(alice, s
     assert len(one) == len(without) + 2, "\n".join(one)
     assert len(five) == len(one), "\n".join(five)
     assert WebhookDelivery.objects.count() == 6 * 3
+
+
+def test_beats_sweep_finds_a_delivery_whose_send_or_worker_was_lost(billing, alice, sue, settings):
+    from tickets import tasks
+
+    _endpoint(sue, receiver_new().url)
+    delivery = _solved_by(alice, TicketFactory(queue=billing, status=Ticket.Status.OPEN))
+    # Its task never reached a worker (the broker was down at commit): due at once.
+    assert webhooks.webhook_deliveries_due() == [delivery.pk]
+    # A worker claimed it and died mid-try: due again once the lease has run out.
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        attempts=1, next_retry_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert webhooks.webhook_deliveries_due() == [delivery.pk]
+
+    entry = settings.CELERY_BEAT_SCHEDULE["retry-webhook-deliveries"]
+    assert entry["task"] == tasks.retry_webhook_deliveries.name
+    assert settings.CELERY_TASK_ROUTES[entry["task"]] == {"queue": "maintenance"}

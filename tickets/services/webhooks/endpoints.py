@@ -86,16 +86,15 @@ def webhook_endpoint_update(
     if events is not None:
         endpoint.events = _events_checked(events)
         fields.append("events")
-    if is_active is not None and is_active != endpoint.is_active:
-        if is_active:
-            endpoint.is_active, endpoint.disabled_at, endpoint.disabled_reason = True, None, ""
-            endpoint.consecutive_failures = 0
-            fields += ["is_active", "disabled_at", "disabled_reason", "consecutive_failures"]
-        else:
-            endpoint_off(endpoint, reason=_("Switched off by %(user)s.") % {"user": actor})
-            return endpoint
+    switch_off = is_active is False and endpoint.is_active
+    if is_active and not endpoint.is_active:
+        endpoint.is_active, endpoint.disabled_at, endpoint.disabled_reason = True, None, ""
+        endpoint.consecutive_failures = 0
+        fields += ["is_active", "disabled_at", "disabled_reason", "consecutive_failures"]
     endpoint.updated_at = timezone.now()
     endpoint.save(update_fields=fields)
+    if switch_off:
+        endpoint_off(endpoint, reason=_("Switched off by %(user)s.") % {"user": actor})
     return endpoint
 
 
