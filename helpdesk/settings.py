@@ -21,6 +21,7 @@ from helpdesk.env import (
     email_settings_from_url,
     env_bool,
     env_float,
+    env_float_list,
     env_int,
     env_list,
     env_rate,
@@ -567,12 +568,9 @@ CONFIRMATION_EMAIL_WINDOW = env_int("CONFIRMATION_EMAIL_WINDOW", 3600, minimum=1
 WEBHOOK_TIMEOUT = env_float("WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
 # Seconds after each failed try before the next one (jittered by up to a quarter each): nine
 # tries over about a day. Past the last one the delivery has failed.
-WEBHOOK_RETRY_SCHEDULE = [
-    float(delay)
-    for delay in env_list(
-        "WEBHOOK_RETRY_SCHEDULE", ["10", "60", "300", "1800", "3600", "7200", "21600", "43200"]
-    )
-]
+WEBHOOK_RETRY_SCHEDULE = env_float_list(
+    "WEBHOOK_RETRY_SCHEDULE", [10, 60, 300, 1800, 3600, 7200, 21600, 43200]
+)
 # Consecutive failed tries (any delivery) after which an endpoint is switched off and the
 # supervisors are told.
 WEBHOOK_DISABLE_AFTER = env_int("WEBHOOK_DISABLE_AFTER", 20, minimum=1)
