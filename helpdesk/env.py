@@ -70,6 +70,20 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_float_list(name: str, default: list[float], *, minimum: float = 0.0) -> list[float]:
+    """Comma-separated numbers, e.g. seconds ``10,60,300``; at least one, none below minimum."""
+    value = os.environ.get(name)
+    if value is None:
+        return list(default)
+    try:
+        numbers = [float(item) for item in value.split(",") if item.strip()]
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a list of numbers.") from None
+    if not numbers or min(numbers) < minimum:
+        raise ImproperlyConfigured(f"{name}={value!r}: give numbers of at least {minimum}.")
+    return numbers
+
+
 _RATE_RE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
 
 

@@ -21,6 +21,7 @@ from helpdesk.env import (
     email_settings_from_url,
     env_bool,
     env_float,
+    env_float_list,
     env_int,
     env_list,
     env_rate,
@@ -392,6 +393,7 @@ CELERY_TASK_ROUTES = {
     "tickets.tasks.assign_waiting_tickets": {"queue": "maintenance"},
     "tickets.tasks.close_solved_tickets": {"queue": "maintenance"},
     "tickets.tasks.rollup_statistics": {"queue": "maintenance"},
+    "tickets.tasks.retry_webhook_deliveries": {"queue": "maintenance"},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -404,6 +406,8 @@ ESCALATION_SWEEP_INTERVAL = env_float("ESCALATION_SWEEP_INTERVAL", 30.0, minimum
 STATISTICS_ROLLUP_INTERVAL = env_float("STATISTICS_ROLLUP_INTERVAL", 300.0, minimum=1.0)
 STATISTICS_ROLLUP_LAG = env_float("STATISTICS_ROLLUP_LAG", 600.0, minimum=0.0)
 ESCALATION_SWEEP_AGE = env_float("ESCALATION_SWEEP_AGE", 60.0, minimum=0.0)
+# Beat looks for webhook deliveries whose next try is due this often (seconds).
+WEBHOOK_RETRY_SWEEP_INTERVAL = env_float("WEBHOOK_RETRY_SWEEP_INTERVAL", 30.0, minimum=1.0)
 # --- Health (/healthz, `manage.py health`) ----------------------------------------------------
 # Beat sends a heartbeat task every HEARTBEAT_INTERVAL seconds and records its own ticks; the
 # worker or beat is failing once its last record is older than its bound.
@@ -461,6 +465,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "guides.tasks.prune_search_log",
         "schedule": 3600.0,
         "options": {"expires": 3500},
+    },
+    # Webhook deliveries whose next try is due (tickets.services.webhooks): the retries past
+    # the first, and any try a lost task or a dead worker left behind.
+    "retry-webhook-deliveries": {
+        "task": "tickets.tasks.retry_webhook_deliveries",
+        "schedule": WEBHOOK_RETRY_SWEEP_INTERVAL,
+        "options": {"expires": WEBHOOK_RETRY_SWEEP_INTERVAL},
     },
     # Idempotency-Key records past IDEMPOTENCY_KEY_TTL are already ignored; this deletes them.
     "purge-idempotency-records": {
@@ -551,6 +562,23 @@ SEARCH_LOG_RETENTION_DAYS = env_int("SEARCH_LOG_RETENTION_DAYS", 90, minimum=1)
 # (tickets.notifications): past the cap the ticket is created but its e-mail is not sent.
 CONFIRMATION_EMAIL_LIMIT = env_int("CONFIRMATION_EMAIL_LIMIT", 3, minimum=1)
 CONFIRMATION_EMAIL_WINDOW = env_int("CONFIRMATION_EMAIL_WINDOW", 3600, minimum=1)
+
+# --- Webhooks out (tickets.services.webhooks, docs/webhooks.md) ----------------------------
+# Seconds one delivery may take, connection to last byte read; past it the try failed.
+WEBHOOK_TIMEOUT = env_float("WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
+# Seconds after each failed try before the next one (jittered by up to a quarter each): nine
+# tries over about a day. Past the last one the delivery has failed.
+WEBHOOK_RETRY_SCHEDULE = env_float_list(
+    "WEBHOOK_RETRY_SCHEDULE", [10, 60, 300, 1800, 3600, 7200, 21600, 43200]
+)
+# Consecutive failed tries (any delivery) after which an endpoint is switched off and the
+# supervisors are told.
+WEBHOOK_DISABLE_AFTER = env_int("WEBHOOK_DISABLE_AFTER", 20, minimum=1)
+# How long the previous secret still signs (beside the new one) after a rotation, in seconds.
+WEBHOOK_ROTATION_OVERLAP = env_int("WEBHOOK_ROTATION_OVERLAP", 24 * 3600, minimum=0)
+# Targets on private, loopback, link-local or reserved addresses are refused (SSRF) unless
+# this is on: for an integration inside the same network, and for the tests' receiver.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
 
 # Idempotency-Key (helpdesk.idempotency): how long, in seconds, a POST's answer is kept and
 # replayed to a retry that sends the same key; after that the key may be used again.

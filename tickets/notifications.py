@@ -323,3 +323,36 @@ def customer_solved_send(*, ticket_id: int) -> bool:
             to=[ticket.requester_email],
         )
     return True
+
+
+def supervisors_webhook_disabled_send(*, endpoint_id: int) -> int:
+    """Tell the supervisors (and superusers) that a webhook endpoint was switched off after
+    failing too often, with why and where to switch it on; how many were written to."""
+    from django.contrib.auth import get_user_model
+
+    from tickets import roles
+    from tickets.models import WebhookEndpoint
+
+    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id).first()
+    if endpoint is None:
+        return 0
+    recipients = sorted(
+        set(
+            get_user_model()
+            .objects.filter(Q(is_superuser=True) | Q(groups__name=roles.SUPERVISOR), is_active=True)
+            .exclude(email="")
+            .values_list("email", flat=True)
+        )
+    )
+    if not recipients:
+        return 0
+    admin_url = settings.SITE_URL + reverse(
+        "admin:tickets_webhookendpoint_change", args=[endpoint.pk]
+    )
+    with translation.override(settings.LANGUAGE_CODE):
+        _send(
+            template="supervisors_webhook_disabled",
+            context={"endpoint": endpoint, "admin_url": admin_url},
+            to=recipients,
+        )
+    return len(recipients)

@@ -34,6 +34,9 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
             for model in ("queue", "agentprofile", "routingrule", "slapolicy")
             for action in ("add", "change", "delete", "view")
         ),
+        # Webhooks out: register, change, remove endpoints; read and redeliver their log.
+        *(f"tickets.{action}_webhookendpoint" for action in ("add", "change", "delete", "view")),
+        "tickets.view_webhookdelivery",
         "tickets.add_apitoken",
         "tickets.change_apitoken",
         "tickets.view_apitoken",

@@ -45,3 +45,15 @@ capacity_freed = Signal()
 # each receiver returns whether the broker took the message, and the sweeper stops at the
 # first refusal.
 customer_notification_unsent = Signal()
+
+# Webhook deliveries were recorded (tickets.services.webhooks: an event, or a redelivery):
+# each is to be sent after commit. Argument: delivery_ids.
+webhook_deliveries_recorded = Signal()
+
+# A webhook delivery failed and its next try is due sooner than beat's sweep would find it:
+# it is to be sent with a countdown. Arguments: delivery_id, countdown (seconds).
+webhook_retry_due = Signal()
+
+# A webhook endpoint was switched off after failing too often: the supervisors are to be told.
+# Argument: endpoint_id.
+webhook_endpoint_disabled = Signal()

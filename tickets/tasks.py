@@ -23,6 +23,7 @@ from django.dispatch import receiver
 
 from helpdesk.celery import send_after_commit, task_send
 from tickets import notifications, services, signals
+from tickets.services import webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +128,27 @@ def rollup_statistics() -> int | None:
     return None if result is None else result.days
 
 
+# A webhook delivery: one try per run (the service records it and schedules the next); the
+# task itself never retries, so a try is never made twice by Celery and by the schedule.
+@shared_task(name="tickets.tasks.deliver_webhook", ignore_result=True)
+def deliver_webhook(delivery_id: int) -> str | None:
+    return webhooks.webhook_delivery_attempt(delivery_id=delivery_id)
+
+
+@shared_task(name="tickets.tasks.retry_webhook_deliveries", ignore_result=True)
+def retry_webhook_deliveries() -> int:
+    """Beat's sweep: send every delivery whose next try is due (a lost send is found again)."""
+    due = webhooks.webhook_deliveries_due()
+    for delivery_id in due:
+        task_send(deliver_webhook, delivery_id, failure_message="Webhook delivery %s not sent")
+    return len(due)
+
+
+@shared_task(name="tickets.tasks.notify_supervisors_webhook_disabled", **EMAIL_TASK)
+def notify_supervisors_webhook_disabled(endpoint_id: int) -> int:
+    return notifications.supervisors_webhook_disabled_send(endpoint_id=endpoint_id)
+
+
 # --- sending them: the receivers of tickets.signals --------------------------------------------
 
 # The escalation: a web request waits at most PUBLISH_TIMEOUT_SECONDS for the broker and
@@ -229,4 +251,32 @@ def _customer_ticket_created_resend(sender: Any, *, ticket_id: int, **kwargs: An
         notify_customer_ticket_created,
         ticket_id,
         failure_message="Could not queue the e-mail of ticket %s; next sweep",
+    )
+
+
+@receiver(signals.webhook_deliveries_recorded, dispatch_uid="tickets.tasks.webhook_deliveries")
+def _webhook_deliveries_send(sender: Any, *, delivery_ids: list[int], **kwargs: Any) -> None:
+    for delivery_id in delivery_ids:
+        send_after_commit(
+            deliver_webhook, delivery_id, retry_policy=NOTIFICATION_RETRY,
+            failure_message="Webhook delivery %s not sent; beat's sweep will",
+        )  # fmt: skip
+
+
+def _webhook_retry(delivery_id: int, countdown: float) -> None:
+    try:
+        deliver_webhook.apply_async(args=[delivery_id], countdown=countdown, retry=False)
+    except Exception:
+        logger.exception("Retry of webhook delivery %s not sent; beat's sweep will", delivery_id)
+
+
+@receiver(signals.webhook_retry_due, dispatch_uid="tickets.tasks.webhook_retry")
+def _webhook_retry_send(sender: Any, *, delivery_id: int, countdown: float, **kwargs: Any) -> None:
+    transaction.on_commit(partial(_webhook_retry, delivery_id, countdown))
+
+
+@receiver(signals.webhook_endpoint_disabled, dispatch_uid="tickets.tasks.webhook_disabled")
+def _webhook_disabled_send(sender: Any, *, endpoint_id: int, **kwargs: Any) -> None:
+    send_after_commit(
+        notify_supervisors_webhook_disabled, endpoint_id, retry_policy=NOTIFICATION_RETRY
     )

@@ -15,12 +15,14 @@ from tickets.api.views import (
     QueueOverviewView,
     TicketViewSet,
 )
+from tickets.api.webhooks import WebhookEndpointViewSet
 
 router = DefaultRouter()
 router.include_root_view = False
 router.register("companies", CompanyViewSet, basename="company")
 router.register("guides", GuideViewSet, basename="guide")
 router.register("tickets", TicketViewSet, basename="ticket")
+router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
 
 app_name = "api"
 urlpatterns = [

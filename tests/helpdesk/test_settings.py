@@ -7,7 +7,7 @@ import secrets
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from helpdesk.env import email_settings_from_url, env_bool, env_int, env_list
+from helpdesk.env import email_settings_from_url, env_bool, env_float_list, env_int, env_list
 from tests.processes import manage, process_env
 
 PRODUCTION = {
@@ -43,6 +43,15 @@ def test_a_bad_integer_fails_loudly(monkeypatch):
 def test_lists_are_comma_separated(monkeypatch):
     monkeypatch.setenv("SOME_HOSTS", " a.example , b.example,,")
     assert env_list("SOME_HOSTS", []) == ["a.example", "b.example"]
+
+
+def test_number_lists_are_comma_separated_and_fail_loudly(monkeypatch):
+    monkeypatch.setenv("WEBHOOK_RETRY_SCHEDULE", "0.5, 10,60")
+    assert env_float_list("WEBHOOK_RETRY_SCHEDULE", [1.0]) == [0.5, 10.0, 60.0]
+    for bad in ("ten", "", "5,-1"):
+        monkeypatch.setenv("WEBHOOK_RETRY_SCHEDULE", bad)
+        with pytest.raises(ImproperlyConfigured, match="WEBHOOK_RETRY_SCHEDULE"):
+            env_float_list("WEBHOOK_RETRY_SCHEDULE", [1.0])
 
 
 def test_email_urls_become_django_settings():

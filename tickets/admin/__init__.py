@@ -7,6 +7,7 @@ and the names below keep ``from tickets.admin import ...`` working."""
 from tickets.admin.changelist import EstimatedCountPaginator, TicketAdmin, TicketChangeList
 from tickets.admin.registrations import AgentProfileAdmin, QueueAdmin, RoutingRuleAdmin
 from tickets.admin.tokens import ApiTokenAdmin
+from tickets.admin.webhooks import WebhookDeliveryAdmin, WebhookEndpointAdmin
 
 __all__ = [
     "AgentProfileAdmin",
@@ -16,4 +17,6 @@ __all__ = [
     "RoutingRuleAdmin",
     "TicketAdmin",
     "TicketChangeList",
+    "WebhookDeliveryAdmin",
+    "WebhookEndpointAdmin",
 ]

@@ -28,6 +28,12 @@ from tickets.models.ticket import (
     status_token_of,
     ticket_reference_new,
 )
+from tickets.models.webhook import (
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookEndpoint,
+    WebhookEventType,
+)
 
 __all__ = [
     "CUSTOMER_MESSAGE_MAX_LENGTH",
@@ -52,6 +58,10 @@ __all__ = [
     "TicketEvent",
     "TicketRating",
     "TicketStatus",
+    "WebhookDelivery",
+    "WebhookDeliveryStatus",
+    "WebhookEndpoint",
+    "WebhookEventType",
     "api_token_key_hash",
     "sla_target_at_risk",
     "status_token_of",

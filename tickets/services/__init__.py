@@ -14,6 +14,8 @@ One module per subdomain; this package re-exports their public names, so callers
 - satisfaction: the customer's "it's solved", "I still need help" and rating (with the
   e-mail's signed rating links).
 - insights: the statistics rollup (the day tallies of guides, with their tickets).
+- webhooks (a package; callers import it as ``services.webhooks``): signed webhooks out,
+  their endpoints, the events recorded with each change, delivery and retries.
 - exceptions: the refusals (TicketError and its subclasses).
 
 Services never import tickets.tasks: work that must happen after commit (e-mails, the

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from tickets import events
 from tickets.models import Ticket, TicketEvent
 from tickets.selectors import ticket_visible_to
+from tickets.services import webhooks
 from tickets.services.exceptions import TicketNotPermitted
 
 if TYPE_CHECKING:
@@ -38,18 +39,24 @@ def _event(
         body = events.event_body(kind, change, note=change.get("note", ""))
     # Only a signed-in user gets this far: _actor_check refuses an anonymous one first.
     author = cast("User | None", actor)
-    return TicketEvent.objects.create(
+    event = TicketEvent.objects.create(
         ticket=ticket, kind=kind, author=author, body=body, change=change or {},
         created_at=now or timezone.now(),
     )  # fmt: skip
+    # In the same transaction: what integrations hear about is recorded with the change.
+    webhooks.ticket_event_publish(event=event, ticket=ticket)
+    return event
 
 
 def _ticket_locked(ticket: Ticket | int) -> Ticket:
     pk = ticket if isinstance(ticket, int) else ticket.pk
     # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of an outer join.
+    # webhooks_on: whether the ticket's events may have a webhook to record, read here rather
+    # than in a statement of its own (tickets.services.webhooks).
     return (
         Ticket.objects.select_for_update(of=("self",))
         .select_related("queue", "assignee__user")
+        .annotate(webhooks_on=webhooks.webhooks_active())
         .get(pk=pk)
     )
 

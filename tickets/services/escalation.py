@@ -23,6 +23,7 @@ from guides import services as guide_services
 from guides.models import Attempt, Guide, StepOutcome
 from tickets import events, signals
 from tickets.models import Ticket, TicketEvent, ticket_reference_new
+from tickets.services import webhooks
 from tickets.services.assignment import agents_pick, assigned_facts
 from tickets.services.routing import route, routing_table, routing_version
 from tickets.services.sla import sla_due_times
@@ -167,7 +168,11 @@ def _locked_escalations(*, skip_locked: bool = False) -> QuerySet[Attempt]:
     return (
         Attempt.objects.select_for_update(of=("self",), skip_locked=skip_locked)
         .select_related("guide", "guide__company", "company")
-        .annotate(routing_version=routing_version(), ticket_made=F("ticket__id"))
+        .annotate(
+            routing_version=routing_version(),
+            ticket_made=F("ticket__id"),
+            webhooks_on=webhooks.webhooks_active(),
+        )
         .filter(status=Attempt.Status.ESCALATED)
         .order_by("escalation_requested_at", "pk")
     )
@@ -299,6 +304,8 @@ def _tickets_create(attempts: list[Attempt]) -> list[Ticket]:
     if drawn:
         done["ticket_reference"] = Case(*drawn, default=F("ticket_reference"))
     Attempt.objects.filter(pk__in=[attempt.pk for attempt in attempts]).update(**done)
+    if getattr(attempts[0], "webhooks_on", True):  # read with the lock (_locked_escalations)
+        webhooks.tickets_created_publish(attempts=attempts, tickets=tickets, agents=agents)
     signals.tickets_created.send(
         sender=Ticket,
         created=[

@@ -49,3 +49,15 @@ class TicketClosedForReplies(TicketStateRefusal):
 
 class TicketNotSolved(TicketStateRefusal):
     code = "ticket_not_solved"
+
+
+class WebhookError(TicketError):
+    """A webhook endpoint's input refused (its URL, events, name), or its manager."""
+
+    code = "webhook_error"
+
+
+class WebhookEndpointDisabled(WebhookError):
+    code = "endpoint_disabled"
+    status = 409
+    field = None
