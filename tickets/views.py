@@ -533,7 +533,7 @@ def contact(request: HttpRequest) -> HttpResponse:
     if refusal is not None:
         form.add_error(None, refusal.message)
     can_send = valid and (refusal is None or sending)
-    if not can_send:
+    if not (can_send or sending):
         # Files are asked for with the button that sends: a browser does not keep a chosen
         # file across the suggestions' round trip.
         form.fields.pop("attachments", None)
