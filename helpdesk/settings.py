@@ -11,6 +11,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -235,7 +236,7 @@ STATIC_ROOT = VAR_DIR / "static"
 # helpdesk/static is found as an installed app's (no STATICFILES_DIRS entry, or collectstatic
 # would find every file twice).
 STATIC_ROOT.mkdir(exist_ok=True)
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
@@ -245,6 +246,59 @@ STORAGES = {
         )
     },
 }
+
+# --- Attachments (tickets.services.attachments, docs/attachments.md) ----------------------
+# Files travel with messages in their own storage alias: on the file system under the var
+# dir by default (a storage with no URL at all: tickets.storage), or in an S3-compatible
+# bucket (AWS S3, MinIO) when ATTACHMENTS_S3_BUCKET is set, as private objects. Either way
+# they are served only by tickets.views.attachment_download, behind a short-lived signed link.
+ATTACHMENTS_S3_BUCKET = env_str("ATTACHMENTS_S3_BUCKET", "")
+if ATTACHMENTS_S3_BUCKET:
+    # https://django-storages.readthedocs.io/en/latest/backends/amazon-S3.html
+    STORAGES["attachments"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": ATTACHMENTS_S3_BUCKET,
+            # MinIO or another S3-compatible server; empty for AWS itself.
+            "endpoint_url": env_str("AWS_S3_ENDPOINT_URL", "") or None,
+            "region_name": env_str("AWS_S3_REGION_NAME", "") or None,
+            # Empty: boto3's own chain (instance role, ~/.aws, AWS_* in the environment).
+            "access_key": env_str("AWS_ACCESS_KEY_ID", "") or None,
+            "secret_key": env_str("AWS_SECRET_ACCESS_KEY", "") or None,
+            "location": env_str("ATTACHMENTS_S3_PREFIX", "attachments"),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+else:
+    STORAGES["attachments"] = {
+        "BACKEND": "tickets.storage.PrivateFileSystemStorage",
+        "OPTIONS": {
+            "location": env_str("ATTACHMENTS_DIR", str(VAR_DIR / "attachments")),
+            # Owner-only: another local user of the server cannot read customers' files.
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    }
+# Per file, in bytes; files per message; the types accepted, by what their content is.
+ATTACHMENT_MAX_SIZE = env_int("ATTACHMENT_MAX_SIZE", 10 * 1024 * 1024, minimum=1)
+ATTACHMENT_MAX_COUNT = env_int("ATTACHMENT_MAX_COUNT", 5, minimum=0)
+ATTACHMENT_TYPES = env_list(
+    "ATTACHMENT_TYPES",
+    ["image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"],
+)
+_ATTACHMENT_KNOWN_TYPES = {
+    "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain",
+    "application/zip",
+}  # fmt: skip
+if unknown := set(ATTACHMENT_TYPES) - _ATTACHMENT_KNOWN_TYPES:
+    raise ImproperlyConfigured(
+        f"ATTACHMENT_TYPES: {', '.join(sorted(unknown))} cannot be recognised; "
+        f"known: {', '.join(sorted(_ATTACHMENT_KNOWN_TYPES))}."
+    )
+# How long a download link works, in seconds.
+ATTACHMENT_LINK_MAX_AGE = env_int("ATTACHMENT_LINK_MAX_AGE", 600, minimum=10)
 
 # --- Security -----------------------------------------------------------------------------
 # Production defaults are strict; each can be relaxed by its variable (e.g. behind a proxy that

@@ -373,3 +373,25 @@ def statistics_story(*, company=None) -> StatisticsStory:
         made.refresh_from_db()
     return StatisticsStory(guide=guide, steps=steps, version=version, attempts=attempts,
                            ticket=ticket)  # fmt: skip
+
+
+# --- attachments -----------------------------------------------------------------------------
+
+
+def png_bytes(width: int = 4, height: int = 3) -> bytes:
+    """A real PNG image (a grey rectangle), small enough to upload in any test."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )

@@ -44,3 +44,17 @@ if _XDIST_WORKER and CACHES["default"]["BACKEND"].endswith("RedisCache"):
             "KEY_PREFIX": f"{CACHES['default']['KEY_PREFIX']}-{_XDIST_WORKER}",
         },
     }
+
+# Attachments the tests store go to a folder of their own, never the developer's var/attachments
+# (servers and workers a test starts read these settings too, so they share it).
+if STORAGES["attachments"]["BACKEND"] == "tickets.storage.PrivateFileSystemStorage":  # noqa: F405
+    STORAGES = {  # noqa: F405
+        **STORAGES,  # noqa: F405
+        "attachments": {
+            **STORAGES["attachments"],  # noqa: F405
+            "OPTIONS": {
+                **STORAGES["attachments"]["OPTIONS"],  # noqa: F405
+                "location": str(VAR_DIR / "test-attachments"),  # noqa: F405
+            },
+        },
+    }

@@ -1,10 +1,66 @@
+from typing import Any
+
 from django import forms
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from guides import selectors
 from guides.models import Attempt
 from helpdesk.text import OneLineFormField, PlainTextFormField
 from tickets.models import CUSTOMER_MESSAGE_MAX_LENGTH, RatingScore
+from tickets.services.attachments import (
+    TYPE_EXTENSIONS,
+    AttachmentRefused,
+    CheckedFile,
+    accepted_kinds,
+    attachments_check,
+    uploads_read,
+)
+
+
+class MultipleFileInput(forms.FileInput):
+    allow_multiple_selected = True
+
+
+def _attachments_help() -> str:
+    from django.conf import settings
+    from django.template.defaultfilters import filesizeformat
+
+    count = settings.ATTACHMENT_MAX_COUNT
+    return str(
+        ngettext(
+            "Up to %(count)d file of %(size)s: %(kinds)s.",
+            "Up to %(count)d files of %(size)s each: %(kinds)s.",
+            count,
+        )
+        % {
+            "count": count,
+            "size": filesizeformat(settings.ATTACHMENT_MAX_SIZE),
+            "kinds": accepted_kinds(),
+        }
+    )
+
+
+class AttachmentsField(forms.FileField):
+    """Files attached to a message, checked by tickets.services.attachments_check: cleans
+    to a list of CheckedFile, or to the refusal of each bad file."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        accept = ",".join(sorted({ext for exts in TYPE_EXTENSIONS.values() for ext in exts}))
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": accept}))
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("label", _("Attach files (optional)"))
+        kwargs.setdefault("help_text", lazy(_attachments_help, str)())
+        super().__init__(**kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[CheckedFile]:
+        uploads = data if isinstance(data, list | tuple) else [data]
+        files = [super(AttachmentsField, self).clean(item, initial) for item in uploads if item]
+        try:
+            return attachments_check(files=uploads_read(files))
+        except AttachmentRefused as refusal:
+            raise forms.ValidationError(refusal.messages) from None
 
 
 def contact_name_field() -> forms.Field:
@@ -35,6 +91,8 @@ class ContactRequestForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 5, "dir": "auto"}),
         label=_("What is going wrong?"),
     )
+    # A screenshot of the error: held by the request until its ticket exists.
+    attachments = AttachmentsField(label=_("Attach a screenshot or a file (optional)"))
     company = forms.ModelChoiceField(
         queryset=selectors.companies_with_published_guides().order_by("name"),
         required=False,
@@ -55,6 +113,7 @@ class CustomerReplyForm(forms.Form):
         label=_("Your message"),
         error_messages={"required": _("Write your message first.")},
     )
+    attachments = AttachmentsField()
 
 
 class GuideContactForm(forms.Form):
@@ -65,6 +124,7 @@ class GuideContactForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 5, "dir": "auto"}),
         label=_("What is still going wrong?"),
     )
+    attachments = AttachmentsField(label=_("Attach a screenshot or a file (optional)"))
     name = contact_name_field()
     email = contact_email_field()
 

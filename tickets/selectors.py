@@ -167,7 +167,12 @@ def ticket_by_secret(*, reference: str, secret: str) -> Ticket | None:
 
 
 def ticket_thread(*, ticket: Ticket, public_only: bool = False) -> QuerySet[TicketEvent]:
-    events = ticket.events.select_related("author").order_by("created_at", "pk")
+    # Each message's files come with it (one more query), for every surface that shows them.
+    events = (
+        ticket.events.select_related("author")
+        .prefetch_related("attachments")
+        .order_by("created_at", "pk")
+    )
     if public_only:
         events = events.filter(kind__in=PUBLIC_EVENT_KINDS)
     return events

@@ -8,6 +8,7 @@ urlpatterns = [
     path("new/guides/<int:guide_id>/", views.contact_guide_open, name="contact-guide-open"),
     # Before the status page's pattern, which these two segments would also match.
     path("rate/<str:token>/", views.ticket_rate_link, name="rate"),
+    path("files/<str:token>/", views.attachment_download, name="attachment"),
     path("<str:reference>/<str:token>/", views.ticket_status, name="status"),
     path("<str:reference>/<str:token>/state/", views.ticket_status_state, name="status-state"),
 ]

@@ -1,13 +1,20 @@
 """The customer's side of a ticket: the two ways to ask for a person (the guide's "talk to a
-person" and the contact form), their confirmation, the status page behind the link, and the
-one-click rating from the e-mail."""
+person" and the contact form), their confirmation, the status page behind the link, the
+one-click rating from the e-mail, and the signed download links of attachments."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import translation
@@ -36,6 +43,7 @@ from tickets.models import (
     CUSTOMER_MESSAGE_MAX_LENGTH,
     OPEN_TICKET_STATUSES,
     RATING_WINDOW,
+    Attachment,
     RatingSource,
     Ticket,
     TicketRating,
@@ -156,7 +164,9 @@ def ticket_status(request: HttpRequest, reference: str, token: str) -> HttpRespo
     with translation.override(ticket.language):
         action = request.POST.get("action", "reply") if request.method == "POST" else ""
         posted = request.POST if request.method == "POST" else None
-        form = CustomerReplyForm(posted if action == "reply" else None)
+        form = CustomerReplyForm(
+            posted if action == "reply" else None, request.FILES if action == "reply" else None
+        )
         still_form = StillNeedHelpForm(posted if action == "still_need_help" else None)
         rating_form = RatingForm(
             posted if action == "rate" else None,
@@ -233,7 +243,12 @@ def _status_action(
             if not form.is_valid():
                 return "", 200, False
             writes.count(address)
-            services.ticket_customer_reply(ticket=ticket, body=form.cleaned_data["body"])
+            # One transaction: the message is sent with its files or not at all.
+            with transaction.atomic():
+                event = services.ticket_customer_reply(
+                    ticket=ticket, body=form.cleaned_data["body"]
+                )
+                services.attachments_add(event=event, files=form.cleaned_data["attachments"])
             messages.success(request, _("Your message was sent. A person will read it soon."))
         elif action == "solved":
             writes.count(address)
@@ -393,7 +408,9 @@ def guide_contact(request: HttpRequest, company: str, language: str, slug: str) 
             return _see_other(request.path)
         with translation.override(guide.language):
             return _guide_contact_done(request, guide, attempt)
-    form = GuideContactForm(request.POST or None, initial=_prefilled(request))
+    form = GuideContactForm(
+        request.POST or None, request.FILES or None, initial=_prefilled(request)
+    )
     refusal = None
     if request.method == "POST" and form.is_valid():
         with translation.override(guide.language):  # the form's language, not the browser's
@@ -416,6 +433,7 @@ def guide_contact(request: HttpRequest, company: str, language: str, slug: str) 
                 name=form.cleaned_data["name"],
                 email=form.cleaned_data["email"],
             )
+            services.attachments_hold(attempt=attempt, files=form.cleaned_data["attachments"])
         sent = _see_other(request.path)
         if token:
             guide_views.remember_attempt(sent, guide, token)
@@ -449,7 +467,9 @@ def contact(request: HttpRequest) -> HttpResponse:
     Both steps are limited per client (helpdesk.limits): a suggestion is a search, sending is
     an escalation (also limited per recipient e-mail address). A refused form is shown again,
     as typed, with the reason, a 429 and Retry-After; nothing is written."""
-    form = ContactRequestForm(request.POST or None, initial=_prefilled(request))
+    form = ContactRequestForm(
+        request.POST or None, request.FILES or None, initial=_prefilled(request)
+    )
     suggestions: list = []
     click_token = ""
     refusal: limits.Refusal | None = None
@@ -475,6 +495,9 @@ def contact(request: HttpRequest) -> HttpResponse:
                         description=form.cleaned_data["description"],
                         name=form.cleaned_data["name"],
                         email=form.cleaned_data["email"],
+                    )
+                    services.attachments_hold(
+                        attempt=attempt, files=form.cleaned_data["attachments"]
                     )
                 request.session.pop(OPENED_GUIDES_SESSION_KEY, None)
                 # Post/redirect/get onto the request's own status page, which shows the
@@ -509,13 +532,18 @@ def contact(request: HttpRequest) -> HttpResponse:
                         click_token = search_log.search_click_token(search_id)
     if refusal is not None:
         form.add_error(None, refusal.message)
+    can_send = valid and (refusal is None or sending)
+    if not (can_send or sending):
+        # Files are asked for with the button that sends: a browser does not keep a chosen
+        # file across the suggestions' round trip.
+        form.fields.pop("attachments", None)
     context = {
         "form": form,
         "suggestions": suggestions,
         "click_token": click_token,
         "suggested": request.method == "POST" and refusal is None,
         # After suggestions, or when sending was refused for now: the button that sends.
-        "can_send": valid and (refusal is None or sending),
+        "can_send": can_send,
     }
     response = render(
         request, "tickets/contact.html", context, status=200 if refusal is None else 429
@@ -539,3 +567,51 @@ def contact_guide_open(request: HttpRequest, guide_id: int) -> HttpResponse:
         # The suggestions' search, if it was logged: this is the guide it led to.
         search_log.search_click_record(token=request.GET.get("s", ""), guide_id=guide.pk)
     return redirect(guide.public_path())
+
+
+# --- attachments ---------------------------------------------------------------------------------
+
+# What a download is served as: the sniffed type when a browser cannot run it, else bytes.
+_SAFE_DOWNLOAD_TYPES = {
+    "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "application/zip",
+}  # fmt: skip
+
+
+@require_safe
+@never_cache
+def attachment_download(request: HttpRequest, token: str) -> HttpResponse | FileResponse:
+    """An attachment behind its signed link (tickets.services.attachment_link_token), as a
+    download whatever its type: a forged or unknown link is a 404 page, an expired one 410.
+    The link is the permission: pages hand it only to readers who may see the message."""
+    try:
+        pk = services.attachment_link_read(token)
+        attachment = Attachment.objects.get(pk=pk)
+    except (services.AttachmentLinkInvalid, Attachment.DoesNotExist) as error:
+        status = error.status if isinstance(error, services.AttachmentLinkInvalid) else 404
+        response = render(
+            request, "tickets/attachment_link.html", {"expired": status == 410}, status=status
+        )
+        return _private(response)
+    try:
+        stored = attachment.file.open("rb")
+    except OSError:  # the row outlived its file (restored database, emptied bucket)
+        response = render(request, "tickets/attachment_link.html", {"missing": True}, status=404)
+        return _private(response)
+    if attachment.content_type in _SAFE_DOWNLOAD_TYPES:
+        content_type = attachment.content_type
+    elif attachment.content_type == "text/plain":
+        content_type = "text/plain; charset=utf-8"
+    else:
+        content_type = "application/octet-stream"
+    # FileResponse writes Content-Disposition: attachment with an RFC 5987 filename* when
+    # the name is not ASCII.
+    download = FileResponse(
+        stored, as_attachment=True, filename=attachment.name, content_type=content_type
+    )
+    download["X-Content-Type-Options"] = "nosniff"
+    # Were it ever rendered inline, it would run nothing and reach nothing.
+    download["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    download["Cache-Control"] = f"private, max-age={settings.ATTACHMENT_LINK_MAX_AGE}"
+    download["Referrer-Policy"] = "no-referrer"
+    download["X-Robots-Tag"] = "noindex, nofollow"
+    return download

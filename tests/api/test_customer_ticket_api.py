@@ -45,7 +45,7 @@ def test_it_shows_the_customer_their_ticket_and_the_public_thread_only(alice, ti
     assert [s["title"] for s in data["tried_steps"]] == ["Update the card", "Try another card"]
     assert data["messages"] == [
         {"sender": "support", "body": "Which card did you use?",
-         "created_at": data["messages"][0]["created_at"]},
+         "created_at": data["messages"][0]["created_at"], "attachments": []},
     ]  # fmt: skip
     text = response.content.decode()
     assert "fraud" not in text  # the note
@@ -89,7 +89,7 @@ def test_a_customer_reply_on_a_pending_ticket_opens_it(alice, ticket):
     assert response.json()["status"] == "open"
     assert response.json()["messages"][-1] == {
         "sender": "customer", "body": "The Visa one",
-        "created_at": response.json()["messages"][-1]["created_at"],
+        "created_at": response.json()["messages"][-1]["created_at"], "attachments": [],
     }  # fmt: skip
     ticket.refresh_from_db()
     assert ticket.status == "open"

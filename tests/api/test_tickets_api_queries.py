@@ -108,8 +108,9 @@ def test_it_shows_a_ticket_with_2_or_20_events_in_the_same_queries(billing, alic
         services.ticket_priority_change(ticket=ticket, priority=1 + number % 4, actor=sue)
 
     assert ticket.events.count() >= 19
-    # token, the two permission reads, the ticket with its joins, the thread with its authors
-    assert count_queries(client, path) == small == 5
+    # token, the two permission reads, the ticket with its joins, the thread with its authors,
+    # the thread's attachments
+    assert count_queries(client, path) == small == 6
 
 
 def test_the_customer_reads_2_or_20_messages_in_the_same_queries(billing, alice):
@@ -124,4 +125,4 @@ def test_the_customer_reads_2_or_20_messages_in_the_same_queries(billing, alice)
         services.ticket_reply(ticket=ticket, actor=alice.user, body=f"Reply {number}")
         services.ticket_customer_reply(ticket=ticket, body=f"Answer {number}")
 
-    assert count_queries(client, path) == small == 2  # ticket, public thread
+    assert count_queries(client, path) == small == 3  # ticket, public thread, attachments

@@ -28,11 +28,12 @@ from tickets.models import Priority, Queue, RoutingRule, RoutingVersion, SLAPoli
 # the routing rules, queues, SLA policies or tags reads them again: three more reads.
 #   claim: the escalations awaiting a ticket (SELECT), the first tries' count (UPDATE); the
 #   batch: its locked read, tried steps, guide tags, the queue's agents, one capacity UPDATE
-#   per agent, INSERT tickets, INSERT events, UPDATE attempts; then nothing left (SELECT), and
+#   per agent, INSERT tickets, INSERT events, UPDATE the files sent with the requests
+#   (tickets.services.attachments), UPDATE attempts; then nothing left (SELECT), and
 #   once more after the wake-up key is deleted (tickets.tasks.escalate_attempt).
-STATEMENTS_PER_RUN = 12
+STATEMENTS_PER_RUN = 13
 STATEMENTS_AFTER_A_ROUTING_CHANGE = STATEMENTS_PER_RUN + 3
-WRITES_PER_RUN = 5
+WRITES_PER_RUN = 6
 
 WRITE_VERBS = ("INSERT", "UPDATE", "DELETE")
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK")

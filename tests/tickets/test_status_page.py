@@ -130,7 +130,7 @@ def test_it_answers_no_other_method(client, db):
 
 
 @pytest.mark.parametrize("replies", [1, 10])
-def test_it_reads_the_page_in_two_queries_whatever_the_thread(
+def test_it_reads_the_page_in_three_queries_whatever_the_thread(
     client, alice, django_assert_num_queries, replies
 ):
     ticket = ticket_escalated()
@@ -138,8 +138,8 @@ def test_it_reads_the_page_in_two_queries_whatever_the_thread(
     for n in range(replies):
         services.ticket_reply(ticket=ticket, actor=alice, body=f"Reply {n}")
 
-    # The ticket with its company and guide, the public thread.
-    with django_assert_num_queries(2):
+    # The ticket with its company and guide, the public thread, the thread's attachments.
+    with django_assert_num_queries(3):
         response = client.get(status_path(ticket))
     assert response.content.decode().count("Reply ") == replies
 

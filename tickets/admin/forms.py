@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from guides.models import StepProposal
 from guides.services import STEP_PROPOSAL_BODY_MAX_LENGTH
 from tickets.admin.filters import AssigneeFilter, agent_profile_of
+from tickets.forms import AttachmentsField
 from tickets.models import (
     STAFF_MESSAGE_MAX_LENGTH,
     TICKET_TRANSITIONS,
@@ -37,6 +38,7 @@ class ReplyForm(forms.Form):
     is_fix = forms.BooleanField(
         label=_("This reply is the fix: propose it as a step of the guide"), required=False
     )
+    attachments = AttachmentsField()
 
     def __init__(self, *args, ticket: Ticket, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -99,6 +101,7 @@ class NoteForm(forms.Form):
         max_length=STAFF_MESSAGE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3, "dir": "auto"}),
     )
+    attachments = AttachmentsField()
 
 
 class TransitionForm(forms.Form):

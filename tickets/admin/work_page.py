@@ -11,6 +11,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -217,7 +218,10 @@ class WorkPageMixin(admin.ModelAdmin):
             "reply_form": ReplyForm(
                 ticket=ticket, initial={"body": session.pop(_draft_key(ticket, "reply"), "")}
             ),
-            "note_form": NoteForm(initial={"body": session.pop(_draft_key(ticket, "note"), "")}),
+            "note_form": NoteForm(
+                initial={"body": session.pop(_draft_key(ticket, "note"), "")},
+                auto_id="id_note_%s",
+            ),
             "priority_form": PriorityForm(initial={"priority": ticket.priority}),
             "transitions": transition_choices(ticket),
             "members": (
@@ -280,11 +284,13 @@ class WorkPageMixin(admin.ModelAdmin):
             ]
 
     def _work_reply(self, request: HttpRequest, ticket: Ticket) -> str | tuple[str, str]:
-        data = valid_data(ReplyForm(request.POST, ticket=ticket))
-        reply = services.ticket_reply(
-            ticket=ticket, actor=request.user, body=data["body"], public=True,
-            status_after=data["status_after"] or None,
-        )  # fmt: skip
+        data = valid_data(ReplyForm(request.POST, request.FILES, ticket=ticket))
+        with transaction.atomic():  # the reply goes with its files or not at all
+            reply = services.ticket_reply(
+                ticket=ticket, actor=request.user, body=data["body"], public=True,
+                status_after=data["status_after"] or None,
+            )  # fmt: skip
+            services.attachments_add(event=reply, files=data["attachments"])
         sent = str(_("Reply sent to the customer."))
         if data["is_fix"]:
             # On to the fix's page, drafted from this reply, for the agent to edit and send.
@@ -293,8 +299,10 @@ class WorkPageMixin(admin.ModelAdmin):
         return sent
 
     def _work_note(self, request: HttpRequest, ticket: Ticket) -> str:
-        data = valid_data(NoteForm(request.POST))
-        services.ticket_note(ticket=ticket, actor=request.user, body=data["body"])
+        data = valid_data(NoteForm(request.POST, request.FILES))
+        with transaction.atomic():
+            note = services.ticket_note(ticket=ticket, actor=request.user, body=data["body"])
+            services.attachments_add(event=note, files=data["attachments"])
         return str(_("Internal note added."))
 
     def _work_status(self, request: HttpRequest, ticket: Ticket) -> str:

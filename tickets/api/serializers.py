@@ -6,6 +6,7 @@ each event's author), so a page or a thread costs the same number of queries at 
 
 from __future__ import annotations
 
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -24,12 +25,14 @@ from tickets.models import (
     CUSTOMER_MESSAGE_MAX_LENGTH,
     STAFF_MESSAGE_MAX_LENGTH,
     AgentProfile,
+    Attachment,
     Priority,
     RatingScore,
     Ticket,
     TicketEvent,
     TicketRating,
 )
+from tickets.services.attachments import attachment_link_token
 from tickets.services.satisfaction import rating_open
 
 # --- output: the staff's view ----------------------------------------------------------------
@@ -106,13 +109,30 @@ class TicketChangeSerializer(serializers.Serializer):
         return fields
 
 
+class AttachmentOutputSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(
+        help_text="A signed download link, valid for ATTACHMENT_LINK_MAX_AGE seconds (10 "
+        "minutes by default): read the ticket again for a fresh one."
+    )
+
+    class Meta:
+        model = Attachment
+        fields = ["name", "content_type", "size", "sha256", "url"]
+
+    def get_url(self, attachment: Attachment) -> str:
+        path = reverse("tickets:attachment", kwargs={"token": attachment_link_token(attachment)})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+
 class TicketEventOutputSerializer(serializers.ModelSerializer):
     author = serializers.SerializerMethodField(help_text="Who wrote it; null for the system.")
     change = serializers.SerializerMethodField(help_text="What changed, for changes.")
+    attachments = AttachmentOutputSerializer(many=True, read_only=True)
 
     class Meta:
         model = TicketEvent
-        fields = ["kind", "author", "body", "created_at", "change"]
+        fields = ["kind", "author", "body", "created_at", "change", "attachments"]
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_author(self, event: TicketEvent) -> str | None:
@@ -148,7 +168,10 @@ class TicketDetailOutputSerializer(TicketListOutputSerializer):
 
     @extend_schema_field(TicketEventOutputSerializer(many=True))
     def get_messages(self, ticket: Ticket) -> list:
-        return list(TicketEventOutputSerializer(self.context["thread"], many=True).data)
+        thread = TicketEventOutputSerializer(
+            self.context["thread"], many=True, context=self.context
+        )
+        return list(thread.data)
 
 
 # --- output: the customer's view -------------------------------------------------------------
@@ -164,10 +187,11 @@ class CustomerTriedStepSerializer(serializers.Serializer):
 class CustomerMessageSerializer(serializers.ModelSerializer):
     # No names or addresses of the staff: "support" is who answers.
     sender = serializers.SerializerMethodField()
+    attachments = AttachmentOutputSerializer(many=True, read_only=True)
 
     class Meta:
         model = TicketEvent
-        fields = ["sender", "body", "created_at"]
+        fields = ["sender", "body", "created_at", "attachments"]
 
     @extend_schema_field(serializers.ChoiceField(choices=["customer", "support"]))
     def get_sender(self, event: TicketEvent) -> str:
@@ -219,7 +243,8 @@ class CustomerTicketOutputSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(CustomerMessageSerializer(many=True))
     def get_messages(self, ticket: Ticket) -> list:
-        return list(CustomerMessageSerializer(self.context["thread"], many=True).data)
+        thread = CustomerMessageSerializer(self.context["thread"], many=True, context=self.context)
+        return list(thread.data)
 
 
 # --- input ---------------------------------------------------------------------------------------
@@ -239,6 +264,23 @@ class ReplyInputSerializer(serializers.Serializer):
 
 class NoteInputSerializer(serializers.Serializer):
     body = _body(help_text="Seen by the staff only.")
+
+
+def _attachments() -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True, use_url=False),
+        required=False,
+        help_text="Files sent with the message (repeat the part for each). Limits on count, "
+        "size and type (judged from the content, not the name): see docs/attachments.md.",
+    )
+
+
+class ReplyUploadInputSerializer(ReplyInputSerializer):
+    attachments = _attachments()
+
+
+class NoteUploadInputSerializer(NoteInputSerializer):
+    attachments = _attachments()
 
 
 class TransitionInputSerializer(serializers.Serializer):
@@ -266,6 +308,10 @@ class MoveInputSerializer(serializers.Serializer):
 
 class CustomerReplyInputSerializer(serializers.Serializer):
     body = _body(max_length=CUSTOMER_MESSAGE_MAX_LENGTH)
+
+
+class CustomerReplyUploadInputSerializer(CustomerReplyInputSerializer):
+    attachments = _attachments()
 
 
 class CustomerRatingInputSerializer(serializers.Serializer):

@@ -7,6 +7,7 @@ every refusal leaves in the one error shape (helpdesk.api.errors).
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import (
@@ -15,10 +16,11 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
-from rest_framework import permissions, status, viewsets
+from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
@@ -28,6 +30,7 @@ from guides.models import Language
 from helpdesk import limits
 from helpdesk.api.errors import ErrorSerializer
 from helpdesk.api.inputs import SLUG_PATTERN, validated
+from helpdesk.api.parsers import JSONParser
 from helpdesk.api.schema import ERROR_RESPONSES
 from helpdesk.api.throttling import (
     AnonRateThrottle,
@@ -77,6 +80,23 @@ CONFLICT = {
         "at capacity, or the ticket is closed. `detail` says why.",
     )
 }
+
+
+# The writes of a message take JSON, or multipart/form-data with files in ``attachments``.
+MESSAGE_PARSERS = [JSONParser, MultiPartParser]
+
+
+def message_input(
+    request: Request,
+    serializer: type[serializers.Serializer],
+    upload_serializer: type[serializers.Serializer],
+) -> tuple[dict, list[services.CheckedFile]]:
+    """A message's fields and its files, checked before anything is written: a refused file
+    is a 400 under ``attachments`` naming each bad file."""
+    multipart = (request.content_type or "").startswith("multipart/form-data")
+    data = validated(upload_serializer if multipart else serializer, request)
+    uploads = data.pop("attachments", [])
+    return data, services.attachments_check(files=services.uploads_read(uploads))
 
 
 def own_agent_profile(request: Request, refusal: str):
@@ -183,7 +203,8 @@ class TicketViewSet(viewsets.GenericViewSet):
     def detail_response(self, ticket: Ticket, *, code: int = status.HTTP_200_OK) -> Response:
         ticket = _ticket_related(Ticket.objects.select_related("guide")).get(pk=ticket.pk)
         thread = selectors.ticket_thread(ticket=ticket)
-        data = io.TicketDetailOutputSerializer(ticket, context={"thread": thread}).data
+        context = {"thread": thread, "request": self.request}
+        data = io.TicketDetailOutputSerializer(ticket, context=context).data
         return Response(data, status=code)
 
     def list(self, request: Request) -> Response:
@@ -206,37 +227,46 @@ class TicketViewSet(viewsets.GenericViewSet):
         if ticket is None:
             raise Http404
         thread = selectors.ticket_thread(ticket=ticket)
-        return Response(io.TicketDetailOutputSerializer(ticket, context={"thread": thread}).data)
+        context = {"thread": thread, "request": request}
+        return Response(io.TicketDetailOutputSerializer(ticket, context=context).data)
 
     @extend_schema(
         summary="Reply to the customer (e-mailed), optionally moving the status on",
         parameters=[REFERENCE],
-        request=io.ReplyInputSerializer,
+        request={
+            "application/json": io.ReplyInputSerializer,
+            "multipart/form-data": io.ReplyUploadInputSerializer,
+        },
         responses={201: io.TicketDetailOutputSerializer, **STAFF_ERRORS, **CONFLICT},
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], parser_classes=MESSAGE_PARSERS)
     def reply(self, request: Request, reference: str) -> Response:
         ticket = self.ticket()
-        data = validated(io.ReplyInputSerializer, request)
-        with refusals_concern("body"):
-            services.ticket_reply(
+        data, files = message_input(request, io.ReplyInputSerializer, io.ReplyUploadInputSerializer)
+        with refusals_concern("body"), transaction.atomic():
+            reply = services.ticket_reply(
                 ticket=ticket, actor=request.user, body=data["body"],
                 status_after=data.get("status_after"),
             )  # fmt: skip
+            services.attachments_add(event=reply, files=files)
         return self.detail_response(ticket, code=status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Add an internal note (the customer never sees it)",
         parameters=[REFERENCE],
-        request=io.NoteInputSerializer,
+        request={
+            "application/json": io.NoteInputSerializer,
+            "multipart/form-data": io.NoteUploadInputSerializer,
+        },
         responses={201: io.TicketDetailOutputSerializer, **STAFF_ERRORS},
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], parser_classes=MESSAGE_PARSERS)
     def notes(self, request: Request, reference: str) -> Response:
         ticket = self.ticket()
-        data = validated(io.NoteInputSerializer, request)
-        with refusals_concern("body"):
-            services.ticket_note(ticket=ticket, actor=request.user, body=data["body"])
+        data, files = message_input(request, io.NoteInputSerializer, io.NoteUploadInputSerializer)
+        with refusals_concern("body"), transaction.atomic():
+            note = services.ticket_note(ticket=ticket, actor=request.user, body=data["body"])
+            services.attachments_add(event=note, files=files)
         return self.detail_response(ticket, code=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -470,7 +500,7 @@ class _CustomerTicketView(CountedThrottlesMixin, APIView):
     def state(self, ticket: Ticket, *, code: int = status.HTTP_200_OK) -> Response:
         thread = selectors.ticket_thread(ticket=ticket, public_only=True)
         can_reply = ticket.accepts_customer_replies()
-        context = {"thread": thread, "can_reply": can_reply}
+        context = {"thread": thread, "can_reply": can_reply, "request": self.request}
         return Response(io.CustomerTicketOutputSerializer(ticket, context=context).data, code)
 
 
@@ -492,10 +522,15 @@ class CustomerTicketView(_CustomerTicketView):
 
 
 class CustomerTicketReplyView(_CustomerTicketView):
+    parser_classes = MESSAGE_PARSERS
+
     @extend_schema(
         summary="The customer writes on their ticket (reopens a pending or recently solved one)",
         parameters=[REFERENCE, SECRET_HEADER],
-        request=io.CustomerReplyInputSerializer,
+        request={
+            "application/json": io.CustomerReplyInputSerializer,
+            "multipart/form-data": io.CustomerReplyUploadInputSerializer,
+        },
         responses={
             201: io.CustomerTicketOutputSerializer,
             **CUSTOMER_ERRORS,
@@ -506,9 +541,12 @@ class CustomerTicketReplyView(_CustomerTicketView):
     )
     def post(self, request: Request, reference: str) -> Response:
         ticket = self.ticket(request, reference)
-        data = validated(io.CustomerReplyInputSerializer, request)
-        with refusals_concern("body"):
-            services.ticket_customer_reply(ticket=ticket, body=data["body"])
+        data, files = message_input(
+            request, io.CustomerReplyInputSerializer, io.CustomerReplyUploadInputSerializer
+        )
+        with refusals_concern("body"), transaction.atomic():
+            event = services.ticket_customer_reply(ticket=ticket, body=data["body"])
+            services.attachments_add(event=event, files=files)
         ticket.refresh_from_db(fields=["status", "updated_at", "solved_at", "closed_at"])
         return self.state(ticket, code=status.HTTP_201_CREATED)
 

@@ -16,6 +16,8 @@ One module per subdomain; this package re-exports their public names, so callers
 - insights: the statistics rollup (the day tallies of guides, with their tickets).
 - webhooks (a package; callers import it as ``services.webhooks``): signed webhooks out,
   their endpoints, the events recorded with each change, delivery and retries.
+- attachments: files checked and stored with messages (or held by a request until its
+  ticket exists), and their signed download links.
 - exceptions: the refusals (TicketError and its subclasses).
 
 Services never import tickets.tasks: work that must happen after commit (e-mails, the
@@ -31,6 +33,19 @@ from tickets.services.assignment import (
     ticket_assign_to,
     ticket_claim_next,
     tickets_assign_waiting,
+)
+from tickets.services.attachments import (
+    AttachmentLinkExpired,
+    AttachmentLinkInvalid,
+    AttachmentRefused,
+    CheckedFile,
+    accepted_kinds,
+    attachment_link_read,
+    attachment_link_token,
+    attachments_add,
+    attachments_check,
+    attachments_hold,
+    uploads_read,
 )
 from tickets.services.escalation import (
     ESCALATION_BATCH_SIZE,
@@ -90,6 +105,10 @@ __all__ = [
     "TRANSIENT_DATABASE_ERRORS",
     "AgentAtCapacity",
     "AgentUnavailable",
+    "AttachmentLinkExpired",
+    "AttachmentLinkInvalid",
+    "AttachmentRefused",
+    "CheckedFile",
     "RatingLinkExpired",
     "RatingNotOpen",
     "RollupResult",
@@ -99,8 +118,14 @@ __all__ = [
     "TicketNotPermitted",
     "TicketNotSolved",
     "TransitionNotAllowed",
+    "accepted_kinds",
     "agent_availability_set",
     "agent_claim_slot",
+    "attachment_link_read",
+    "attachment_link_token",
+    "attachments_add",
+    "attachments_check",
+    "attachments_hold",
     "escalation_delivery_record",
     "escalation_request",
     "escalation_request_by_id",
@@ -130,4 +155,5 @@ __all__ = [
     "tickets_assign_waiting",
     "tickets_close_solved",
     "tickets_sla_check",
+    "uploads_read",
 ]

@@ -22,7 +22,7 @@ from django.utils import timezone
 from guides import services as guide_services
 from guides.models import Attempt, Guide, StepOutcome
 from tickets import events, signals
-from tickets.models import Ticket, TicketEvent, ticket_reference_new
+from tickets.models import Attachment, Ticket, TicketEvent, ticket_reference_new
 from tickets.services import webhooks
 from tickets.services.assignment import agents_pick, assigned_facts
 from tickets.services.routing import route, routing_table, routing_version
@@ -262,17 +262,21 @@ def _tickets_create(attempts: list[Attempt]) -> list[Ticket]:
         )
     Ticket.objects.bulk_create(tickets)
     history: list[TicketEvent] = []
+    first_messages: list[TicketEvent] = []
     for ticket, attempt, decision, agent in zip(tickets, attempts, decisions, agents, strict=True):
         created: dict[str, Any] = (
             {"steps": len(ticket.tried_steps)}
             if attempt.guide_id is not None
             else {"opened": opened[attempt.pk]}
         )
-        history += [
+        first_messages.append(
             TicketEvent(
                 ticket=ticket, kind=TicketEvent.Kind.CUSTOMER_MESSAGE, body=attempt.description,
                 created_at=now,
-            ),
+            )
+        )  # fmt: skip
+        history += [
+            first_messages[-1],
             TicketEvent(
                 ticket=ticket, kind=TicketEvent.Kind.CREATED,
                 body=events.event_body(TicketEvent.Kind.CREATED, created),
@@ -293,6 +297,7 @@ def _tickets_create(attempts: list[Attempt]) -> list[Ticket]:
                 )
             )  # fmt: skip
     TicketEvent.objects.bulk_create(history)
+    _attachments_move(attempts, first_messages)
     done: dict[str, Any] = {"awaiting_ticket": False}
     # A reference drawn here is written back to its attempt, in the same UPDATE: every
     # ticket's reference is its attempt's, which keeps reservations unique across both.
@@ -313,6 +318,17 @@ def _tickets_create(attempts: list[Attempt]) -> list[Ticket]:
         ],
     )
     return tickets
+
+
+def _attachments_move(attempts: list[Attempt], first_messages: list[TicketEvent]) -> None:
+    """Files sent with the requests (held by their attempts, tickets.services.attachments)
+    go with each ticket's first message. One UPDATE for the batch, whether any attempt has
+    files or not: asking first would be a statement too."""
+    pairs = list(zip(attempts, first_messages, strict=True))
+    Attachment.objects.filter(attempt__in=attempts, event__isnull=True).update(
+        event_id=Case(*[When(attempt_id=a.pk, then=Value(m.pk)) for a, m in pairs]),
+        ticket_id=Case(*[When(attempt_id=a.pk, then=Value(m.ticket_id)) for a, m in pairs]),
+    )
 
 
 # --- the escalation workers ------------------------------------------------------------------
