@@ -3,6 +3,7 @@ SLA policies that decide who answers it and by when. One module per part; every 
 importable from ``tickets.models`` as before."""
 
 from tickets.models.api_token import ApiToken, api_token_key_hash
+from tickets.models.canned_reply import CANNED_REPLY_STATUSES, CannedReply
 from tickets.models.rating import RATING_WINDOW, RatingScore, RatingSource, TicketRating
 from tickets.models.routing import (
     AgentProfile,
@@ -30,6 +31,7 @@ from tickets.models.ticket import (
 )
 
 __all__ = [
+    "CANNED_REPLY_STATUSES",
     "CUSTOMER_MESSAGE_MAX_LENGTH",
     "OPEN_TICKET_STATUSES",
     "RATING_WINDOW",
@@ -41,6 +43,7 @@ __all__ = [
     "TICKET_TRANSITIONS",
     "AgentProfile",
     "ApiToken",
+    "CannedReply",
     "Priority",
     "Queue",
     "RatingScore",

@@ -14,6 +14,8 @@ One module per subdomain; this package re-exports their public names, so callers
 - satisfaction: the customer's "it's solved", "I still need help" and rating (with the
   e-mail's signed rating links).
 - insights: the statistics rollup (the day tallies of guides, with their tickets).
+- canned_replies: canned replies filled in for a ticket (placeholders), and applied to it.
+- merge: a duplicate ticket merged into another.
 - exceptions: the refusals (TicketError and its subclasses).
 
 Services never import tickets.tasks: work that must happen after commit (e-mails, the
@@ -29,6 +31,14 @@ from tickets.services.assignment import (
     ticket_assign_to,
     ticket_claim_next,
     tickets_assign_waiting,
+)
+from tickets.services.canned_replies import (
+    CannedReplyError,
+    RenderedCannedReply,
+    canned_replies_render,
+    canned_reply_apply,
+    canned_reply_render,
+    placeholders_check,
 )
 from tickets.services.escalation import (
     ESCALATION_BATCH_SIZE,
@@ -52,6 +62,7 @@ from tickets.services.exceptions import (
     TransitionNotAllowed,
 )
 from tickets.services.insights import RollupResult, statistics_rollup
+from tickets.services.merge import TicketMergeRefused, ticket_merge
 from tickets.services.routing import RoutingDecision, fallback_queue, route
 from tickets.services.satisfaction import (
     RatingLinkExpired,
@@ -88,23 +99,30 @@ __all__ = [
     "TRANSIENT_DATABASE_ERRORS",
     "AgentAtCapacity",
     "AgentUnavailable",
+    "CannedReplyError",
     "RatingLinkExpired",
     "RatingNotOpen",
+    "RenderedCannedReply",
     "RollupResult",
     "RoutingDecision",
     "TicketClosedForReplies",
     "TicketError",
+    "TicketMergeRefused",
     "TicketNotPermitted",
     "TicketNotSolved",
     "TransitionNotAllowed",
     "agent_availability_set",
     "agent_claim_slot",
+    "canned_replies_render",
+    "canned_reply_apply",
+    "canned_reply_render",
     "escalation_delivery_record",
     "escalation_request",
     "escalation_request_by_id",
     "escalations_sweep",
     "escalations_ticket",
     "fallback_queue",
+    "placeholders_check",
     "rating_link_read",
     "rating_link_token",
     "rating_open",
@@ -119,6 +137,7 @@ __all__ = [
     "ticket_customer_solve",
     "ticket_customer_still_needs_help",
     "ticket_fix_propose",
+    "ticket_merge",
     "ticket_move_queue",
     "ticket_note",
     "ticket_priority_change",
