@@ -170,3 +170,30 @@ def test_a_refused_merge_comes_back_as_a_message(client, billing, alice, guide):
         assert len(list(response.context["messages"])) == 1
     duplicate.refresh_from_db()
     assert duplicate.status == "new"
+
+
+def test_the_task_writes_in_the_customers_language_and_the_link_shows_the_merged_thread(
+    billing, alice, guide, mailoutbox, client
+):
+    from django.conf import settings
+    from django.utils import translation
+
+    from tickets import tasks
+
+    first = sams_ticket(billing, guide, language="ar")
+    duplicate = sams_ticket(billing, guide, language="ar")
+    services.ticket_customer_reply(ticket=duplicate, body="نفس المشكلة مرة أخرى")
+    services.ticket_merge(source=duplicate, target=first, actor=alice.user)
+
+    assert tasks.notify_customer_merged.apply(args=[duplicate.pk]).get() is True
+
+    [message] = mailoutbox
+    with translation.override("ar"):
+        subject = translation.gettext("Request %(reference)s continues as %(target)s")
+    assert message.subject == subject % {
+        "reference": duplicate.reference,
+        "target": first.reference,
+    }
+    [link] = [line for line in message.body.splitlines() if "/tickets/" in line]
+    page = client.get(link.strip().removeprefix(settings.SITE_URL)).content.decode()
+    assert "نفس المشكلة مرة أخرى" in page

@@ -372,7 +372,11 @@ class TicketViewSet(viewsets.GenericViewSet):
         request=io.CannedReplyApplyInputSerializer,
         responses={201: io.TicketDetailOutputSerializer, **STAFF_ERRORS, **CONFLICT},
     )
-    @action(detail=True, methods=["get", "post"], url_path="canned-replies")
+    # A short list of the ticket's own: no pagination, none of the ticket list's filters.
+    @action(
+        detail=True, methods=["get", "post"], url_path="canned-replies",
+        pagination_class=None, filter_backends=[],
+    )  # fmt: skip
     def canned_replies(self, request: Request, reference: str) -> Response:
         ticket = self.ticket()
         offered = selectors.canned_replies_for(ticket=ticket)
