@@ -139,7 +139,7 @@ def test_merge_refusals(billing, alice, ticket):
     nowhere = client.post(url(ticket, "merge"), {"into": "NOPE"}, format="json")
     assert nowhere.status_code == 400 and "into" in nowhere.json()["errors"]
     itself = client.post(url(ticket, "merge"), {"into": ticket.reference}, format="json")
-    assert itself.status_code == 400
+    assert itself.status_code == 400 and "into" in itself.json()["errors"]
     assert (
         client.post(
             url(ticket, "merge"), {"into": other_customer.reference}, format="json"

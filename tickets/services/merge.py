@@ -62,7 +62,7 @@ def ticket_merge(*, source: Ticket | int, target: Ticket | int, actor: Actor | N
     source_id = source if isinstance(source, int) else source.pk
     target_id = target if isinstance(target, int) else target.pk
     if source_id == target_id:
-        raise TicketError(_("A ticket cannot be merged into itself."), field="target")
+        raise TicketError(_("A ticket cannot be merged into itself."))
     # Both rows locked, in id order: two agents merging A into B and B into A at once must
     # not each hold one lock and wait for the other.
     locked = {
@@ -73,7 +73,7 @@ def ticket_merge(*, source: Ticket | int, target: Ticket | int, actor: Actor | N
         .order_by("pk")
     }
     if len(locked) != 2:
-        raise TicketError(_("No such ticket."), field="target")
+        raise TicketError(_("No such ticket."))
     source, target = locked[source_id], locked[target_id]
     _actor_check(actor, source)
     _actor_check(actor, target)
