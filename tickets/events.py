@@ -132,7 +132,23 @@ def _rated(change: dict) -> str:
     return _("The customer rated the help: %(score)s.") % {"score": score}
 
 
+def _merged_into(change: dict) -> str:
+    return _("Merged into %(reference)s as a duplicate, and closed.") % {
+        "reference": _name(change, "to")
+    }
+
+
+def _merged_from(change: dict) -> str:
+    return ngettext(
+        "%(reference)s was merged into this ticket: %(count)d message copied here.",
+        "%(reference)s was merged into this ticket: %(count)d messages copied here.",
+        change["messages"],
+    ) % {"reference": _name(change, "from"), "count": change["messages"]}
+
+
 _SENTENCES = {
+    Kind.MERGED_INTO: _merged_into,
+    Kind.MERGED_FROM: _merged_from,
     Kind.RATED: _rated,
     Kind.CREATED: _created,
     Kind.ROUTED: lambda change: routing_text(

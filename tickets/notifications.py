@@ -356,3 +356,17 @@ def supervisors_webhook_disabled_send(*, endpoint_id: int) -> int:
             to=recipients,
         )
     return len(recipients)
+def customer_merged_send(*, ticket_id: int) -> bool:
+    """Tell the customer of a merged duplicate that their request goes on in the other ticket
+    (the same customer's: tickets.services.ticket_merge refuses any other), with its link."""
+    ticket = _ticket(ticket_id)
+    if ticket is None or not ticket.requester_email or ticket.merged_into_id is None:
+        return False
+    target = Ticket.objects.get(pk=ticket.merged_into_id)
+    with translation.override(ticket.language):
+        _send(
+            template="customer_merged",
+            context={"ticket": ticket, "target": target, "status_url": ticket_status_url(target)},
+            to=[ticket.requester_email],
+        )
+    return True

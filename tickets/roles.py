@@ -18,6 +18,8 @@ _AGENT_PERMISSIONS = (
     "tickets.change_ticket",
     "tickets.claim_ticket",
     "tickets.view_ticketevent",
+    # Read the desk's canned replies (they use them on the work page; supervisors write them).
+    "tickets.view_cannedreply",
     # Read the guide a customer followed.
     "guides.view_guide",
     "guides.view_step",
@@ -31,7 +33,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "tickets.reassign_ticket",
         *(
             f"tickets.{action}_{model}"
-            for model in ("queue", "agentprofile", "routingrule", "slapolicy")
+            for model in ("queue", "agentprofile", "routingrule", "slapolicy", "cannedreply")
             for action in ("add", "change", "delete", "view")
         ),
         # Webhooks out: register, change, remove endpoints; read and redeliver their log.

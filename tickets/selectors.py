@@ -21,6 +21,7 @@ from tickets.models import (
     REFERENCE_ALPHABET,
     REFERENCE_LENGTH,
     AgentProfile,
+    CannedReply,
     Queue,
     RatingScore,
     Ticket,
@@ -379,3 +380,36 @@ def satisfaction_summary(*, since: datetime, bad_comments: int = 5) -> dict:
         "good_share": good / total if total else None,
         "latest_bad": latest_bad,
     }
+
+
+# --- the agent's context on the work page -----------------------------------------------------
+
+# How many of the customer's other tickets the work page lists (newest first).
+CUSTOMER_OTHER_TICKETS = 10
+
+
+def customer_other_tickets(
+    *, ticket: Ticket, user, limit: int = CUSTOMER_OTHER_TICKETS
+) -> list[Ticket]:
+    """The customer's other tickets that ``user`` may see, newest first: the same requester
+    e-mail, whatever its case (ticket_requester_email_idx). One query."""
+    if not ticket.requester_email:
+        return []
+    tickets = tickets_visible_to(
+        user=user, queryset=Ticket.objects.filter(requester_email__iexact=ticket.requester_email)
+    )
+    return list(
+        tickets.exclude(pk=ticket.pk)
+        .only("pk", "reference", "subject", "status", "created_at", "merged_into_id")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+
+
+def canned_replies_for(*, ticket: Ticket) -> QuerySet[CannedReply]:
+    """The active canned replies offered on ``ticket``: its language, its queue's and those for
+    every queue (canned_reply_picker_idx), most used first."""
+    return CannedReply.objects.filter(
+        Q(queue_id=ticket.queue_id) | Q(queue__isnull=True),
+        language=ticket.language,
+        is_active=True,
+    ).order_by("-usage_count", "title", "pk")

@@ -36,6 +36,10 @@ agent_replied = Signal()
 # told, with the links that rate the help. Argument: ticket_id.
 ticket_solved = Signal()
 
+# A duplicate ticket was merged into another: its customer is to be told where their request
+# continues. Argument: ticket_id (the duplicate's).
+ticket_merged = Signal()
+
 # An agent has room for another ticket (they solved one, or came back from away): waiting
 # tickets may be assigned now rather than at beat's next run. No argument.
 capacity_freed = Signal()

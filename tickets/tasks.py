@@ -110,6 +110,11 @@ def notify_customer_solved(ticket_id: int) -> bool:
     return notifications.customer_solved_send(ticket_id=ticket_id)
 
 
+@shared_task(name="tickets.tasks.notify_customer_merged", **EMAIL_TASK)
+def notify_customer_merged(ticket_id: int) -> bool:
+    return notifications.customer_merged_send(ticket_id=ticket_id)
+
+
 @shared_task(name="tickets.tasks.close_solved_tickets", ignore_result=True)
 def close_solved_tickets() -> int:
     return services.tickets_close_solved()
@@ -232,6 +237,11 @@ def _customer_reply_send(sender: Any, *, event_id: int, **kwargs: Any) -> None:
 @receiver(signals.ticket_solved, dispatch_uid="tickets.tasks.ticket_solved")
 def _customer_solved_send(sender: Any, *, ticket_id: int, **kwargs: Any) -> None:
     send_after_commit(notify_customer_solved, ticket_id, retry_policy=NOTIFICATION_RETRY)
+
+
+@receiver(signals.ticket_merged, dispatch_uid="tickets.tasks.ticket_merged")
+def _customer_merged_send(sender: Any, *, ticket_id: int, **kwargs: Any) -> None:
+    send_after_commit(notify_customer_merged, ticket_id, retry_policy=NOTIFICATION_RETRY)
 
 
 @receiver(signals.capacity_freed, dispatch_uid="tickets.tasks.capacity_freed")

@@ -4,6 +4,7 @@ actions), and the supervisor's queues, agents, routing rules, SLA policies and A
 One module per concern; importing them here registers every ModelAdmin with the admin site,
 and the names below keep ``from tickets.admin import ...`` working."""
 
+from tickets.admin.agent_context import CannedReplyAdmin
 from tickets.admin.changelist import EstimatedCountPaginator, TicketAdmin, TicketChangeList
 from tickets.admin.registrations import AgentProfileAdmin, QueueAdmin, RoutingRuleAdmin
 from tickets.admin.tokens import ApiTokenAdmin
@@ -12,6 +13,7 @@ from tickets.admin.webhooks import WebhookDeliveryAdmin, WebhookEndpointAdmin
 __all__ = [
     "AgentProfileAdmin",
     "ApiTokenAdmin",
+    "CannedReplyAdmin",
     "EstimatedCountPaginator",
     "QueueAdmin",
     "RoutingRuleAdmin",

@@ -16,11 +16,13 @@ from tickets.models import (
     STAFF_MESSAGE_MAX_LENGTH,
     TICKET_TRANSITIONS,
     AgentProfile,
+    CannedReply,
     Priority,
     Queue,
     Ticket,
     TicketStatus,
 )
+from tickets.selectors import canned_replies_for
 
 
 def transition_choices(ticket: Ticket) -> list[tuple[str, str]]:
@@ -39,10 +41,17 @@ class ReplyForm(forms.Form):
         label=_("This reply is the fix: propose it as a step of the guide"), required=False
     )
     attachments = AttachmentsField()
+    # Set by the canned reply picker: the reply started as this canned reply.
+    canned_reply = forms.ModelChoiceField(
+        queryset=CannedReply.objects.none(), required=False, widget=forms.HiddenInput
+    )
 
     def __init__(self, *args, ticket: Ticket, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.ticket = ticket
+        cast(forms.ModelChoiceField, self.fields["canned_reply"]).queryset = canned_replies_for(
+            ticket=ticket
+        )
         cast(forms.ChoiceField, self.fields["status_after"]).choices = [
             ("", _("(leave as it is)")),
             *transition_choices(ticket),

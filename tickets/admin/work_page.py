@@ -24,6 +24,7 @@ from guides.admin_statistics import percent
 from guides.selectors import step_proposal_of_ticket
 from helpdesk.errors import ServiceError
 from tickets import events, selectors, services
+from tickets.admin.agent_context import AgentContextMixin
 from tickets.admin.filters import agent_profile_of
 from tickets.admin.forms import (
     AssigneeForm,
@@ -84,7 +85,7 @@ def _draft_key(ticket: Ticket, kind: str) -> str:
     return f"tickets.draft.{ticket.pk}.{kind}"
 
 
-class WorkPageMixin(admin.ModelAdmin):
+class WorkPageMixin(AgentContextMixin, admin.ModelAdmin):
     """TicketAdmin's own pages and views; each button calls one ticket service."""
 
     def get_urls(self):
@@ -216,7 +217,13 @@ class WorkPageMixin(admin.ModelAdmin):
             "can_reassign": can_reassign,
             "is_mine": ticket.assignee is not None and ticket.assignee.user_id == user.pk,
             "reply_form": ReplyForm(
-                ticket=ticket, initial={"body": session.pop(_draft_key(ticket, "reply"), "")}
+                ticket=ticket,
+                initial={
+                    "body": session.pop(_draft_key(ticket, "reply"), ""),
+                    # A canned reply used without script (AgentContextMixin): counted when sent.
+                    "canned_reply": session.pop(_draft_key(ticket, "canned"), None),
+                    "status_after": session.pop(_draft_key(ticket, "status"), ""),
+                },
             ),
             "note_form": NoteForm(
                 initial={"body": session.pop(_draft_key(ticket, "note"), "")},
@@ -241,6 +248,7 @@ class WorkPageMixin(admin.ModelAdmin):
             "fix_open": ticket.status in services.FIX_STATUSES,
             "fix_url": reverse("admin:tickets_ticket_fix", args=[ticket.pk]),
             "rating": TicketRating.objects.filter(ticket=ticket).first(),
+            **self._agent_context(request, ticket, can_work=can_work),
         }
 
     def work_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
@@ -285,11 +293,20 @@ class WorkPageMixin(admin.ModelAdmin):
 
     def _work_reply(self, request: HttpRequest, ticket: Ticket) -> str | tuple[str, str]:
         data = valid_data(ReplyForm(request.POST, request.FILES, ticket=ticket))
+        canned = data["canned_reply"]
         with transaction.atomic():  # the reply goes with its files or not at all
-            reply = services.ticket_reply(
-                ticket=ticket, actor=request.user, body=data["body"], public=True,
-                status_after=data["status_after"] or None,
-            )  # fmt: skip
+            if canned is not None:
+                # Inserted from the picker and perhaps edited: sent as written, with the canned
+                # reply's note, and counted as one more use.
+                reply = services.canned_reply_apply(
+                    canned_reply=canned, ticket=ticket, actor=request.user, body=data["body"],
+                    status_after=data["status_after"],
+                )  # fmt: skip
+            else:
+                reply = services.ticket_reply(
+                    ticket=ticket, actor=request.user, body=data["body"], public=True,
+                    status_after=data["status_after"] or None,
+                )  # fmt: skip
             services.attachments_add(event=reply, files=data["attachments"])
         sent = str(_("Reply sent to the customer."))
         if data["is_fix"]:

@@ -152,10 +152,15 @@ class TicketDetailOutputSerializer(TicketListOutputSerializer):
     guide = TicketGuideSerializer(allow_null=True)
     tried_steps = serializers.SerializerMethodField()
     messages = serializers.SerializerMethodField(help_text="The whole thread, oldest first.")
+    merged_into = serializers.CharField(
+        source="merged_into.reference", allow_null=True, read_only=True,
+        help_text="For a duplicate merged into another ticket: that ticket's reference.",
+    )  # fmt: skip
 
     class Meta(TicketListOutputSerializer.Meta):
         fields = [
             *TicketListOutputSerializer.Meta.fields,
+            "merged_into",
             "description", "guide", "routing_reason", "first_responded_at", "solved_at",
             "closed_at", "first_response_breached", "resolution_breached", "sla_at_risk_at",
             "sla_paused_at",
@@ -326,6 +331,52 @@ class CustomerStillNeedHelpInputSerializer(serializers.Serializer):
     message = _body(
         max_length=CUSTOMER_MESSAGE_MAX_LENGTH, required=False, allow_blank=True, default="",
         help_text="What is still wrong; required unless the request is solved.",
+    )  # fmt: skip
+
+
+# --- canned replies and merge --------------------------------------------------------------------
+
+
+class CannedReplyOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="canned_reply.pk")
+    title = serializers.CharField(source="canned_reply.title")
+    language = serializers.CharField(source="canned_reply.language")
+    direction = serializers.CharField(source="canned_reply.text_direction")
+    queue = serializers.IntegerField(
+        source="canned_reply.queue_id", allow_null=True,
+        help_text="The queue it is for; null: every queue.",
+    )  # fmt: skip
+    status_after = serializers.CharField(
+        source="canned_reply.status_after",
+        help_text="The status it sets when applied; empty: the status stays.",
+    )
+    usage_count = serializers.IntegerField(source="canned_reply.usage_count")
+    body = serializers.CharField(help_text="The reply, its placeholders filled in for this ticket.")
+    internal_note = serializers.CharField(help_text="The note added for the staff, filled in.")
+    error = serializers.CharField(
+        help_text="Why it cannot be used on this ticket (e.g. a guide it links to is no longer "
+        "published); empty when it can."
+    )
+
+
+class CannedReplyApplyInputSerializer(serializers.Serializer):
+    canned_reply = StrictIntegerField(
+        min_value=1, max_value=2**31 - 1, help_text="Id of one of the ticket's canned replies."
+    )
+    body = _body(
+        required=False,
+        help_text="The reply as you edited it. Left out: the canned reply as filled in.",
+    )
+    status_after = StrictChoiceField(
+        choices=[("", "(keep)"), *Ticket.Status.choices], required=False, allow_blank=True,
+        help_text="A status instead of the canned reply's own; empty keeps the ticket's status.",
+    )  # fmt: skip
+
+
+class MergeInputSerializer(serializers.Serializer):
+    into = StrictCharField(
+        min_length=1, max_length=16,
+        help_text="Reference of the ticket to keep; this one, the duplicate, is merged into it.",
     )  # fmt: skip
 
 

@@ -383,6 +383,71 @@ class TicketViewSet(viewsets.GenericViewSet):
         return self.fix_response(ticket, code=status.HTTP_201_CREATED)
 
     @extend_schema(
+        methods=["GET"],
+        summary="The canned replies offered on this ticket, filled in for it",
+        description="Those of the ticket's language, for its queue or for every queue, most "
+        "used first. Placeholders ({customer_name}, {reference}, {status_link}, {agent_name}, "
+        "{guide:ID}, {step:ID#POSITION}) are filled in; one that cannot be has `error` set.",
+        parameters=[REFERENCE],
+        responses={200: io.CannedReplyOutputSerializer(many=True), **STAFF_ERRORS},
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Answer with a canned reply: the reply, its status change and note, in one step",
+        description="The reply is e-mailed to the customer like any reply; the canned reply's "
+        "status and internal note follow, and its use is counted. 400 for a canned reply not "
+        "offered on this ticket or one that cannot be filled in; 409 when the ticket is closed "
+        "or the status change is not allowed (nothing is sent then).",
+        parameters=[REFERENCE],
+        request=io.CannedReplyApplyInputSerializer,
+        responses={201: io.TicketDetailOutputSerializer, **STAFF_ERRORS, **CONFLICT},
+    )
+    # A short list of the ticket's own: no pagination, none of the ticket list's filters.
+    @action(
+        detail=True, methods=["get", "post"], url_path="canned-replies",
+        pagination_class=None, filter_backends=[],
+    )  # fmt: skip
+    def canned_replies(self, request: Request, reference: str) -> Response:
+        ticket = self.ticket()
+        offered = selectors.canned_replies_for(ticket=ticket)
+        if request.method == "GET":
+            rendered = services.canned_replies_render(
+                canned_replies=offered, ticket=ticket, actor=request.user
+            )
+            return Response(io.CannedReplyOutputSerializer(rendered, many=True).data)
+        data = validated(io.CannedReplyApplyInputSerializer, request)
+        canned = offered.filter(pk=data["canned_reply"]).first()
+        if canned is None:
+            raise ValidationError({"canned_reply": ["No canned reply of this ticket has this id."]})
+        with refusals_concern("body"):
+            services.canned_reply_apply(
+                canned_reply=canned, ticket=ticket, actor=request.user, body=data.get("body"),
+                status_after=data.get("status_after"),
+            )  # fmt: skip
+        return self.detail_response(ticket, code=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Merge this ticket, a duplicate, into another ticket of the same customer",
+        description="The duplicate's messages, replies and notes are copied into the other "
+        "ticket's thread and its tried steps joined; the duplicate is closed with `merged_into` "
+        "set, and its customer is told by e-mail. Answers the ticket kept. 409 when either is "
+        "closed or they belong to different customers or companies.",
+        parameters=[REFERENCE],
+        request=io.MergeInputSerializer,
+        responses={200: io.TicketDetailOutputSerializer, **STAFF_ERRORS, **CONFLICT},
+    )
+    @action(detail=True, methods=["post"])
+    def merge(self, request: Request, reference: str) -> Response:
+        ticket = self.ticket()
+        data = validated(io.MergeInputSerializer, request)
+        target = self.get_queryset().filter(reference=data["into"].strip().upper()).first()
+        if target is None:
+            raise ValidationError({"into": ["No ticket of yours has this reference."]})
+        with refusals_concern("into"):
+            services.ticket_merge(source=ticket, target=target, actor=request.user)
+        return self.detail_response(target)
+
+    @extend_schema(
         summary="Claim the most urgent unassigned ticket of your queues, in your languages",
         request=None,
         responses={

@@ -4,6 +4,7 @@ importable from ``tickets.models`` as before."""
 
 from tickets.models.api_token import ApiToken, api_token_key_hash
 from tickets.models.attachment import Attachment
+from tickets.models.canned_reply import CANNED_REPLY_STATUSES, CannedReply
 from tickets.models.rating import RATING_WINDOW, RatingScore, RatingSource, TicketRating
 from tickets.models.routing import (
     AgentProfile,
@@ -37,6 +38,7 @@ from tickets.models.webhook import (
 )
 
 __all__ = [
+    "CANNED_REPLY_STATUSES",
     "CUSTOMER_MESSAGE_MAX_LENGTH",
     "OPEN_TICKET_STATUSES",
     "RATING_WINDOW",
@@ -49,6 +51,7 @@ __all__ = [
     "AgentProfile",
     "ApiToken",
     "Attachment",
+    "CannedReply",
     "Priority",
     "Queue",
     "RatingScore",

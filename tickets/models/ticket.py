@@ -177,6 +177,17 @@ class Ticket(models.Model):
     # Set once the customer's "a person has your request" e-mail went out: a redelivered
     # task does not send it twice, and the sweeper re-sends it if a worker died first.
     customer_notified_at = models.DateTimeField(_("customer notified at"), null=True, blank=True)
+    # A duplicate merged into another ticket (tickets.services.ticket_merge): closed, and its
+    # thread continues there. Read from the duplicate only, so no index.
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        db_index=False,
+        related_name="merged_tickets",
+        verbose_name=_("merged into"),
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -332,6 +343,9 @@ class TicketEvent(models.Model):
         FIX_PROPOSED = "fix_proposed", _("Fix proposed for the guide")
         # The customer rated the solved ticket (tickets.TicketRating), or changed their rating.
         RATED = "rated", _("Rated by the customer")
+        # A duplicate was merged: on the duplicate (into) and on the ticket it joined (from).
+        MERGED_INTO = "merged_into", _("Merged into another ticket")
+        MERGED_FROM = "merged_from", _("Merged from another ticket")
 
     ticket = models.ForeignKey(
         Ticket, on_delete=models.CASCADE, related_name="events", verbose_name=_("ticket")

@@ -18,6 +18,8 @@ One module per subdomain; this package re-exports their public names, so callers
   their endpoints, the events recorded with each change, delivery and retries.
 - attachments: files checked and stored with messages (or held by a request until its
   ticket exists), and their signed download links.
+- canned_replies: canned replies filled in for a ticket (placeholders), and applied to it.
+- merge: a duplicate ticket merged into another.
 - exceptions: the refusals (TicketError and its subclasses).
 
 Services never import tickets.tasks: work that must happen after commit (e-mails, the
@@ -46,6 +48,13 @@ from tickets.services.attachments import (
     attachments_check,
     attachments_hold,
     uploads_read,
+from tickets.services.canned_replies import (
+    CannedReplyError,
+    RenderedCannedReply,
+    canned_replies_render,
+    canned_reply_apply,
+    canned_reply_render,
+    placeholders_check,
 )
 from tickets.services.escalation import (
     ESCALATION_BATCH_SIZE,
@@ -69,6 +78,7 @@ from tickets.services.exceptions import (
     TransitionNotAllowed,
 )
 from tickets.services.insights import RollupResult, statistics_rollup
+from tickets.services.merge import TicketMergeRefused, ticket_merge
 from tickets.services.routing import RoutingDecision, fallback_queue, route
 from tickets.services.satisfaction import (
     RatingLinkExpired,
@@ -109,12 +119,15 @@ __all__ = [
     "AttachmentLinkInvalid",
     "AttachmentRefused",
     "CheckedFile",
+    "CannedReplyError",
     "RatingLinkExpired",
     "RatingNotOpen",
+    "RenderedCannedReply",
     "RollupResult",
     "RoutingDecision",
     "TicketClosedForReplies",
     "TicketError",
+    "TicketMergeRefused",
     "TicketNotPermitted",
     "TicketNotSolved",
     "TransitionNotAllowed",
@@ -126,12 +139,16 @@ __all__ = [
     "attachments_add",
     "attachments_check",
     "attachments_hold",
+    "canned_replies_render",
+    "canned_reply_apply",
+    "canned_reply_render",
     "escalation_delivery_record",
     "escalation_request",
     "escalation_request_by_id",
     "escalations_sweep",
     "escalations_ticket",
     "fallback_queue",
+    "placeholders_check",
     "rating_link_read",
     "rating_link_token",
     "rating_open",
@@ -146,6 +163,7 @@ __all__ = [
     "ticket_customer_solve",
     "ticket_customer_still_needs_help",
     "ticket_fix_propose",
+    "ticket_merge",
     "ticket_move_queue",
     "ticket_note",
     "ticket_priority_change",

@@ -15,7 +15,15 @@ from guides import services as guide_services
 from guides.models import Company, Guide, Tag
 from tickets import roles
 from tickets import services as ticket_services
-from tickets.models import AgentProfile, Priority, Queue, RoutingRule, SLAPolicy, Ticket
+from tickets.models import (
+    AgentProfile,
+    CannedReply,
+    Priority,
+    Queue,
+    RoutingRule,
+    SLAPolicy,
+    Ticket,
+)
 
 # The demo guides are the guides app's data; this command (in tickets, as it also builds queues,
 # agents and tickets) loads them through that app's importer.
@@ -114,6 +122,49 @@ DEMO_SLA_MINUTES = {
 }
 
 
+# (language, title, body, status after, internal note): ready answers agents pick on the work
+# page. The placeholders are filled in for each ticket (tickets.services.canned_replies).
+DEMO_CANNED_REPLIES = (
+    (
+        "en", "Looking into it",
+        "Hello {customer_name},\n\nThanks for the details in {reference}. I am checking this "
+        "now and will write again as soon as I know more.\n\n{agent_name}",
+        "", "",
+    ),
+    (
+        "en", "Need more details",
+        "Hello {customer_name},\n\nTo go on, could you tell me which device and app version "
+        "you use, and what the screen shows when it fails? You can answer here: "
+        "{status_link}\n\n{agent_name}",
+        "pending", "Asked the customer for device and version.",
+    ),
+    (
+        "en", "Solved: please confirm",
+        "Hello {customer_name},\n\nThe fix is in place. If anything still goes wrong, just "
+        "reply and {reference} opens again.\n\n{agent_name}",
+        "solved", "",
+    ),
+    (
+        "ar", "نتابع طلبك",
+        "مرحبًا {customer_name}،\n\nشكرًا على التفاصيل في الطلب {reference}. أراجع المشكلة "
+        "الآن وسأكتب إليك حين تتضح الصورة.\n\n{agent_name}",
+        "", "",
+    ),
+    (
+        "ar", "نحتاج إلى تفاصيل أكثر",
+        "مرحبًا {customer_name}،\n\nلنكمل، هل يمكنك إخبارنا بنوع الجهاز وإصدار التطبيق، وبما "
+        "يظهر على الشاشة عند حدوث الخطأ؟ يمكنك الرد من هنا: {status_link}\n\n{agent_name}",
+        "pending", "طلبنا من العميل نوع الجهاز والإصدار.",
+    ),
+    (
+        "ar", "تم الحل: نرجو التأكيد",
+        "مرحبًا {customer_name}،\n\nأصلحنا المشكلة. إن عادت، ما عليك إلا الرد وسيُفتح الطلب "
+        "{reference} من جديد.\n\n{agent_name}",
+        "solved", "",
+    ),
+)  # fmt: skip
+
+
 class Command(BaseCommand):
     help = (
         "Load the demo guides (through import_guides), the demo users, and the queues, agents,"
@@ -143,6 +194,7 @@ class Command(BaseCommand):
             for spec in DEMO_USERS:
                 self._user_upsert(spec)
             self._routing_upsert()
+            self._canned_replies_upsert()
             # The demo author writes every demo company's guides: she sees their statistics
             # and content gaps, and decides on the steps agents propose for them.
             author = get_user_model().objects.get(username="author")
@@ -230,6 +282,16 @@ class Command(BaseCommand):
                     "queue": queues[queue_slug],
                     "priority": priority,
                 },
+            )
+
+    def _canned_replies_upsert(self) -> None:
+        """The demo's canned replies, for every queue; running it again keeps their counts."""
+        for language, title, body, status_after, note in DEMO_CANNED_REPLIES:
+            CannedReply.objects.update_or_create(
+                queue=None,
+                language=language,
+                title=title,
+                defaults={"body": body, "status_after": status_after, "internal_note": note},
             )
 
     def _tickets_escalate(self) -> int:
