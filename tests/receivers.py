@@ -44,8 +44,9 @@ class Receiver:
     mode: str = "ok"
     # Requests whose signature was right and that were answered 2xx: (Webhook-Id, body).
     accepted: list[tuple[str, dict]] = field(default_factory=list)
-    # Every request that arrived: (Webhook-Id, signature header).
+    # Every request that arrived: (Webhook-Id, signature header), and as sent: (headers, body).
     seen: list[tuple[str, str]] = field(default_factory=list)
+    raw: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     released: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -71,6 +72,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             with receiver.lock:
                 first_try = all(seen_id != event_id for seen_id, _header in receiver.seen)
                 receiver.seen.append((event_id, header))
+                receiver.raw.append((dict(self.headers.items()), body))
             if receiver.mode == "hang":
                 receiver.released.wait(30)
                 return

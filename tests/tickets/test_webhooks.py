@@ -485,3 +485,28 @@ def test_beats_sweep_finds_a_delivery_whose_send_or_worker_was_lost(billing, ali
     entry = settings.CELERY_BEAT_SCHEDULE["retry-webhook-deliveries"]
     assert entry["task"] == tasks.retry_webhook_deliveries.name
     assert settings.CELERY_TASK_ROUTES[entry["task"]] == {"queue": "maintenance"}
+
+
+def test_the_check_in_docs_webhooks_md_accepts_a_real_delivery(billing, alice, sue):
+    """The verification snippet integrators copy, run as written against a real delivery."""
+    import re
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "webhooks.md").read_text()
+    [snippet] = re.findall(r"```python\n(.*?)```", docs, re.DOTALL)
+    namespace: dict = {}
+    exec(compile(snippet, "docs/webhooks.md", "exec"), namespace)  # noqa: S102 - our own docs
+    verified = namespace["webhook_verified"]
+
+    receiver = receiver_new()
+    _endpoint_row, secret = _endpoint(sue, receiver.url)
+    receiver.secrets = [secret]
+    delivery = _solved_by(alice, TicketFactory(queue=billing, status=Ticket.Status.OPEN))
+    with serving(receiver):
+        webhooks.webhook_delivery_attempt(delivery_id=delivery.pk)
+    [(headers, raw)] = receiver.raw  # as they came over the wire
+
+    assert verified([secret], headers, raw)
+    assert not verified(["whsec_other"], headers, raw)
+    assert not verified([secret], headers, raw.replace(b"solved", b"closed"))
+    assert not verified([secret], {**headers, "Webhook-Timestamp": "1000000000"}, raw)
