@@ -249,7 +249,7 @@ STORAGES: dict[str, dict[str, Any]] = {
 
 # --- Attachments (tickets.services.attachments, docs/attachments.md) ----------------------
 # Files travel with messages in their own storage alias: on the file system under the var
-# dir by default (a storage with no URL at all: tickets.storage), or in an S3-compatible
+# dir by default (a storage with no URL at all: helpdesk.storage), or in an S3-compatible
 # bucket (AWS S3, MinIO) when ATTACHMENTS_S3_BUCKET is set, as private objects. Either way
 # they are served only by tickets.views.attachment_download, behind a short-lived signed link.
 ATTACHMENTS_S3_BUCKET = env_str("ATTACHMENTS_S3_BUCKET", "")
@@ -273,7 +273,7 @@ if ATTACHMENTS_S3_BUCKET:
     }
 else:
     STORAGES["attachments"] = {
-        "BACKEND": "tickets.storage.PrivateFileSystemStorage",
+        "BACKEND": "helpdesk.storage.PrivateFileSystemStorage",
         "OPTIONS": {
             "location": env_str("ATTACHMENTS_DIR", str(VAR_DIR / "attachments")),
             # Owner-only: another local user of the server cannot read customers' files.

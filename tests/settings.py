@@ -47,7 +47,7 @@ if _XDIST_WORKER and CACHES["default"]["BACKEND"].endswith("RedisCache"):
 
 # Attachments the tests store go to a folder of their own, never the developer's var/attachments
 # (servers and workers a test starts read these settings too, so they share it).
-if STORAGES["attachments"]["BACKEND"] == "tickets.storage.PrivateFileSystemStorage":  # noqa: F405
+if STORAGES["attachments"]["BACKEND"] == "helpdesk.storage.PrivateFileSystemStorage":  # noqa: F405
     STORAGES = {  # noqa: F405
         **STORAGES,  # noqa: F405
         "attachments": {

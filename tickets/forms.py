@@ -1,6 +1,8 @@
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -24,9 +26,6 @@ class MultipleFileInput(forms.FileInput):
 
 
 def _attachments_help() -> str:
-    from django.conf import settings
-    from django.template.defaultfilters import filesizeformat
-
     count = settings.ATTACHMENT_MAX_COUNT
     return str(
         ngettext(
@@ -47,7 +46,10 @@ class AttachmentsField(forms.FileField):
     to a list of CheckedFile, or to the refusal of each bad file."""
 
     def __init__(self, **kwargs: Any) -> None:
-        accept = ",".join(sorted({ext for exts in TYPE_EXTENSIONS.values() for ext in exts}))
+        # A hint for the browser's file picker; the content is what is checked.
+        accept = ",".join(
+            ext for kind in settings.ATTACHMENT_TYPES for ext in TYPE_EXTENSIONS[kind]
+        )
         kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": accept}))
         kwargs.setdefault("required", False)
         kwargs.setdefault("label", _("Attach files (optional)"))

@@ -578,7 +578,7 @@ _SAFE_DOWNLOAD_TYPES = {
 
 
 @require_safe
-@never_cache
+@never_cache  # private, no-store: neither a shared cache nor the browser's keeps a copy
 def attachment_download(request: HttpRequest, token: str) -> HttpResponse | FileResponse:
     """An attachment behind its signed link (tickets.services.attachment_link_token), as a
     download whatever its type: a forged or unknown link is a 404 page, an expired one 410.
@@ -611,7 +611,6 @@ def attachment_download(request: HttpRequest, token: str) -> HttpResponse | File
     download["X-Content-Type-Options"] = "nosniff"
     # Were it ever rendered inline, it would run nothing and reach nothing.
     download["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    download["Cache-Control"] = f"private, max-age={settings.ATTACHMENT_LINK_MAX_AGE}"
     download["Referrer-Policy"] = "no-referrer"
     download["X-Robots-Tag"] = "noindex, nofollow"
     return download

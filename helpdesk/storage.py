@@ -1,4 +1,4 @@
-"""The attachments' file-system storage (settings.STORAGES["attachments"], the default)."""
+"""Storage for files no web server may serve: the attachments' default (settings.STORAGES)."""
 
 from __future__ import annotations
 
