@@ -275,3 +275,21 @@ def test_the_guide_link_search_shows_links_and_placeholders(client, ticket, alic
 
     assert f"{{guide:{guide.pk}}}" in body and f"{{step:{guide.pk}#1}}" in body
     assert f"Payment card refused: {settings.SITE_URL}{guide.public_path()}" in body
+
+
+def test_the_work_page_costs_the_same_queries_for_one_reply_or_many(client, ticket, alice):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    guide = ticket.guide
+    StepFactory(guide=guide, position=1, title="First")
+    client.force_login(alice.user)
+    client.get(page_of(ticket))  # sessions, permissions: warmed once
+    counts = []
+    for total in (1, 6):
+        for n in range(CannedReply.objects.count(), total):
+            canned(title=f"Reply {n}", body=f"{{guide:{guide.pk}}} {{step:{guide.pk}#1}}")
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(page_of(ticket)).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]

@@ -103,3 +103,24 @@ def test_it_sets_up_the_demo_routing_once_however_often_it_runs(demo):
     assert AgentProfile.objects.get(user__username="agent.ar").open_tickets == 1
     supervised = Queue.objects.filter(supervisors__username="supervisor")
     assert supervised.count() == 3
+
+
+def test_the_demo_canned_replies_fill_in_for_an_arabic_ticket_and_reload_keeps_their_counts(
+    demo,
+):
+    from tickets.models import CannedReply
+    from tickets.selectors import canned_replies_for
+
+    ticket = escalate("spotify", "ar", "cant-change-payment-card", "البطاقة مرفوضة")
+    offered = list(canned_replies_for(ticket=ticket))
+    assert offered and {reply.language for reply in offered} == {"ar"}
+    for rendered in services.canned_replies_render(
+        canned_replies=offered, ticket=ticket, actor=None
+    ):
+        assert rendered.error == "" and ticket.reference in rendered.body
+    CannedReply.objects.filter(pk=offered[0].pk).update(usage_count=5)
+
+    call_command("load_demo", verbosity=0)
+
+    assert CannedReply.objects.filter(language="en").count() == len(offered)
+    assert CannedReply.objects.get(pk=offered[0].pk).usage_count == 5
