@@ -127,6 +127,13 @@ def rollup_statistics() -> int | None:
     return None if result is None else result.days
 
 
+@shared_task(name="tickets.tasks.poll_inbound_mailbox", ignore_result=True)
+def poll_inbound_mailbox() -> int | None:
+    """Replies by e-mail from the IMAP mailbox; beat sends it when INBOUND_IMAP_URL is set.
+    A mailbox that is down is logged and read at the next beat, not retried here."""
+    return services.inbound_mailbox_poll()
+
+
 # --- sending them: the receivers of tickets.signals --------------------------------------------
 
 # The escalation: a web request waits at most PUBLISH_TIMEOUT_SECONDS for the broker and

@@ -3,6 +3,7 @@ SLA policies that decide who answers it and by when. One module per part; every 
 importable from ``tickets.models`` as before."""
 
 from tickets.models.api_token import ApiToken, api_token_key_hash
+from tickets.models.inbound import InboundEmail
 from tickets.models.rating import RATING_WINDOW, RatingScore, RatingSource, TicketRating
 from tickets.models.routing import (
     AgentProfile,
@@ -41,6 +42,7 @@ __all__ = [
     "TICKET_TRANSITIONS",
     "AgentProfile",
     "ApiToken",
+    "InboundEmail",
     "Priority",
     "Queue",
     "RatingScore",
