@@ -74,10 +74,11 @@ class Mailbox:
     def flags(self, folder: str = "INBOX") -> list[str]:
         """Each message's flags, in order."""
         with self.client() as client:
-            client.select(folder, readonly=True)
-            status, data = client.fetch("1:*", "(FLAGS)")
-            if data == [None]:
+            status, count = client.select(folder, readonly=True)
+            assert status == "OK", count
+            if count[0] == b"0":
                 return []
+            status, data = client.fetch("1:*", "(FLAGS)")
             return [item.decode() for item in data if isinstance(item, bytes)]
 
 
@@ -100,6 +101,8 @@ log_path = {folder}/dovecot.log
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain
+# A wrong password is answered at once (the tests try one).
+auth_failure_delay = 0
 first_valid_uid = 1
 mail_location = maildir:{folder}/mail/%u
 {as_user}
@@ -145,7 +148,12 @@ def dovecot() -> Iterator[Mailbox]:
     config = folder / "dovecot.conf"
     config.write_text(_dovecot_config(folder, port))
     try:
-        subprocess.run([binary, "-c", str(config)], check=True, capture_output=True, timeout=30)
+        # It forks into the background: its output goes to the log, not to a pipe that the
+        # daemon would keep open.
+        with (folder / "start.log").open("wb") as out:
+            subprocess.run(
+                [binary, "-c", str(config)], check=True, stdout=out, stderr=out, timeout=30
+            )
         _wait_for_port(port, log=folder / "dovecot.log")
         yield Mailbox("127.0.0.1", port, "support", "secret")
     finally:
