@@ -330,3 +330,18 @@ def test_two_deliveries_of_one_message_at_the_same_instant_record_it_once(alice)
     assert sorted(results) == [False, True]
     assert InboundEmail.objects.count() == 1
     assert len(messages(ticket)) == 1
+
+
+def test_supervisors_read_the_received_emails_in_the_admin_and_agents_do_not(
+    client, ticket, sue, alice
+):
+    receive(reply_mail(to="support@help.example", sender="mallory@elsewhere.example"))
+    url = "/admin/tickets/inboundemail/"
+    client.force_login(sue)
+    response = client.get(url)
+    assert response.status_code == 200
+    assert "mallory@elsewhere.example" in response.content.decode()
+    inbound = InboundEmail.objects.get()
+    assert client.get(f"{url}{inbound.pk}/change/").status_code == 200
+    client.force_login(alice.user)
+    assert client.get(url).status_code == 403

@@ -26,7 +26,7 @@ class InboundEmail(models.Model):
         REFUSED = "refused", _("Refused")
 
     class Reason(models.TextChoices):
-        NONE = "", _("None")
+        NONE = "", _("Not refused")
         NO_TOKEN = "no_token", _("No reply address of ours")
         FORGED_TOKEN = "forged_token", _("Forged reply address")
         UNKNOWN_TICKET = "unknown_ticket", _("Unknown ticket")
