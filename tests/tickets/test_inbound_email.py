@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from email.utils import make_msgid
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from tests.factories import TicketFactory
@@ -345,3 +347,17 @@ def test_supervisors_read_the_received_emails_in_the_admin_and_agents_do_not(
     assert client.get(f"{url}{inbound.pk}/change/").status_code == 200
     client.force_login(alice.user)
     assert client.get(url).status_code == 403
+
+
+def test_a_saved_message_handed_to_the_command_is_recorded_once(ticket, tmp_path):
+    eml = tmp_path / "reply.eml"
+    eml.write_bytes(reply_mail(to="support@help.example", body="From a file.").as_bytes())
+    out = StringIO()
+    call_command("receive_email", str(eml), f"--recipient={customer_address(ticket)}", stdout=out)
+    call_command("receive_email", str(eml), stdout=out)
+    assert out.getvalue().splitlines() == [
+        f"accepted — {ticket.reference}",
+        f"accepted — {ticket.reference} (received before)",
+    ]
+    assert messages(ticket) == [(TicketEvent.Kind.CUSTOMER_MESSAGE, "From a file.")]
+    assert InboundEmail.objects.get().channel == "pipe"

@@ -20,6 +20,8 @@ class InboundEmail(models.Model):
     class Channel(models.TextChoices):
         WEBHOOK = "webhook", _("Provider webhook")
         IMAP = "imap", _("IMAP mailbox")
+        # manage.py receive_email: a mail server's pipe, or a developer's .eml file.
+        PIPE = "pipe", _("Handed to receive_email")
 
     class Outcome(models.TextChoices):
         ACCEPTED = "accepted", _("Accepted")
