@@ -185,6 +185,7 @@ def test_an_html_only_reply_is_taken_without_its_quoted_block(ticket):
         ("Yes.\n\nSent from my iPhone", "Yes."),
         ("نعم، شكراً.\n\nفي ٣٠ نوفمبر ٢٠٢٦، كتب الدعم:\n> قديم", "نعم، شكراً."),
         ("Le lun. 30 nov., Helpdesk a écrit :\n> vieux", ""),
+        ("On Mon, Helpdesk wrote:\n> Did it work?\n\nIt did.\n\n-- \nSam", "It did."),
         ("Yes.\n> quoted\nand more.", "Yes.\nand more."),
         (
             "On the first try it failed.\nThen it worked.",

@@ -101,7 +101,7 @@ def inbound_email_receive(
     )
     assert isinstance(parsed, EmailMessage)  # policy.default makes EmailMessages
     message_id = _message_id(parsed, raw)
-    sender = parseaddr(str(parsed.get("From", "")))[1].lower()[:254]
+    sender = one_line(parseaddr(str(parsed.get("From", "")))[1]).lower()[:254]
     try:
         with transaction.atomic():
             return _receive(parsed, raw, message_id, sender, channel, envelope_recipients), True
@@ -163,7 +163,8 @@ def _record(
         raise _Refused(Reason.UNKNOWN_TICKET, f"ticket {addressee.token.ticket_id}")
     inbound.ticket = ticket
     inbound.save(update_fields=["ticket"])
-    body = reply_text(message_text(message))
+    # PostgreSQL stores no NUL in text; nothing a person wrote holds one.
+    body = reply_text(message_text(message).replace("\x00", ""))
     if not body:
         raise _Refused(Reason.EMPTY)
     agent_user_id = addressee.token.agent_user_id
@@ -192,7 +193,7 @@ def _record(
 
 def _message_id(message: EmailMessage, raw: bytes) -> str:
     value = str(message.get("Message-ID", "")).strip().strip("<>").strip()
-    if value and len(value) <= 200:
+    if value and len(value) <= 200 and value.isprintable():
         return value
     # None, or one longer than the column: the digest of what there is.
     return "sha256:" + hashlib.sha256(value.encode() if value else raw).hexdigest()
@@ -334,12 +335,22 @@ def reply_text(text: str) -> str:
     ">" lines. The whole message stays stored in InboundEmail.raw."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     kept: list[str] = []
+    skip = 0
     for index, line in enumerate(lines):
+        if skip:
+            skip -= 1
+            continue
         stripped = line.strip()
         two_lines = f"{stripped} {lines[index + 1].strip()}" if index + 1 < len(lines) else ""
+        intro = 1 if _QUOTE_INTRO.match(stripped) else 0
+        if not intro and two_lines and _QUOTE_INTRO.match(two_lines):
+            intro = 2
+        if intro and not any(kept_line.strip() for kept_line in kept):
+            # Nothing written above the quote: the answer is below it, between ">" lines.
+            skip = intro - 1
+            continue
         if (
-            _QUOTE_INTRO.match(stripped)
-            or (two_lines and _QUOTE_INTRO.match(two_lines) and not stripped.endswith("."))
+            intro
             or _QUOTE_SEPARATOR.match(stripped)
             or _SIGNATURE_START.match(line.rstrip("\n"))
             or (

@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError
 
 from tickets.models import InboundEmail
 from tickets.services.inbound_email import inbound_email_receive
@@ -83,8 +84,16 @@ def inbound_mailbox_poll(*, url: str | None = None, limit: int | None = None) ->
             raw = _fetch(client, uid)
             if raw is None:
                 continue
-            message = message_from_bytes(raw, policy=policy.default)
-            inbound_email_receive(message=message, raw=raw, channel=InboundEmail.Channel.IMAP)
+            try:
+                message = message_from_bytes(raw, policy=policy.default)
+                inbound_email_receive(message=message, raw=raw, channel=InboundEmail.Channel.IMAP)
+            except DatabaseError:
+                raise  # the database is down: the next poll, not the next message
+            except Exception:
+                # This one message breaks something: left unseen and logged at every poll,
+                # without holding up the messages behind it.
+                logger.exception("Mailbox message %s not handled; left unseen", uid)
+                continue
             handed += 1
             _done(client, uid)
     except MAILBOX_ERRORS as error:
