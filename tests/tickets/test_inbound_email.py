@@ -227,6 +227,16 @@ def test_an_agent_answering_her_email_replies_to_the_customer(ticket, alice, mai
     assert ticket.first_responded_at is not None
 
 
+def test_an_agent_email_starting_with_note_is_an_internal_note(ticket, alice):
+    mail = reply_mail(
+        to=agent_address(ticket, alice), sender=alice.user.email, body="#note Customer is VIP."
+    )
+    receive(mail)
+    assert messages(ticket) == []
+    note = ticket.events.get(kind=TicketEvent.Kind.INTERNAL_NOTE)
+    assert (note.body, note.author) == ("Customer is VIP.", alice.user)
+
+
 def test_an_agent_address_used_from_another_address_is_refused(ticket, alice, bob):
     forwarded = reply_mail(to=agent_address(ticket, alice), sender="mallory@elsewhere.example")
     assert receive(forwarded).reason == InboundEmail.Reason.SENDER_MISMATCH

@@ -60,6 +60,8 @@ _RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "To", "Cc"
 # RFC 3834 and the older conventions of vacation programs and list servers.
 _BULK_PRECEDENCE = {"bulk", "junk", "list", "auto_reply"}
 _AUTO_REPLY_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Auto-Response")
+# An agent's e-mail that starts with it is an internal note, not a reply to the customer.
+NOTE_TAG = re.compile(r"#note\b:?", re.IGNORECASE)
 _BOUNCE_SENDERS = re.compile(r"^(mailer-daemon|postmaster)@", re.IGNORECASE)
 
 
@@ -180,7 +182,17 @@ def _record(
             if agent is None or not agent.email or agent.email.lower() != sender:
                 raise _Refused(Reason.SENDER_MISMATCH, f"not agent {agent_user_id}'s address")
             inbound.agent = agent
-            event = ticket_reply(ticket=ticket, actor=agent, body=body[:STAFF_MESSAGE_MAX_LENGTH])
+            # "#note" first: an internal note, for the team rather than the customer (an
+            # answer to a breach alert, say).
+            note = NOTE_TAG.match(body)
+            if note:
+                body = body[note.end() :].strip()
+            event = ticket_reply(
+                ticket=ticket,
+                actor=agent,
+                body=body[:STAFF_MESSAGE_MAX_LENGTH],
+                public=note is None,
+            )
     except TicketNotPermitted as error:
         raise _Refused(Reason.NOT_PERMITTED) from error
     except TicketClosedForReplies as error:
