@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
+    # Inbound e-mail from providers' webhooks (tickets.inbound_webhook); no sending backend.
+    "anymail",
     "helpdesk",
     # Before tickets: the role sync after migrate grants its permissions (tickets/roles.py).
     "axes",
@@ -356,6 +358,36 @@ if "EMAIL_HOST" in _email:
     EMAIL_USE_SSL = bool(_email["EMAIL_USE_SSL"])
     EMAIL_TIMEOUT = int(str(_email["EMAIL_TIMEOUT"]))
 
+# --- Replies by e-mail (docs/email.md) -------------------------------------------------------
+# The mailbox replies go to: every e-mail's Reply-To is a plus address on it that names the
+# ticket and the reader ("support@example.com" → "support+t42-c-…@example.com"). Empty: no
+# Reply-To (replies go to DEFAULT_FROM_EMAIL, which nothing reads).
+INBOUND_EMAIL_ADDRESS = env_str("INBOUND_EMAIL_ADDRESS", "")
+# E-mails taken from one sender in the window, counted in the database; past it they are
+# stored and refused (a mail loop or a flood never becomes a storm of messages on a ticket).
+INBOUND_EMAIL_SENDER_LIMIT = env_int("INBOUND_EMAIL_SENDER_LIMIT", 20, minimum=1)
+INBOUND_EMAIL_SENDER_WINDOW = env_int("INBOUND_EMAIL_SENDER_WINDOW", 3600, minimum=1)
+# A mailbox beat polls: imaps://user:password@host:993/INBOX (or imap:// without TLS). Empty:
+# no polling. Read messages are marked seen, and moved to INBOUND_IMAP_DONE_FOLDER when set.
+INBOUND_IMAP_URL = env_str("INBOUND_IMAP_URL", "")
+INBOUND_IMAP_POLL_INTERVAL = env_float("INBOUND_IMAP_POLL_INTERVAL", 60.0, minimum=1.0)
+INBOUND_IMAP_DONE_FOLDER = env_str("INBOUND_IMAP_DONE_FOLDER", "")
+INBOUND_IMAP_TIMEOUT = env_float("INBOUND_IMAP_TIMEOUT", 30.0, minimum=1.0)
+# Messages read per poll; the rest wait for the next one.
+INBOUND_IMAP_BATCH = env_int("INBOUND_IMAP_BATCH", 50, minimum=1)
+# Provider webhooks through django-anymail: Mailgun's route forwards to
+# <SITE_URL>/anymail/mailgun/inbound/, signed with this key (the URL answers 404 without it).
+# ANYMAIL_WEBHOOK_SECRET ("user:password") adds HTTP basic auth in front, as anymail documents.
+# https://anymail.dev/en/stable/esps/mailgun/#mailgun-inbound
+ANYMAIL: dict[str, object] = {}
+if env_str("MAILGUN_WEBHOOK_SIGNING_KEY", ""):
+    ANYMAIL["MAILGUN_WEBHOOK_SIGNING_KEY"] = env_str("MAILGUN_WEBHOOK_SIGNING_KEY")
+if env_str("ANYMAIL_WEBHOOK_SECRET", ""):
+    ANYMAIL["WEBHOOK_SECRET"] = env_str("ANYMAIL_WEBHOOK_SECRET")
+# POSTs to the inbound webhook per client address in the window (the provider's servers).
+INBOUND_WEBHOOK_LIMIT = env_int("INBOUND_WEBHOOK_LIMIT", 600, minimum=1)
+INBOUND_WEBHOOK_WINDOW = env_int("INBOUND_WEBHOOK_WINDOW", 60, minimum=1)
+
 # --- Celery -------------------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
 # Without CELERY_BROKER_URL the broker is kombu's file-system transport under var/: it needs
@@ -448,6 +480,7 @@ CELERY_TASK_ROUTES = {
     "tickets.tasks.close_solved_tickets": {"queue": "maintenance"},
     "tickets.tasks.rollup_statistics": {"queue": "maintenance"},
     "tickets.tasks.retry_webhook_deliveries": {"queue": "maintenance"},
+    "tickets.tasks.poll_inbound_mailbox": {"queue": "maintenance"},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -534,6 +567,14 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 3500},
     },
 }
+if INBOUND_IMAP_URL:
+    # Replies by e-mail from the mailbox (docs/email.md). A poll still queued when the next is
+    # sent is redundant: the next reads the same unseen messages.
+    CELERY_BEAT_SCHEDULE["poll-inbound-mailbox"] = {
+        "task": "tickets.tasks.poll_inbound_mailbox",
+        "schedule": INBOUND_IMAP_POLL_INTERVAL,
+        "options": {"expires": INBOUND_IMAP_POLL_INTERVAL},
+    }
 
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,9 +1,10 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from guides import urls as guide_urls
 from helpdesk import views
+from tickets import inbound_webhook
 from tickets import urls as ticket_urls
 
 admin.site.site_header = "Helpdesk"
@@ -21,6 +22,13 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("tickets/", include("tickets.urls")),
+    # Replies by e-mail from Mailgun (tickets.inbound_webhook), at anymail's usual path: a
+    # route forwarding the parsed message or the raw one (…/inbound_mime/).
+    re_path(
+        r"^anymail/mailgun/inbound(?:_mime)?/$",
+        inbound_webhook.mailgun_inbound,
+        name="mailgun_inbound_webhook",
+    ),
     # The guide pages, with the tickets' "talk to a person" in the same namespace (guides:…).
     path(
         "",

@@ -20,4 +20,9 @@ class TicketsConfig(AppConfig):
         # The receivers that turn the services' signals (tickets.signals) into Celery tasks
         # sent after commit live in tickets.tasks; importing it here connects them in every
         # process, not only in the workers that load the tasks.
-        from tickets import tasks  # noqa: F401
+        # Its receiver of anymail's inbound signal: a provider's webhook is taken by the web
+        # process, which may not have imported the view yet.
+        from tickets import (
+            inbound_webhook,  # noqa: F401
+            tasks,  # noqa: F401
+        )

@@ -7,6 +7,10 @@ to write to. Backend failures (SMTP errors are OSErrors) propagate so the task r
 
 A task re-delivered after its worker died sends its e-mail again: a duplicate e-mail is the
 price of never losing one, until the ticket records what was sent.
+
+Every e-mail is written to one person and carries their reply token (tickets.reply_addresses):
+a Reply-To on the inbound mailbox and threading headers, so that answering it by e-mail lands
+in the ticket's thread (tickets.services.inbound_email) as that person.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from helpdesk.limits import recipient_key
 from helpdesk.text import one_line
 from tickets import presentation
 from tickets.models import RatingScore, Ticket, TicketEvent
+from tickets.reply_addresses import reply_address, reply_token, threading_headers
 from tickets.services.satisfaction import rating_link_token, rating_open
 
 logger = logging.getLogger(__name__)
@@ -79,34 +84,39 @@ def _send(
     *,
     template: str,
     context: dict[str, Any],
-    to: list[str],
+    to: str,
+    ticket: Ticket,
+    agent_user_id: int | None = None,
     connection: BaseEmailBackend | None = None,
 ) -> None:
     """Render tickets/email/<template>_{subject,body}.txt and _body.html in the active
-    language and send them as one multipart e-mail (through ``connection`` when given, else a
-    connection of its own)."""
-    ticket = context.get("ticket")
-    if ticket is not None:
-        # The name in a greeting and the subject in a sentence must stay on their line. They
-        # are stored on one line (helpdesk.text), but rows written before that rule may not be.
-        name, subject = one_line(ticket.requester_name), one_line(ticket.subject)
-        context = {
-            **context,
-            "requester_name": name,
-            "subject": subject,
-            # For the HTML bodies: the customer's words inside our translated sentences, each
-            # in its own direction (an Arabic name in an English greeting, and back).
-            "requester_name_isolated": format_html('<bdi dir="auto">{}</bdi>', name),
-            "subject_isolated": format_html('<bdi dir="auto">{}</bdi>', subject),
-        }
+    language and send them as one multipart e-mail to ``to``: the ticket's customer, or the
+    agent (or supervisor) with the user id ``agent_user_id``, whose reply token it carries.
+    Through ``connection`` when given, else a connection of its own."""
+    context = {**context, "ticket": ticket}
+    token = reply_token(ticket_id=ticket.pk, agent_user_id=agent_user_id)
+    address = reply_address(token)
+    # The name in a greeting and the subject in a sentence must stay on their line. They
+    # are stored on one line (helpdesk.text), but rows written before that rule may not be.
+    name, subject = one_line(ticket.requester_name), one_line(ticket.subject)
+    context = {
+        **context,
+        "requester_name": name,
+        "subject": subject,
+        # For the HTML bodies: the customer's words inside our translated sentences, each
+        # in its own direction (an Arabic name in an English greeting, and back).
+        "requester_name_isolated": format_html('<bdi dir="auto">{}</bdi>', name),
+        "subject_isolated": format_html('<bdi dir="auto">{}</bdi>', subject),
+    }
     subject = render_to_string(f"tickets/email/{template}_subject.txt", context)
     message = EmailMultiAlternatives(
         # Header values must be one line; the subject template may wrap.
         subject=" ".join(subject.split()),
         body=render_to_string(f"tickets/email/{template}_body.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=to,
-        headers=AUTOMATED_HEADERS,
+        to=[to],
+        reply_to=[address] if address else None,
+        headers={**AUTOMATED_HEADERS, **threading_headers(ticket_id=ticket.pk, token=token)},
         connection=connection,
     )
     message.attach_alternative(
@@ -231,11 +241,11 @@ def _confirmation_send(ticket: Ticket, *, connection: BaseEmailBackend | None = 
         _send(
             template="customer_ticket_created",
             context={
-                "ticket": ticket,
                 "status_url": ticket_status_url(ticket),
                 "tried_steps": presentation.tried_steps(ticket),
             },
-            to=[ticket.requester_email],
+            to=ticket.requester_email,
+            ticket=ticket,
             connection=connection,
         )
 
@@ -249,33 +259,40 @@ def _agent_assigned(ticket: Ticket, *, connection: BaseEmailBackend | None = Non
     with translation.override(languages[0]):
         _send(
             template="agent_assigned",
-            context={"ticket": ticket, "admin_url": ticket_admin_url(ticket)},
-            to=[ticket.assignee.user.email],
+            context={"admin_url": ticket_admin_url(ticket)},
+            to=ticket.assignee.user.email,
+            ticket=ticket,
+            agent_user_id=ticket.assignee.user_id,
             connection=connection,
         )
     return True
 
 
 def supervisors_breach_send(*, ticket_id: int) -> bool:
-    """Alert the supervisors of the ticket's queue that an SLA target was missed."""
+    """Alert the supervisors of the ticket's queue that an SLA target was missed: one e-mail
+    each (through one connection), as each carries its reader's reply address."""
     ticket = _ticket(ticket_id)
     if ticket is None:
         return False
-    recipients = sorted(
-        set(
-            ticket.queue.supervisors.filter(is_active=True)
-            .exclude(email="")
-            .values_list("email", flat=True)
-        )
+    recipients = dict(
+        ticket.queue.supervisors.filter(is_active=True)
+        .exclude(email="")
+        .order_by("email", "pk")
+        .values_list("email", "pk")
+        .distinct()
     )
     if not recipients:
         return False
-    with translation.override(settings.LANGUAGE_CODE):
-        _send(
-            template="supervisors_breach",
-            context={"ticket": ticket, "admin_url": ticket_admin_url(ticket)},
-            to=recipients,
-        )
+    with translation.override(settings.LANGUAGE_CODE), get_connection() as connection:
+        for email, user_id in recipients.items():
+            _send(
+                template="supervisors_breach",
+                context={"admin_url": ticket_admin_url(ticket)},
+                to=email,
+                ticket=ticket,
+                agent_user_id=user_id,
+                connection=connection,
+            )
     return True
 
 
@@ -296,12 +313,12 @@ def customer_reply_send(*, event_id: int) -> bool:
         _send(
             template="customer_reply",
             context={
-                "ticket": ticket,
                 "event": event,
                 "status_url": ticket_status_url(ticket),
                 "rating_links": rating_links(ticket),
             },
-            to=[ticket.requester_email],
+            to=ticket.requester_email,
+            ticket=ticket,
         )
     return True
 
@@ -316,11 +333,11 @@ def customer_solved_send(*, ticket_id: int) -> bool:
         _send(
             template="customer_solved",
             context={
-                "ticket": ticket,
                 "status_url": ticket_status_url(ticket),
                 "rating_links": rating_links(ticket),
             },
-            to=[ticket.requester_email],
+            to=ticket.requester_email,
+            ticket=ticket,
         )
     return True
 
@@ -356,6 +373,8 @@ def supervisors_webhook_disabled_send(*, endpoint_id: int) -> int:
             to=recipients,
         )
     return len(recipients)
+
+
 def customer_merged_send(*, ticket_id: int) -> bool:
     """Tell the customer of a merged duplicate that their request goes on in the other ticket
     (the same customer's: tickets.services.ticket_merge refuses any other), with its link."""

@@ -42,6 +42,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "tickets.add_apitoken",
         "tickets.change_apitoken",
         "tickets.view_apitoken",
+        # Received e-mails: what was taken and what was refused, and why (docs/email.md).
+        "tickets.view_inboundemail",
         # Agent profiles point at users: choosing one needs to see them.
         "auth.view_user",
         # Reports: what customers tried and said.

@@ -154,6 +154,13 @@ def notify_supervisors_webhook_disabled(endpoint_id: int) -> int:
     return notifications.supervisors_webhook_disabled_send(endpoint_id=endpoint_id)
 
 
+@shared_task(name="tickets.tasks.poll_inbound_mailbox", ignore_result=True)
+def poll_inbound_mailbox() -> int | None:
+    """Replies by e-mail from the IMAP mailbox; beat sends it when INBOUND_IMAP_URL is set.
+    A mailbox that is down is logged and read at the next beat, not retried here."""
+    return services.inbound_mailbox_poll()
+
+
 # --- sending them: the receivers of tickets.signals --------------------------------------------
 
 # The escalation: a web request waits at most PUBLISH_TIMEOUT_SECONDS for the broker and

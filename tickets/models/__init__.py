@@ -5,6 +5,7 @@ importable from ``tickets.models`` as before."""
 from tickets.models.api_token import ApiToken, api_token_key_hash
 from tickets.models.attachment import Attachment
 from tickets.models.canned_reply import CANNED_REPLY_STATUSES, CannedReply
+from tickets.models.inbound import InboundEmail
 from tickets.models.rating import RATING_WINDOW, RatingScore, RatingSource, TicketRating
 from tickets.models.routing import (
     AgentProfile,
@@ -52,6 +53,7 @@ __all__ = [
     "ApiToken",
     "Attachment",
     "CannedReply",
+    "InboundEmail",
     "Priority",
     "Queue",
     "RatingScore",

@@ -13,6 +13,8 @@ One module per subdomain; this package re-exports their public names, so callers
   fix of a solved ticket proposed as a step of its guide.
 - satisfaction: the customer's "it's solved", "I still need help" and rating (with the
   e-mail's signed rating links).
+- inbound_email: replies by e-mail, whichever way they arrive, become customer messages or
+  agent replies; inbound_mailbox: the IMAP mailbox beat polls for them.
 - insights: the statistics rollup (the day tallies of guides, with their tickets).
 - webhooks (a package; callers import it as ``services.webhooks``): signed webhooks out,
   their endpoints, the events recorded with each change, delivery and retries.
@@ -77,6 +79,13 @@ from tickets.services.exceptions import (
     TicketNotSolved,
     TransitionNotAllowed,
 )
+from tickets.services.inbound_email import (
+    inbound_attachments,
+    inbound_email_receive,
+    message_text,
+    reply_text,
+)
+from tickets.services.inbound_mailbox import inbound_mailbox_poll
 from tickets.services.insights import RollupResult, statistics_rollup
 from tickets.services.merge import TicketMergeRefused, ticket_merge
 from tickets.services.routing import RoutingDecision, fallback_queue, route
@@ -149,9 +158,14 @@ __all__ = [
     "escalations_ticket",
     "fallback_queue",
     "placeholders_check",
+    "inbound_attachments",
+    "inbound_email_receive",
+    "inbound_mailbox_poll",
+    "message_text",
     "rating_link_read",
     "rating_link_token",
     "rating_open",
+    "reply_text",
     "route",
     "sla_due_times",
     "statistics_rollup",
