@@ -366,12 +366,21 @@ def supervisors_webhook_disabled_send(*, endpoint_id: int) -> int:
     admin_url = settings.SITE_URL + reverse(
         "admin:tickets_webhookendpoint_change", args=[endpoint.pk]
     )
+    context = {"endpoint": endpoint, "admin_url": admin_url}
+    template = "tickets/email/supervisors_webhook_disabled"
+    # About no ticket, so without _send's reply address and thread headers: one e-mail to
+    # them all, as there is nothing to answer into.
     with translation.override(settings.LANGUAGE_CODE):
-        _send(
-            template="supervisors_webhook_disabled",
-            context={"endpoint": endpoint, "admin_url": admin_url},
+        subject = render_to_string(f"{template}_subject.txt", context)
+        message = EmailMultiAlternatives(
+            subject=" ".join(subject.split()),
+            body=render_to_string(f"{template}_body.txt", context),
+            from_email=settings.DEFAULT_FROM_EMAIL,
             to=recipients,
+            headers=dict(AUTOMATED_HEADERS),
         )
+        message.attach_alternative(render_to_string(f"{template}_body.html", context), "text/html")
+        message.send()
     return len(recipients)
 
 
@@ -385,7 +394,8 @@ def customer_merged_send(*, ticket_id: int) -> bool:
     with translation.override(ticket.language):
         _send(
             template="customer_merged",
-            context={"ticket": ticket, "target": target, "status_url": ticket_status_url(target)},
-            to=[ticket.requester_email],
+            context={"target": target, "status_url": ticket_status_url(target)},
+            to=ticket.requester_email,
+            ticket=ticket,
         )
     return True

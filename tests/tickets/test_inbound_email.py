@@ -19,10 +19,10 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from tests.factories import TicketFactory
-from tests.helpers import at_once, skip_unless_row_locks
+from tests.helpers import at_once, png_bytes, skip_unless_row_locks
 from tests.mailserver import reply_mail
 from tickets import notifications, services
-from tickets.models import InboundEmail, Ticket, TicketEvent
+from tickets.models import Attachment, InboundEmail, Ticket, TicketEvent
 from tickets.reply_addresses import (
     ForgedToken,
     reply_address,
@@ -197,12 +197,24 @@ def test_it_keeps_only_what_the_sender_wrote(text, expected):
     assert services.reply_text(text) == expected
 
 
-def test_the_attachments_are_kept_available_but_not_stored(ticket):
+def test_the_files_are_stored_with_the_message_and_a_refused_one_is_left_out(ticket, caplog):
     mail = reply_mail(to=customer_address(ticket), body="Screenshot attached.")
-    mail.add_attachment(b"\x89PNG fake", maintype="image", subtype="png", filename="error.png")
-    assert services.inbound_attachments(mail) == [("error.png", "image/png", b"\x89PNG fake")]
-    receive(mail)
+    mail.add_attachment(png_bytes(), maintype="image", subtype="png", filename="error.png")
+    # A page named as a picture: refused by its content, as on the forms.
+    mail.add_attachment(b"<html><script>alert(1)</script></html>", maintype="image",
+                        subtype="png", filename="also.png")  # fmt: skip
+    assert [name for name, _type, _content in services.inbound_attachments(mail)] == [
+        "error.png", "also.png",
+    ]  # fmt: skip
+
+    with caplog.at_level(logging.WARNING, logger="tickets.services.inbound_email"):
+        inbound = receive(mail)
+
     assert messages(ticket) == [(TicketEvent.Kind.CUSTOMER_MESSAGE, "Screenshot attached.")]
+    stored = list(Attachment.objects.filter(event=inbound.event))
+    assert [(a.name, a.content_type) for a in stored] == [("error.png", "image/png")]
+    assert stored[0].file.read() == png_bytes()
+    assert "also.png" in caplog.text
 
 
 # --- the agent ---------------------------------------------------------------------------------

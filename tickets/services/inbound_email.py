@@ -37,6 +37,7 @@ from tickets.models import (
     STAFF_MESSAGE_MAX_LENGTH,
     InboundEmail,
     Ticket,
+    TicketEvent,
 )
 from tickets.reply_addresses import (
     ForgedToken,
@@ -47,6 +48,7 @@ from tickets.reply_addresses import (
     token_of_address,
     token_of_message_id,
 )
+from tickets.services.attachments import AttachmentRefused, attachments_add, attachments_check
 from tickets.services.exceptions import TicketClosedForReplies, TicketError, TicketNotPermitted
 from tickets.services.workflow import ticket_customer_reply, ticket_reply
 
@@ -199,8 +201,31 @@ def _record(
         raise _Refused(Reason.CLOSED, f"ticket {ticket.reference} is {ticket.status}") from error
     except TicketError as error:  # nothing left to write
         raise _Refused(Reason.EMPTY) from error
+    _attachments_keep(event, message, inbound)
     inbound.event = event
     inbound.save(update_fields=["event", "agent"])
+
+
+def _attachments_keep(event: TicketEvent, message: Message, inbound: InboundEmail) -> None:
+    """Store the message's files with its event, each checked as a form's upload is (type
+    sniffed from the content, size, count). Unlike a form, an e-mail can't be answered with
+    an error to fix: a refused file is left out and logged, the message is still taken, and
+    the raw source kept with it still holds the file."""
+    kept = []
+    for name, _declared_type, content in inbound_attachments(message):
+        if len(kept) == settings.ATTACHMENT_MAX_COUNT:
+            logger.warning(
+                "inbound e-mail %s: more files than allowed, %r left out", inbound.pk, name
+            )
+            continue
+        try:
+            kept.extend(attachments_check(files=[(name, content)]))
+        except AttachmentRefused as refused:
+            logger.warning(
+                "inbound e-mail %s: file left out: %s", inbound.pk, "; ".join(refused.messages)
+            )
+    if kept:
+        attachments_add(event=event, files=kept)
 
 
 def _message_id(message: EmailMessage, raw: bytes) -> str:
@@ -381,7 +406,7 @@ def reply_text(text: str) -> str:
 
 def inbound_attachments(message: Message) -> list[tuple[str, str, bytes]]:
     """The message's attached files as (file name, content type as declared, content).
-    Not stored here: the attachments' storage (issue 14's files) takes them from this."""
+    Stored with the message's event by _attachments_keep."""
     files = []
     for part in message.walk():
         if part.is_multipart():
