@@ -187,6 +187,9 @@ def test_an_expired_link_is_a_clear_410(client, sams_message, settings):
         signing.dumps(1, salt="another.purpose"),  # signed, but for something else
         signing.dumps("1", salt="tickets.attachment-link"),
     ],
+    # Named, not shown: a signed value holds the time it was signed, and xdist's workers must
+    # collect the same test ids.
+    ids=["nothing-signed", "other-purpose", "not-an-id"],
 )
 def test_a_forged_link_is_a_clear_404(client, sams_message, token):
     services.attachments_add(event=sams_message, files=[("a.png", png_bytes())])
