@@ -358,6 +358,26 @@ def test_private_and_local_targets_are_refused(sue, settings, url):
 @pytest.mark.parametrize(
     "url",
     [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[fe80::1]/hook",
+        "http://[::ffff:169.254.169.254]/hook",
+        "http://0.0.0.0/hook",
+        "http://224.0.0.1/hook",
+    ],
+)
+def test_link_local_and_unspecified_targets_are_refused_even_where_private_ones_are_allowed(
+    sue, settings, url
+):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    with pytest.raises(webhooks.WebhookError) as refused:
+        webhooks.webhook_endpoint_register(name="x", url=url, events=ALL_EVENTS, actor=sue)
+    assert refused.value.field == "url"
+    assert not WebhookEndpoint.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
         "ftp://example.com/hook",
         "file:///etc/passwd",
         "http://user:pw@example.com/hook",

@@ -1,6 +1,7 @@
 """Where webhooks may go: http and https only, and no private, loopback, link-local or
-reserved address unless WEBHOOK_ALLOW_PRIVATE_TARGETS (SSRF). Checked when a URL is given
-(webhook_url_check) and at each try, on the addresses the try connects to (addresses)."""
+reserved address unless WEBHOOK_ALLOW_PRIVATE_TARGETS (SSRF; link-local never). Checked when
+a URL is given (webhook_url_check) and at each try, on the addresses the try connects to
+(addresses)."""
 
 from __future__ import annotations
 
@@ -50,12 +51,15 @@ class Target:
 
 
 def _address_allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if settings.WEBHOOK_ALLOW_PRIVATE_TARGETS:
-        return True
     mapped = getattr(address, "ipv4_mapped", None)
     if mapped is not None:
         address = mapped
-    return address.is_global and not address.is_multicast
+    # Never, whatever the setting: link-local is where clouds answer with the machine's own
+    # credentials (169.254.169.254), and multicast or unspecified addresses are no receiver.
+    # The setting is for receivers in one's own network (private and loopback addresses).
+    if address.is_link_local or address.is_multicast or address.is_unspecified:
+        return False
+    return settings.WEBHOOK_ALLOW_PRIVATE_TARGETS or address.is_global
 
 
 def target_of(url: str) -> Target:
