@@ -48,7 +48,12 @@ from tickets.reply_addresses import (
     token_of_address,
     token_of_message_id,
 )
-from tickets.services.attachments import AttachmentRefused, attachments_add, attachments_check
+from tickets.services.attachments import (
+    AttachmentRefused,
+    CheckedFile,
+    attachments_add,
+    attachments_check,
+)
 from tickets.services.exceptions import TicketClosedForReplies, TicketError, TicketNotPermitted
 from tickets.services.workflow import ticket_customer_reply, ticket_reply
 
@@ -211,7 +216,7 @@ def _attachments_keep(event: TicketEvent, message: Message, inbound: InboundEmai
     sniffed from the content, size, count). Unlike a form, an e-mail can't be answered with
     an error to fix: a refused file is left out and logged, the message is still taken, and
     the raw source kept with it still holds the file."""
-    kept = []
+    kept: list[CheckedFile] = []
     for name, _declared_type, content in inbound_attachments(message):
         if len(kept) == settings.ATTACHMENT_MAX_COUNT:
             logger.warning(
