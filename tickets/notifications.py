@@ -108,15 +108,34 @@ def _send(
         "requester_name_isolated": format_html('<bdi dir="auto">{}</bdi>', name),
         "subject_isolated": format_html('<bdi dir="auto">{}</bdi>', subject),
     }
+    _rendered_send(
+        template=template, context=context, to=[to],
+        reply_to=[address] if address else None,
+        headers={**AUTOMATED_HEADERS, **threading_headers(ticket_id=ticket.pk, token=token)},
+        connection=connection,
+    )  # fmt: skip
+
+
+def _rendered_send(
+    *,
+    template: str,
+    context: dict[str, Any],
+    to: list[str],
+    headers: dict[str, str],
+    reply_to: list[str] | None = None,
+    connection: BaseEmailBackend | None = None,
+) -> None:
+    """Render tickets/email/<template>_{subject,body}.txt and _body.html in the active
+    language and send them as one multipart e-mail."""
     subject = render_to_string(f"tickets/email/{template}_subject.txt", context)
     message = EmailMultiAlternatives(
         # Header values must be one line; the subject template may wrap.
         subject=" ".join(subject.split()),
         body=render_to_string(f"tickets/email/{template}_body.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[to],
-        reply_to=[address] if address else None,
-        headers={**AUTOMATED_HEADERS, **threading_headers(ticket_id=ticket.pk, token=token)},
+        to=to,
+        reply_to=reply_to,
+        headers=headers,
         connection=connection,
     )
     message.attach_alternative(
@@ -366,21 +385,15 @@ def supervisors_webhook_disabled_send(*, endpoint_id: int) -> int:
     admin_url = settings.SITE_URL + reverse(
         "admin:tickets_webhookendpoint_change", args=[endpoint.pk]
     )
-    context = {"endpoint": endpoint, "admin_url": admin_url}
-    template = "tickets/email/supervisors_webhook_disabled"
     # About no ticket, so without _send's reply address and thread headers: one e-mail to
     # them all, as there is nothing to answer into.
     with translation.override(settings.LANGUAGE_CODE):
-        subject = render_to_string(f"{template}_subject.txt", context)
-        message = EmailMultiAlternatives(
-            subject=" ".join(subject.split()),
-            body=render_to_string(f"{template}_body.txt", context),
-            from_email=settings.DEFAULT_FROM_EMAIL,
+        _rendered_send(
+            template="supervisors_webhook_disabled",
+            context={"endpoint": endpoint, "admin_url": admin_url},
             to=recipients,
             headers=dict(AUTOMATED_HEADERS),
         )
-        message.attach_alternative(render_to_string(f"{template}_body.html", context), "text/html")
-        message.send()
     return len(recipients)
 
 
