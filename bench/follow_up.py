@@ -97,13 +97,14 @@ def setup_django(folder: Path) -> None:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.test import override_settings
 
     # Without collectstatic there is no manifest of hashed static names; the box's script tag
     # would fail on {% static %}. Serving static files is not what is measured.
     override_settings(
         STORAGES={
-            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            **settings.STORAGES,
             "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
         }
     ).enable()

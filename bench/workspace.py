@@ -44,6 +44,7 @@ import django
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.db.models import F  # noqa: E402
@@ -67,7 +68,7 @@ from tickets.selectors import claimable_tickets  # noqa: E402
 # the first {% static %}. Serving static files is not what is measured.
 override_settings(
     STORAGES={
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
 ).enable()
