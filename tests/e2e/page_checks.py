@@ -25,7 +25,7 @@ MIN_TAP_TARGET_PX = 44
 SCREENSHOTS = Path("var/test/screenshots")
 
 _TAP_TARGETS = (
-    "button, [role=button], a.button, select, summary, textarea, "
+    "button, [role=button], a.button, header a, select, summary, textarea, "
     "input:not([type=hidden]):not([type=checkbox]):not([type=radio])"
 )
 
