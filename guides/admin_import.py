@@ -38,7 +38,7 @@ class _MultipleFileField(forms.FileField):
 
 
 class GuideImportForm(forms.Form):
-    files = _MultipleFileField(
+    guide_files = _MultipleFileField(
         label=_("Guide files"),
         help_text=_(
             "One or more guide files (.yaml, .yml) or zip files of them. Nothing is imported "
@@ -63,15 +63,18 @@ def import_urls(model_admin: admin.ModelAdmin) -> list[URLPattern]:
     """The import pages, under the guide list (GuideAdmin.get_urls)."""
     wrap = model_admin.admin_site.admin_view
 
-    def view(function):
-        return wrap(lambda request, **kwargs: function(model_admin, request, **kwargs))
+    def view(function, *, post_only: bool = False):
+        def bound(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+            return function(model_admin, request, **kwargs)
+
+        return wrap(require_POST(bound) if post_only else bound)
 
     return [
         path("import/", view(import_upload), name="guides_guide_import"),
         path("import/<int:import_id>/", view(import_review), name="guides_guide_import_review"),
         path(
             "import/<int:import_id>/apply/",
-            view(require_POST(import_apply)),
+            view(import_apply, post_only=True),
             name="guides_guide_import_apply",
         ),
         path(
@@ -95,14 +98,16 @@ def import_upload(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpRe
         raise PermissionDenied
     form = GuideImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        uploads = [(upload.name, upload) for upload in form.cleaned_data["files"]]
+        uploads = [(upload.name, upload) for upload in form.cleaned_data["guide_files"]]
         try:
             files = imports.guide_files_read(uploads)
         except imports.GuideImportError as error:
-            form.add_error("files", error.message)
+            form.add_error("guide_files", error.message)
         else:
             if not files:
-                form.add_error("files", _("No guide files (.yaml, .yml) in what was uploaded."))
+                form.add_error(
+                    "guide_files", _("No guide files (.yaml, .yml) in what was uploaded.")
+                )
             else:
                 checked = imports.guide_import_check(user=request.user, files=files)
                 return redirect("admin:guides_guide_import_review", import_id=checked.pk)
@@ -174,4 +179,3 @@ def export_selected_as_zip(
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="guides-{stamp}.zip"'
     return response
-

@@ -269,7 +269,7 @@ def guide_import_check(*, user: Any, files: list[GuideFileUpload]) -> GuideImpor
     (guide_import_apply_start). Nothing of the guides is written."""
     rows: list[GuideImportFile] = []
     for number, upload in enumerate(files, start=1):
-        text: str | None = None
+        text = ""
         if upload.error is not None:
             checked = GuideFileOutcome(outcome="failed", errors=(upload.error,))
         else:
@@ -343,10 +343,7 @@ def guide_import_apply(*, guide_import_id: int) -> GuideImport | None:
             row = GuideImportFile.objects.select_for_update().filter(pk=file_id, outcome="").first()
             if row is None:
                 continue  # another run of the task imported it
-            if row.text is None:
-                done = GuideFileOutcome(outcome="failed", errors=tuple())
-            else:
-                done = guide_file_import(text=row.text, user=user)
+            done = guide_file_import(text=row.text, user=user)
             row.outcome = done.outcome
             if done.errors:
                 row.errors = _errors_data(done.errors)

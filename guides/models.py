@@ -1167,11 +1167,9 @@ class GuideImportFile(models.Model):
     )
     number = models.PositiveIntegerField(_("number"))
     name = models.CharField(_("file name"), max_length=255)
-    # None when the file could not be decoded: it is reported failed and never applied.
-    text = models.TextField(_("text"), null=True, blank=True)
-    checked_outcome = models.CharField(
-        _("dry run outcome"), max_length=16, choices=Outcome.choices
-    )
+    # Empty when the file could not be decoded: it failed its check and is never applied.
+    text = models.TextField(_("text"), blank=True)
+    checked_outcome = models.CharField(_("dry run outcome"), max_length=16, choices=Outcome.choices)
     # What the dry run or the import found wrong: [{"field": …, "message": …}, …].
     errors = models.JSONField(_("errors"), default=list, blank=True)
     # The file has no `status`, so the guide is a draft (said as the command says it).

@@ -158,7 +158,10 @@ def test_it_imports_each_file_once_when_the_task_runs_again(ann, nile):
 def test_it_resumes_a_run_that_stopped_halfway(ann, nile):
     checked = check(
         ann,
-        {"first.en.yaml": guide_text(), "second.en.yaml": guide_text(slug="b", translation_key="b")},
+        {
+            "first.en.yaml": guide_text(),
+            "second.en.yaml": guide_text(slug="b", translation_key="b"),
+        },
     )
     imports.guide_import_apply_start(guide_import=checked, user=ann)
     # The worker died after the first file: its outcome is written, the second's is not.
@@ -279,7 +282,10 @@ def test_it_reads_the_guide_files_of_a_zip_by_their_names_alone(ann, nile):
 
     assert [file.name for file in files] == ["guides.zip: evil.en.yaml", "guides.zip: second.YML"]
     applied = apply(ann, imports.guide_import_check(user=ann, files=files))
-    assert outcomes(applied) == {"guides.zip: evil.en.yaml": "created", "guides.zip: second.YML": "created"}
+    assert outcomes(applied) == {
+        "guides.zip: evil.en.yaml": "created",
+        "guides.zip: second.YML": "created",
+    }
 
 
 def test_it_reports_a_file_in_another_encoding_and_a_broken_zip_file_by_file(ann, nile):
@@ -328,7 +334,9 @@ def test_an_export_dry_runs_back_as_all_unchanged(ann, nile):
         guide = GuideFactory(company=nile, tags=["data", "sim"], status=Guide.Status.DRAFT)
         StepFactory(guide=guide, position=1, title=f"Restart {number}", body="Hold the button.")
     arabic = GuideFactory(company=nile, language="ar", title="البيانات لا تعمل")
-    StepFactory(guide=arabic, position=1, title="أعد تشغيل الهاتف", body="اضغط **الزر**.\n\nثم انتظر.")
+    StepFactory(
+        guide=arabic, position=1, title="أعد تشغيل الهاتف", body="اضغط **الزر**.\n\nثم انتظر."
+    )
 
     exported = imports.guides_export_zip(guides_for_export())
     checked = check(ann, {"guides.zip": exported})
