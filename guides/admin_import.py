@@ -47,6 +47,18 @@ class GuideImportForm(forms.Form):
         widget=_MultipleFileInput(attrs={"accept": ".yaml,.yml,.zip"}),
     )
 
+    def clean_guide_files(self) -> list[Any]:
+        files = self.cleaned_data["guide_files"]
+        # What is read of them is bounded (guides.imports), but files far larger than all the
+        # guide text an upload may hold are refused before a byte of them is opened (twice
+        # the limit: room for a zip's own bytes and for the entries it holds that are ignored).
+        if sum(upload.size for upload in files) > imports.MAX_TOTAL_BYTES * 2:
+            raise forms.ValidationError(
+                _("The files add up to more than %(limit)s bytes; import them in parts.")
+                % {"limit": f"{imports.MAX_TOTAL_BYTES * 2:,}"}
+            )
+        return files
+
 
 def _may_import(model_admin: admin.ModelAdmin, request: HttpRequest) -> bool:
     return model_admin.has_add_permission(request) and model_admin.has_change_permission(request)

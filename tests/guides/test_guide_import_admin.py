@@ -89,6 +89,20 @@ def test_it_tells_of_an_upload_too_big_on_the_form(client, ann, nile, monkeypatc
     assert not GuideImport.objects.exists()
 
 
+def test_it_refuses_files_far_larger_than_an_upload_may_hold_unread(client, ann, monkeypatch):
+    monkeypatch.setattr(imports, "MAX_TOTAL_BYTES", 100)
+    client.force_login(ann)
+
+    response = client.post(
+        reverse("admin:guides_guide_import"),
+        {"guide_files": [SimpleUploadedFile("big.zip", b"PK" + b"\x00" * 300)]},
+    )
+
+    assert response.status_code == 200
+    assert "The files add up to more than 200 bytes" in response.content.decode()
+    assert not GuideImport.objects.exists()
+
+
 def test_it_asks_for_files_when_none_are_guide_files(client, ann, nile):
     client.force_login(ann)
     empty = io.BytesIO()
