@@ -44,6 +44,9 @@ MAX_TOTAL_BYTES = 20_000_000
 # A checked upload may be applied for this long; after that it must be uploaded again (the
 # guides it was compared with may have changed too much for its dry run to mean anything).
 CHECK_VALID_FOR = timedelta(hours=24)
+# Uploads (their files' text and outcomes) are deleted this long after they were made: the
+# guides keep what was imported; the upload is only the way there.
+KEPT_FOR = timedelta(days=7)
 
 OUTCOMES = ("created", "updated", "unchanged", "failed")
 
@@ -292,6 +295,8 @@ def guide_import_check(*, user: Any, files: list[GuideFileUpload]) -> GuideImpor
             )
         )
     with transaction.atomic():
+        # Each upload clears the old ones away: no schedule needed for a table this small.
+        GuideImport.objects.filter(created_at__lt=timezone.now() - KEPT_FOR).delete()
         guide_import_row = GuideImport.objects.create(created_by=user)
         for row in rows:
             row.guide_import = guide_import_row

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import io
 import zipfile
+from datetime import timedelta
 
 import pytest
 import yaml
@@ -197,6 +198,19 @@ def test_it_does_not_apply_a_check_older_than_a_day(ann, nile):
     with pytest.raises(GuideImportError):
         imports.guide_import_apply_start(guide_import=checked, user=ann)
     assert not Guide.objects.exists()
+
+
+def test_a_new_upload_clears_away_the_uploads_older_than_a_week(ann, nile):
+    old = check(ann, {"first.en.yaml": guide_text()})
+    recent = check(ann, {"first.en.yaml": guide_text()})
+    GuideImport.objects.filter(pk=old.pk).update(
+        created_at=old.created_at - imports.KEPT_FOR - timedelta(minutes=1)
+    )
+
+    newest = check(ann, {"first.en.yaml": guide_text()})
+
+    assert set(GuideImport.objects.values_list("pk", flat=True)) == {recent.pk, newest.pk}
+    assert not GuideImportFile.objects.filter(guide_import_id=old.pk).exists()
 
 
 # --- who may import into which company -----------------------------------------------------
