@@ -14,7 +14,7 @@ from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
-from guides import ordering, selectors, services
+from guides import admin_import, ordering, selectors, services
 from guides.admin_statistics import StatisticsAdminMixin, percent
 from guides.gaps_admin import ContentGapsPages
 from guides.models import (
@@ -102,6 +102,7 @@ class GuideAdmin(StatisticsAdminMixin, ContentGapsPages):
     list_select_related = ["company"]
     search_fields = ["title", "summary", "slug", "company__name", "steps__title"]
     autocomplete_fields = ["company", "tags"]
+    actions = [admin_import.export_selected_as_zip]
     readonly_fields = [
         "translations",
         "preview",
@@ -397,6 +398,7 @@ class GuideAdmin(StatisticsAdminMixin, ContentGapsPages):
                 self.admin_site.admin_view(self.proposal_view),
                 name="guides_guide_proposal",
             ),
+            *admin_import.import_urls(self),
         ]
         return own + super().get_urls()
 

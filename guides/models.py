@@ -1110,3 +1110,94 @@ class FollowUpQuestion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.question} ({self.language}, {self.answer_count})"
+
+
+class GuideImport(models.Model):
+    """Guide files uploaded in the admin, checked (a dry run) and then applied by a task.
+
+    The files' text is kept here between the two steps, so that what is applied is what was
+    checked and nothing of it comes back from the browser. Rows are short-lived: a check older
+    than GUIDE_IMPORT_CHECK_HOURS can no longer be applied (guides.imports)."""
+
+    class State(models.TextChoices):
+        CHECKED = "checked", _("Checked")
+        APPLYING = "applying", _("Applying")
+        DONE = "done", _("Done")
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="guide_imports",
+        verbose_name=_("imported by"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    state = models.CharField(
+        _("state"), max_length=16, choices=State.choices, default=State.CHECKED
+    )
+    applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("guide import")
+        verbose_name_plural = _("guide imports")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=["checked", "applying", "done"]),
+                name="guide_import_state_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pk} ({self.state})"
+
+
+class GuideImportFile(models.Model):
+    """One file of a GuideImport: its text, what the dry run found, and once applied what the
+    import did. ``outcome`` is empty until the file is applied (or skipped): the task applies
+    only such files, one transaction each, so a task run twice imports each file once."""
+
+    class Outcome(models.TextChoices):
+        CREATED = "created", _("created")
+        UPDATED = "updated", _("updated")
+        UNCHANGED = "unchanged", _("unchanged")
+        FAILED = "failed", _("failed")
+
+    guide_import = models.ForeignKey(
+        GuideImport, on_delete=models.CASCADE, related_name="files", verbose_name=_("import")
+    )
+    number = models.PositiveIntegerField(_("number"))
+    name = models.CharField(_("file name"), max_length=255)
+    # Empty when the file could not be decoded: it failed its check and is never applied.
+    text = models.TextField(_("text"), blank=True)
+    checked_outcome = models.CharField(_("dry run outcome"), max_length=16, choices=Outcome.choices)
+    # What the dry run or the import found wrong: [{"field": …, "message": …}, …].
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+    # The file has no `status`, so the guide is a draft (said as the command says it).
+    draft_by_default = models.BooleanField(_("draft without a status"), default=False)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices, blank=True)
+    guide = models.ForeignKey(
+        Guide,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("guide"),
+    )
+
+    class Meta:
+        verbose_name = _("guide import file")
+        verbose_name_plural = _("guide import files")
+        ordering = ["guide_import", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["guide_import", "number"], name="guide_import_file_number_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(checked_outcome__in=["created", "updated", "unchanged", "failed"])
+                & Q(outcome__in=["", "created", "updated", "unchanged", "failed"]),
+                name="guide_import_file_outcome_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from guides import search_log, view_counts
+from guides import imports, search_log, view_counts
 
 
 @shared_task(name="guides.tasks.flush_guide_view_counts", ignore_result=True)
@@ -20,3 +20,10 @@ def prune_search_log() -> int:
     """Delete the logged searches older than SEARCH_LOG_RETENTION_DAYS; beat sends it hourly.
     Safe to run twice: each run deletes what is old by then."""
     return search_log.search_log_prune()
+
+
+@shared_task(name="guides.tasks.apply_guide_import", ignore_result=True)
+def apply_guide_import(guide_import_id: int) -> None:
+    """Import the checked files of an admin upload (guides.imports.guide_import_apply). Safe
+    to run again after a crash or a redelivery: files already imported are skipped."""
+    imports.guide_import_apply(guide_import_id=guide_import_id)

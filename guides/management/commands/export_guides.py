@@ -5,6 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from guides.guide_format import dump_guide_data
+from guides.imports import guide_file_name
 from guides.models import Company, Language
 from guides.selectors import guides_for_export
 from guides.services import guide_export_data
@@ -28,7 +29,7 @@ class Command(BaseCommand):
             raise CommandError(f"{out_dir}: cannot create the folder: {exc}") from None
         written = 0
         for guide in guides_for_export(company=company, language=language):
-            path = target / f"{guide.company.slug}--{guide.slug}.{guide.language}.yaml"
+            path = target / guide_file_name(guide)  # as the admin's export names it
             path.write_text(dump_guide_data(guide_export_data(guide=guide)), encoding="utf-8")
             written += 1
         self.stdout.write(self.style.SUCCESS(f"{written} guide files written to {target}"))
