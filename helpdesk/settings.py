@@ -698,6 +698,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "helpdesk.api.schema.forbid_nul_in_request_strings",
         "helpdesk.api.schema.document_idempotency_key",
+        "helpdesk.api.schema.document_customer_secrets",
     ],
     "ENUM_NAME_OVERRIDES": {
         "LanguageEnum": "guides.models.Language",
