@@ -13,6 +13,7 @@ from pathlib import Path
 from django.contrib import admin
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
@@ -49,7 +50,8 @@ def mail_list(request: HttpRequest) -> TemplateResponse:
         "title": _("Outgoing e-mails"),
         "subtitle": None,
         "mails": mails,
-        "folder": folder,
+        # A path inside a sentence that may be Arabic: isolated, left to right.
+        "folder": format_html('<bdi dir="ltr"><code>{}</code></bdi>', folder),
         "limited": len(mails) >= mail.LIST_LIMIT,
         "limit": mail.LIST_LIMIT,
     }
