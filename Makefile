@@ -23,18 +23,23 @@ translations: $(INSTALLED)
 
 install: $(INSTALLED) translations
 
-# Web (http://127.0.0.1:$(PORT)), a Celery worker and beat, on SQLite and the file-system broker,
+# Web (http://$(BIND):$(PORT)), a Celery worker and beat, on SQLite and the file-system broker,
 # kept running by supervisord (supervisord.conf): a worker or beat that crashes is started again.
-# Ctrl-C stops all three.
+# Ctrl-C stops all three. The links in e-mails (SITE_URL) point at the address served, unless
+# SITE_URL is set. E-mails are kept in var/mail/ and listed at /admin/mail/ (helpdesk.mail).
 PORT ?= 8000
+BIND ?= 127.0.0.1
 run: export DEBUG ?= true
 run: export PATH := $(abspath $(BIN)):$(PATH)
 run: export HELPDESK_VAR_DIR := $(abspath $(or $(HELPDESK_VAR_DIR),var))
 run: export PORT := $(PORT)
+run: export BIND := $(BIND)
+run: export SITE_URL ?= http://$(BIND):$(PORT)
 run: install
 	$(MANAGE) migrate --noinput
 	$(MANAGE) load_demo --tickets
-	@echo "Web: http://127.0.0.1:$(PORT)/   Admin: /admin/   API: /api/v1/guides/   Docs: /api/docs/"
+	@echo "Web: http://$(BIND):$(PORT)/   Admin: /admin/   API: /api/v1/guides/   Docs: /api/docs/"
+	@echo "Links in e-mails: $$SITE_URL   E-mails: $$HELPDESK_VAR_DIR/mail/ and /admin/mail/"
 	$(BIN)/supervisord -c supervisord.conf
 
 demo: export DEBUG ?= true

@@ -99,7 +99,8 @@ def email_settings_from_url(name: str, url: str) -> dict[str, object]:
     """Translate EMAIL_URL into Django's EMAIL_* settings.
 
     Accepted forms: ``console://``, ``locmem://``, ``dummy://``, ``file:///folder`` (one file
-    per message, for tests and demos),
+    per message, for tests and demos), ``folder://`` or ``folder:///folder`` (kept as readable
+    files with one log line each and listed in the admin: helpdesk.mail),
     ``smtp://user:password@host:port`` (add ``?tls=true`` for STARTTLS) and
     ``smtps://user:password@host:port`` (implicit TLS).
     """
@@ -112,6 +113,12 @@ def email_settings_from_url(name: str, url: str) -> dict[str, object]:
     }
     if scheme in simple:
         return {"EMAIL_BACKEND": simple[scheme]}
+    if scheme == "folder":
+        # helpdesk.mail: kept as files, one log line each; the folder defaults to var/mail/.
+        return {
+            "EMAIL_BACKEND": "helpdesk.mail.FolderEmailBackend",
+            "EMAIL_FILE_PATH": parts.path,
+        }
     if scheme == "file":
         if not parts.path:
             raise ImproperlyConfigured(f"{name}={url!r}: a file URL needs a folder path.")
@@ -121,7 +128,8 @@ def email_settings_from_url(name: str, url: str) -> dict[str, object]:
         }
     if scheme not in {"smtp", "smtps"}:
         raise ImproperlyConfigured(
-            f"{name}={url!r}: unknown scheme {scheme!r}; use console://, smtp:// or smtps://."
+            f"{name}={url!r}: unknown scheme {scheme!r}; use console://, folder://, smtp:// or "
+            "smtps://."
         )
     if not parts.hostname:
         raise ImproperlyConfigured(f"{name}={url!r}: an SMTP URL needs a host.")

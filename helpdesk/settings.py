@@ -345,10 +345,14 @@ CONTENT_SECURITY_POLICY = {
 # --- E-mail -------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Helpdesk <helpdesk@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-_email = email_settings_from_url("EMAIL_URL", env_str("EMAIL_URL", "console://"))
+# With DEBUG on (make run) e-mails are kept in var/mail/ as readable files, one log line each,
+# and listed at /admin/mail/ (helpdesk.mail); with DEBUG off the default stays the console.
+_email = email_settings_from_url(
+    "EMAIL_URL", env_str("EMAIL_URL", "folder://" if DEBUG else "console://")
+)
 EMAIL_BACKEND = str(_email["EMAIL_BACKEND"])
 if "EMAIL_FILE_PATH" in _email:
-    EMAIL_FILE_PATH = str(_email["EMAIL_FILE_PATH"])
+    EMAIL_FILE_PATH = str(_email["EMAIL_FILE_PATH"] or VAR_DIR / "mail")
 if "EMAIL_HOST" in _email:
     EMAIL_HOST = str(_email["EMAIL_HOST"])
     EMAIL_PORT = int(str(_email["EMAIL_PORT"]))
@@ -698,6 +702,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "helpdesk.api.schema.forbid_nul_in_request_strings",
         "helpdesk.api.schema.document_idempotency_key",
+        "helpdesk.api.schema.document_customer_secrets",
     ],
     "ENUM_NAME_OVERRIDES": {
         "LanguageEnum": "guides.models.Language",

@@ -3,7 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from guides import urls as guide_urls
-from helpdesk import views
+from helpdesk import admin_mail, views
 from tickets import inbound_webhook
 from tickets import urls as ticket_urls
 
@@ -11,6 +11,19 @@ admin.site.site_header = "Helpdesk"
 admin.site.site_title = "Helpdesk admin"
 
 urlpatterns = [
+    # The e-mails kept on the embedded default (helpdesk.admin_mail; 404 with other backends),
+    # ahead of the admin's own URLs, whose catch-all would answer first.
+    path("admin/mail/", admin.site.admin_view(admin_mail.mail_list), name="admin_mail"),
+    path(
+        "admin/mail/<str:name>/",
+        admin.site.admin_view(admin_mail.mail_detail),
+        name="admin_mail_detail",
+    ),
+    path(
+        "admin/mail/<str:name>/html/",
+        admin.site.admin_view(admin_mail.mail_html),
+        name="admin_mail_html",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", include("helpdesk.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -9,7 +9,6 @@ from __future__ import annotations
 from django.core.exceptions import ObjectDoesNotExist
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
@@ -31,17 +30,12 @@ from helpdesk.api.fields import (
     StrictIntegerField,
 )
 from helpdesk.api.inputs import validated
-from helpdesk.api.schema import ERROR_RESPONSES
+from helpdesk.api.schema import ATTEMPT_TOKEN_AUTH, ERROR_RESPONSES
 from helpdesk.api.throttling import CountedThrottlesMixin, ScopedRateThrottle
 
+# Sent on every call but the first; documented as the attemptToken security scheme
+# (helpdesk.api.schema), which names the same header.
 TOKEN_HEADER_NAME = "X-Attempt-Token"  # noqa: S105 - a header name, not a secret
-TOKEN_HEADER = OpenApiParameter(
-    TOKEN_HEADER_NAME,
-    str,
-    location=OpenApiParameter.HEADER,
-    required=True,
-    description="The secret token returned when the attempt was started.",
-)
 CONFLICT = {
     409: OpenApiResponse(ErrorSerializer, description="The attempt is escalated or abandoned.")
 }
@@ -221,7 +215,7 @@ class AttemptStartView(AttemptView):
 class AttemptDetailView(AttemptView):
     @extend_schema(
         summary="The attempt's state and its outcome history",
-        parameters=[TOKEN_HEADER],
+        auth=ATTEMPT_TOKEN_AUTH,
         responses={200: AttemptOutputSerializer, **ERROR_RESPONSES},
     )
     def get(self, request: Request) -> Response:
@@ -231,7 +225,7 @@ class AttemptDetailView(AttemptView):
 class StepOutcomeRecordView(AttemptView):
     @extend_schema(
         summary="Record what happened at one step",
-        parameters=[TOKEN_HEADER],
+        auth=ATTEMPT_TOKEN_AUTH,
         request=StepOutcomeInputSerializer,
         responses={201: AttemptOutputSerializer, **ERROR_RESPONSES, **CONFLICT},
     )
@@ -251,7 +245,7 @@ class AttemptFeedbackView(AttemptView):
 
     @extend_schema(
         summary="Say whether the guide helped (answering again changes the answer)",
-        parameters=[TOKEN_HEADER],
+        auth=ATTEMPT_TOKEN_AUTH,
         request=FeedbackInputSerializer,
         responses={200: AttemptOutputSerializer, **ERROR_RESPONSES},
     )
@@ -267,7 +261,7 @@ class AttemptFeedbackView(AttemptView):
 class AttemptAbandonView(AttemptView):
     @extend_schema(
         summary="Give up on the attempt",
-        parameters=[TOKEN_HEADER],
+        auth=ATTEMPT_TOKEN_AUTH,
         request=None,
         responses={200: AttemptOutputSerializer, **ERROR_RESPONSES, **CONFLICT},
     )

@@ -20,7 +20,7 @@ from guides.models import Guide, Language, SearchSource
 from guides.search import search_guide_ids
 from helpdesk import limits
 from helpdesk.api.inputs import SLUG_PATTERN, SlugFilter
-from helpdesk.api.schema import ERROR_RESPONSES
+from helpdesk.api.schema import ERROR_RESPONSES, PUBLIC_AUTH
 from helpdesk.api.throttling import CountedThrottlesMixin
 from helpdesk.http import client_address
 
@@ -59,10 +59,12 @@ class GuideFilter(django_filters.FilterSet):
 @extend_schema_view(
     list=extend_schema(
         summary="List companies that have published guides",
+        auth=PUBLIC_AUTH,
         responses={200: CompanyOutputSerializer(many=True), **ERROR_RESPONSES},
     ),
     retrieve=extend_schema(
         summary="A company and its support channels",
+        auth=PUBLIC_AUTH,
         responses={200: CompanyOutputSerializer, **ERROR_RESPONSES},
     ),
 )
@@ -78,6 +80,7 @@ class CompanyViewSet(CountedThrottlesMixin, viewsets.ReadOnlyModelViewSet):
 @extend_schema_view(
     list=extend_schema(
         summary="List published guides",
+        auth=PUBLIC_AUTH,
         parameters=[
             OpenApiParameter(
                 "q",
@@ -95,6 +98,7 @@ class CompanyViewSet(CountedThrottlesMixin, viewsets.ReadOnlyModelViewSet):
     ),
     retrieve=extend_schema(
         summary="A published guide with its rendered steps",
+        auth=PUBLIC_AUTH,
         parameters=[
             OpenApiParameter(
                 TOKEN_HEADER_NAME,

@@ -1,3 +1,5 @@
+from typing import Any
+
 from drf_spectacular.utils import OpenApiResponse
 
 from helpdesk import idempotency
@@ -62,4 +64,49 @@ def document_idempotency_key(result: dict, generator, request, public) -> dict:
             continue
         operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_KEY_PARAMETER))
         operation.setdefault("responses", {}).setdefault("422", IDEMPOTENCY_KEY_REUSED)
+    return result
+
+
+# The anonymous customers' secrets, shown as API-key security schemes (the docs page's
+# "Authorize" fills them in, and each operation that needs one shows its lock). They are not
+# DRF authentication: no user is signed in, and the view itself looks the secret up, answering
+# 400 naming the header when it is missing and a bare 404 when it is wrong, like an unknown
+# reference (a 401 would tell a guesser the reference exists). Header names as in
+# guides.api.attempts and tickets.api.views (helpdesk imports neither app).
+ATTEMPT_TOKEN_SCHEME = "attemptToken"  # noqa: S105 - a scheme's name, not a secret
+TICKET_SECRET_SCHEME = "ticketSecret"  # noqa: S105 - a scheme's name, not a secret
+CUSTOMER_SECURITY_SCHEMES = {
+    ATTEMPT_TOKEN_SCHEME: {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Attempt-Token",
+        "description": (
+            "The secret token returned once when the attempt was started. Missing: 400 "
+            "naming the header; wrong or unknown: 404."
+        ),
+    },
+    TICKET_SECRET_SCHEME: {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Ticket-Secret",
+        "description": (
+            "The secret of the status link e-mailed to the customer (its last part). Missing: "
+            "400 naming the header; wrong, or another ticket's: 404."
+        ),
+    },
+}
+# For extend_schema(auth=...), which takes OpenAPI security requirements as they are (its
+# annotation says strings; typed Any here for that): the operation needs this secret...
+ATTEMPT_TOKEN_AUTH: Any = [{ATTEMPT_TOKEN_SCHEME: []}]
+TICKET_SECRET_AUTH: Any = [{TICKET_SECRET_SCHEME: []}]
+# ... or nothing at all: a public read (no lock on the docs page), even where the view also
+# reads a staff session for its own purposes.
+PUBLIC_AUTH: Any = []
+
+
+def document_customer_secrets(result: dict, generator, request, public) -> dict:
+    """drf-spectacular post-processing hook: the customers' secrets as security schemes,
+    which the operations name through extend_schema(auth=ATTEMPT_TOKEN_AUTH, ...)."""
+    schemes = result.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes.update(CUSTOMER_SECURITY_SCHEMES)
     return result

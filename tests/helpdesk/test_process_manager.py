@@ -78,7 +78,9 @@ def alive(pid: int) -> bool:
 
 def test_it_restarts_a_killed_worker_and_beat_while_web_keeps_answering(var_dir):
     port = free_port()
-    env = process_env(var_dir, PORT=str(port), PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    env = process_env(
+        var_dir, PORT=str(port), BIND="127.0.0.1", PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}"
+    )
     log = var_dir / "make-run.log"
 
     with running([str(BIN / "supervisord"), "-c", str(CONFIG)], env, log) as manager:

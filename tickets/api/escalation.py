@@ -15,12 +15,12 @@ from rest_framework.exceptions import APIException, Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from guides.api.attempts import CONFLICT, TOKEN_HEADER, AttemptView
+from guides.api.attempts import CONFLICT, AttemptView
 from guides.models import Attempt
 from helpdesk import limits
 from helpdesk.api.fields import StrictCharField, StrictEmailField
 from helpdesk.api.inputs import validated
-from helpdesk.api.schema import ERROR_RESPONSES
+from helpdesk.api.schema import ATTEMPT_TOKEN_AUTH, ERROR_RESPONSES
 from helpdesk.http import client_address
 from tickets.services import escalation_request_by_id
 
@@ -75,7 +75,8 @@ class AttemptContactView(AttemptView):
 
     @extend_schema(
         summary="Still stuck: ask for a person, with a description and contact details",
-        parameters=[TOKEN_HEADER, LOCATION_HEADER],
+        parameters=[LOCATION_HEADER],
+        auth=ATTEMPT_TOKEN_AUTH,
         request=ContactInputSerializer,
         responses={202: ContactAcceptedOutputSerializer, **ERROR_RESPONSES, **CONFLICT},
     )

@@ -31,7 +31,7 @@ from helpdesk import limits
 from helpdesk.api.errors import ErrorSerializer
 from helpdesk.api.inputs import SLUG_PATTERN, validated
 from helpdesk.api.parsers import JSONParser
-from helpdesk.api.schema import ERROR_RESPONSES
+from helpdesk.api.schema import ERROR_RESPONSES, TICKET_SECRET_AUTH
 from helpdesk.api.throttling import (
     AnonRateThrottle,
     CountedThrottlesMixin,
@@ -521,11 +521,9 @@ class QueueOverviewView(_StaffView):
 
 # --- the customer's side -----------------------------------------------------------------------
 
+# Documented as the ticketSecret security scheme (helpdesk.api.schema), which names the same
+# header.
 SECRET_HEADER_NAME = "X-Ticket-Secret"  # noqa: S105 - a header name, not a secret
-SECRET_HEADER = OpenApiParameter(
-    SECRET_HEADER_NAME, str, location=OpenApiParameter.HEADER, required=True,
-    description="The secret of the status link e-mailed to the customer (its last part).",
-)  # fmt: skip
 
 
 class CustomerTicketThrottle(ScopedRateThrottle):
@@ -579,7 +577,8 @@ CUSTOMER_ERRORS = {
 class CustomerTicketView(_CustomerTicketView):
     @extend_schema(
         summary="The customer's ticket: status, what they tried, the public thread",
-        parameters=[REFERENCE, SECRET_HEADER],
+        parameters=[REFERENCE],
+        auth=TICKET_SECRET_AUTH,
         responses={200: io.CustomerTicketOutputSerializer, **CUSTOMER_ERRORS},
     )
     def get(self, request: Request, reference: str) -> Response:
@@ -591,7 +590,8 @@ class CustomerTicketReplyView(_CustomerTicketView):
 
     @extend_schema(
         summary="The customer writes on their ticket (reopens a pending or recently solved one)",
-        parameters=[REFERENCE, SECRET_HEADER],
+        parameters=[REFERENCE],
+        auth=TICKET_SECRET_AUTH,
         request={
             "application/json": io.CustomerReplyInputSerializer,
             "multipart/form-data": io.CustomerReplyUploadInputSerializer,
@@ -619,7 +619,8 @@ class CustomerTicketReplyView(_CustomerTicketView):
 class CustomerTicketSolveView(_CustomerTicketView):
     @extend_schema(
         summary="The customer says it is solved: the ticket is solved, and may be rated",
-        parameters=[REFERENCE, SECRET_HEADER],
+        parameters=[REFERENCE],
+        auth=TICKET_SECRET_AUTH,
         request=None,
         responses={
             200: io.CustomerTicketOutputSerializer,
@@ -636,7 +637,8 @@ class CustomerTicketSolveView(_CustomerTicketView):
 class CustomerTicketStillNeedHelpView(_CustomerTicketView):
     @extend_schema(
         summary="The customer still needs help: a solved ticket opens again, with their message",
-        parameters=[REFERENCE, SECRET_HEADER],
+        parameters=[REFERENCE],
+        auth=TICKET_SECRET_AUTH,
         request=io.CustomerStillNeedHelpInputSerializer,
         responses={
             200: io.CustomerTicketOutputSerializer,
@@ -659,7 +661,8 @@ class CustomerTicketRatingView(_CustomerTicketView):
     @extend_schema(
         summary="The customer rates the help of a solved ticket (good or bad, and a comment); "
         "rating again changes it, for a while after the solve",
-        parameters=[REFERENCE, SECRET_HEADER],
+        parameters=[REFERENCE],
+        auth=TICKET_SECRET_AUTH,
         request=io.CustomerRatingInputSerializer,
         responses={
             200: io.CustomerTicketOutputSerializer,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +166,47 @@ DEMO_CANNED_REPLIES = (
 )  # fmt: skip
 
 
+class DemoUserOutcome(StrEnum):
+    """What demo_user_ensure did with one demo user, as load_demo reports it."""
+
+    CREATED = "created"
+    KEPT = "exists, password unchanged"
+    RESET = "exists, password set again"
+
+
+def demo_user_ensure(spec: dict[str, Any], *, reset_password: bool) -> DemoUserOutcome:
+    """Create the demo user of ``spec`` once, with its name, role and published password.
+
+    An existing one is left as it is: a new password hash would sign the user out of every
+    session (Django checks sessions against the hash) and undo a password changed on purpose,
+    and its name or role may have been changed on purpose too. ``reset_password`` sets the
+    published password again, and nothing else."""
+    user_model = get_user_model()
+    user = user_model.objects.filter(username=spec["username"]).first()
+    if user is not None:
+        if not reset_password:
+            return DemoUserOutcome.KEPT
+        user.set_password(spec["password"])
+        user.save(update_fields=["password"])
+        return DemoUserOutcome.RESET
+    user = user_model(
+        username=spec["username"],
+        first_name=spec["first_name"],
+        last_name=spec["last_name"],
+        email=spec["email"],
+        is_staff=True,
+        is_superuser=spec["is_superuser"],
+    )
+    user.set_password(spec["password"])
+    user.save()
+    group = Group.objects.filter(name=spec["role"]).first()
+    if group is None:  # the groups come with migrate; a half-migrated install gets them now
+        roles.roles_sync()
+        group = Group.objects.get(name=spec["role"])
+    user.groups.set([group])
+    return DemoUserOutcome.CREATED
+
+
 class Command(BaseCommand):
     help = (
         "Load the demo guides (through import_guides), the demo users, and the queues, agents,"
@@ -178,12 +220,19 @@ class Command(BaseCommand):
             help="load even with DEBUG off (the demo passwords are public: never in production)",
         )
         parser.add_argument(
+            "--reset-passwords",
+            action="store_true",
+            help="set the demo users' published passwords again (signs them out everywhere)",
+        )
+        parser.add_argument(
             "--tickets",
             action="store_true",
             help="also escalate a few demo guides into tickets, for the agents' workspace",
         )
 
-    def handle(self, *args, force: bool, tickets: bool, verbosity: int, **options) -> None:
+    def handle(
+        self, *args, force: bool, tickets: bool, reset_passwords: bool, verbosity: int, **options
+    ) -> None:
         if not settings.DEBUG and not force:
             raise CommandError(
                 "refusing to load demo users with public passwords while DEBUG is off"
@@ -191,8 +240,10 @@ class Command(BaseCommand):
             )
         call_command("import_guides", str(DEMO_GUIDES), verbosity=verbosity)
         with transaction.atomic():
-            for spec in DEMO_USERS:
-                self._user_upsert(spec)
+            users = {
+                spec["username"]: demo_user_ensure(spec, reset_password=reset_passwords)
+                for spec in DEMO_USERS
+            }
             self._routing_upsert()
             self._canned_replies_upsert()
             # The demo author writes every demo company's guides: she sees their statistics
@@ -211,23 +262,15 @@ class Command(BaseCommand):
             self.stdout.write(f"Demo tickets: {made} escalated through the real services.")
         self.stdout.write("Demo accounts (demo only, passwords are public):")
         for spec in DEMO_USERS:
-            self.stdout.write(f"  {spec['username']:<11} {spec['password']:<22} {spec['note']}")
-
-    def _user_upsert(self, spec: dict) -> None:
-        user_model = get_user_model()
-        user, _created = user_model.objects.get_or_create(username=spec["username"])
-        user.first_name = spec["first_name"]
-        user.last_name = spec["last_name"]
-        user.email = spec["email"]
-        user.is_staff = True
-        user.is_superuser = spec["is_superuser"]
-        user.set_password(spec["password"])
-        user.save()
-        group = Group.objects.filter(name=spec["role"]).first()
-        if group is None:  # the groups come with migrate; a half-migrated install gets them now
-            roles.roles_sync()
-            group = Group.objects.get(name=spec["role"])
-        user.groups.set([group])
+            self.stdout.write(
+                f"  {spec['username']:<11} {spec['password']:<22} {spec['note']}"
+                f" [{users[spec['username']]}]"
+            )
+        if not reset_passwords and DemoUserOutcome.KEPT in users.values():
+            self.stdout.write(
+                "Existing demo users were left as they are, password included (changing it would"
+                " sign them out); load_demo --reset-passwords sets the passwords above again."
+            )
 
     def _routing_upsert(self) -> None:
         """Create or reset the demo routing; running it again changes nothing else.
