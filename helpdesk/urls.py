@@ -7,9 +7,6 @@ from helpdesk import views
 from tickets import inbound_webhook
 from tickets import urls as ticket_urls
 
-admin.site.site_header = "Helpdesk"
-admin.site.site_title = "Helpdesk admin"
-
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("helpdesk.api.urls")),
