@@ -7,9 +7,6 @@ from helpdesk import admin_mail, views
 from tickets import inbound_webhook
 from tickets import urls as ticket_urls
 
-admin.site.site_header = "Helpdesk"
-admin.site.site_title = "Helpdesk admin"
-
 urlpatterns = [
     # The e-mails kept on the embedded default (helpdesk.admin_mail; 404 with other backends),
     # ahead of the admin's own URLs, whose catch-all would answer first.

@@ -185,6 +185,31 @@ def test_it_colours_the_sla_column_by_state(client, desk):
     assert '<span class="sla sla-breached">breached</span>' in body
 
 
+def test_it_folds_the_company_and_the_language_under_the_subject(client, desk):
+    # Six columns fit the 1366 px screen between the admin's sidebars; the company and the
+    # language are read under the subject instead of in columns of their own.
+    cedar = CompanyFactory(name="Cedar Bank")
+    TicketFactory(queue=desk.billing, company=cedar, language="ar", subject="البطاقة مرفوضة")
+    TicketFactory(queue=desk.billing, company=None, language="en", subject="Where is my parcel")
+    client.force_login(desk.alice.user)
+
+    response = client.get(CHANGELIST, HTTP_ACCEPT_LANGUAGE="en")
+    body = response.content.decode()
+
+    assert response.context["cl"].list_display == [
+        "action_checkbox", "reference", "subject_display", "sla", "priority_display",
+        "status_display", "assignee",
+    ]  # fmt: skip
+    assert (
+        '<span class="ticket-subject" dir="auto">البطاقة مرفوضة</span>'
+        '<span class="ticket-more"><span dir="auto">Cedar Bank</span> · Arabic</span>'
+    ) in body
+    assert (
+        '<span class="ticket-subject" dir="auto">Where is my parcel</span>'
+        '<span class="ticket-more">English</span>'
+    ) in body
+
+
 @pytest.mark.parametrize("persona", ["alice", "sue"])
 def test_it_lists_tickets_in_the_same_number_of_queries_at_3_and_30(
     client, desk, persona, django_assert_num_queries
