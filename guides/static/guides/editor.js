@@ -119,6 +119,9 @@
         if (counts(row)) {
           number += 1;
           position.value = number;
+          // A new step's heading says "#<form number>": its number in the guide instead.
+          const label = row.querySelector("h3 .inline_label");
+          if (label && !row.classList.contains("has_original")) label.textContent = "#" + number;
         }
       });
       return number;
@@ -133,9 +136,9 @@
       const count = renumber();
       const position = row.querySelector("[data-step-position]").value || "?";
       announce(text.textMoved
-        .replace("%(title)s", stepName(row))
-        .replace("%(position)s", position)
-        .replace("%(count)s", count));
+        .replace("{title}", stepName(row))
+        .replace("{position}", position)
+        .replace("{count}", count));
     }
 
     function move(row, by) {
@@ -205,7 +208,7 @@
         dragged = null;
       });
       const stepTitle = row.querySelector("[data-step-title]");
-      if (stepTitle) stepTitle.addEventListener("change", renumber);
+      if (stepTitle) stepTitle.addEventListener("input", renumber);
       row.querySelectorAll("textarea[data-markdown]").forEach(withPreview);
     }
 
@@ -251,6 +254,32 @@
       textarea.addEventListener("input", debounce(render, 400));
       render();
     }
+
+    // --- names for the autocompletes' boxes ---------------------------------------------------
+    // The admin's select2 draws boxes of its own without a name: the search box of a multiple
+    // choice (the tags), redrawn as choices change, and the box of a single one (the company),
+    // named after its selection alone, which is empty before a choice. Each is named after the
+    // field's label whenever it appears.
+    function labelSearchBoxes() {
+      form.querySelectorAll("select.admin-autocomplete").forEach(function (select) {
+        const label = form.querySelector("label[for='" + select.id + "']");
+        const container = select.nextElementSibling;
+        if (!label || !container) return;
+        if (!label.id) label.id = select.id + "-label";
+        container.querySelectorAll(".select2-search__field:not([aria-labelledby])").forEach(function (box) {
+          box.setAttribute("aria-labelledby", label.id);
+        });
+        container.querySelectorAll(".select2-selection__rendered[role=textbox]:not([aria-labelledby])").forEach(function (box) {
+          box.setAttribute("aria-labelledby", label.id);
+        });
+        container.querySelectorAll(".select2-selection--single[aria-labelledby]").forEach(function (box) {
+          const ids = box.getAttribute("aria-labelledby").split(" ");
+          if (ids.indexOf(label.id) === -1) box.setAttribute("aria-labelledby", label.id + " " + ids.join(" "));
+        });
+      });
+    }
+    labelSearchBoxes();
+    new MutationObserver(labelSearchBoxes).observe(form, { childList: true, subtree: true });
 
     form.querySelectorAll("#id_summary[data-markdown]").forEach(withPreview);
     rows().forEach(enhance);
