@@ -297,9 +297,11 @@ class GuideEditorPages:
         if obj is not None:
             sources = list(selectors.guide_translations_with_steps(guide=obj))
         else:
+            # A new guide: the one chosen under "Translation of" (from "Translate into …", or
+            # the form sent back with an error), if it names a guide at all.
             form = context.get("adminform")
-            source_id = form.form["translation_of"].value() if form is not None else None
-            source = selectors.guide_with_steps(pk=source_id) if source_id else None
+            source_id = str(form.form["translation_of"].value() or "") if form is not None else ""
+            source = selectors.guide_with_steps(pk=int(source_id)) if source_id.isdigit() else None
             sources = [source] if source is not None else []
         return {
             "guide_editor": True,

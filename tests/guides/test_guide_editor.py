@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from guides.admin_editor import MARKDOWN_PREVIEW_LIMIT
 from guides.models import Guide, Step
-from tests.factories import CompanyFactory, GuideFactory
+from tests.factories import CompanyFactory, GuideFactory, StepFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -275,3 +275,19 @@ def test_the_editor_page_carries_the_scripts_hooks(client, ann):
     assert "data-step-position" in body
     assert "markdown-help" in body
     assert Step.objects.count() == 0
+
+
+def test_the_add_page_shows_the_guide_to_translate_and_ignores_a_bad_one(client, ann):
+    english = GuideFactory(language="en", title="Cannot pay")
+    StepFactory(guide=english, position=1, title="Check the card's expiry date")
+    client.force_login(ann)
+    url = reverse("admin:guides_guide_add")
+
+    page = client.get(url, {"translation_of": english.pk, "company": english.company_id})
+    bad = client.get(url, {"translation_of": "1 OR 1=1"})
+    missing = client.get(url, {"translation_of": 999999})
+
+    assert "Check the card" in page.content.decode()
+    assert 'class="translation-source"' in page.content.decode()
+    assert bad.status_code == 200 and missing.status_code == 200
+    assert 'class="translation-source"' not in bad.content.decode()

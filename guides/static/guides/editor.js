@@ -66,7 +66,11 @@
     const fillSlugSoon = debounce(fillSlug, 250);
     if (title) title.addEventListener("input", fillSlugSoon);
     if (language) language.addEventListener("change", fillSlugSoon);
-    if (company) company.addEventListener("change", fillSlugSoon);
+    if (company) {
+      company.addEventListener("change", fillSlugSoon);
+      // The admin's autocomplete (select2) tells of a choice through jQuery's events only.
+      if (window.django && window.django.jQuery) window.django.jQuery(company).on("change", fillSlugSoon);
+    }
     if (slug) slug.addEventListener("input", function () { slugByHand = slug.value !== ""; });
     if (key) key.addEventListener("input", function () { keyByHand = key.value !== ""; });
 
