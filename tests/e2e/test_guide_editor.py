@@ -102,6 +102,17 @@ def test_an_author_writes_an_arabic_guide_and_previews_the_draft(page, live_serv
     expect(page.locator("[data-editor-announce]")).to_contain_text("تواصل مع الدعم")
     assert page.locator("#id_steps-2-position").input_value() == "1"
     assert page.locator("#id_steps-0-position").input_value() == "2"
+    # ...and the last one is dragged by its handle above the second, and back below it.
+    page.locator("#steps-1 .step-handle").drag_to(
+        page.locator("#steps-0 h3"), target_position={"x": 10, "y": 2}
+    )
+    assert page.locator("#id_steps-1-position").input_value() == "2"
+    assert page.locator("#id_steps-0-position").input_value() == "3"
+    page.locator("#steps-1 .step-handle").drag_to(
+        page.locator("#steps-0 .field-body"), target_position={"x": 10, "y": 40}
+    )
+    assert page.locator("#id_steps-0-position").input_value() == "2"
+    assert page.locator("#id_steps-1-position").input_value() == "3"
     no_serious_violations(page, "guide-editor-add-ar", shots)
     page.locator(".guide-editor-columns").screenshot(path=str(shots / "guide-editor-steps-ar.png"))
 
