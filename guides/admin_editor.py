@@ -300,21 +300,25 @@ class GuideEditorPages:
             # A new guide: the one chosen under "Translation of" (from "Translate into …", or
             # the form sent back with an error), if it names a guide at all.
             form = context.get("adminform")
-            source_id = str(form.form["translation_of"].value() or "") if form is not None else ""
+            source_id = (
+                str(form.form["translation_of"].value() or "")
+                if form is not None and "translation_of" in form.form.fields
+                else ""
+            )
             source = selectors.guide_with_steps(pk=int(source_id)) if source_id.isdigit() else None
             sources = [source] if source is not None else []
         return {
-            "guide_editor": True,
+            # The editor's tools, for those who may write (an agent only reads the guide).
+            "guide_editor": may_change or (obj is None and self.has_add_permission(request)),  # type: ignore[attr-defined]
             "preview_link_url": preview_link_url,
             "translation_sources": sources,
+            # "Translate into …": a new guide, so for those who may add one.
             "translate_into": [
                 (code, label)
                 for code, label in Language.choices
-                if obj is not None
-                and code != obj.language
-                and code not in {source.language for source in sources}
+                if code != obj.language and code not in {source.language for source in sources}
             ]
-            if may_change or (obj is not None and self.has_add_permission(request))  # type: ignore[attr-defined]
+            if obj is not None and self.has_add_permission(request)  # type: ignore[attr-defined]
             else [],
         }
 

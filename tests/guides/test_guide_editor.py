@@ -207,6 +207,8 @@ def test_an_agent_reads_a_guide_without_the_authoring_tools(client, alice, guide
 
     assert page.status_code == 200
     assert "preview-link" not in page.content.decode()
+    assert 'id="guide-editor"' not in page.content.decode()
+    assert "Translate into" not in page.content.decode()
     assert client.get(reverse("admin:guides_guide_slug"), {"title": "x"}).status_code == 403
     preview = client.post(reverse("admin:guides_guide_markdown_preview"), {"text": "**x**"})
     assert preview.status_code == 403
