@@ -141,6 +141,14 @@ def test_an_author_writes_an_arabic_guide_and_previews_the_draft(page, live_serv
     expect(page.locator(".step h3").first).to_contain_text("تواصل مع الدعم")
     page_checked(page, "guide-preview-ar")
 
+    # Who changed what, and the versions of the steps, from the guide's page.
+    page.goto(f"{live_server.url}/admin/guides/guide/{arabic.pk}/change/")
+    page.get_by_role("link", name="تاريخ").click()
+    page.wait_for_load_state()
+    expect(page.locator("#change-history")).to_contain_text("amira")
+    expect(page.locator("#versions")).to_contain_text("تواصل مع الدعم")
+    no_serious_violations(page, "guide-history-ar", shots)
+
     # The editor in English: the same checks.
     in_language(page, live_server, "en")
     page.goto(f"{live_server.url}/admin/guides/guide/{arabic.pk}/change/")
