@@ -15,6 +15,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from guides import admin_import, ordering, selectors, services
+from guides.admin_editor import GuideEditorForm, GuideEditorPages, StepEditorForm
 from guides.admin_statistics import StatisticsAdminMixin, percent
 from guides.gaps_admin import ContentGapsPages
 from guides.models import (
@@ -90,13 +91,15 @@ class TagAdmin(admin.ModelAdmin):
 
 class StepInline(admin.StackedInline):
     model = Step
+    form = StepEditorForm
     extra = 1
     ordering = ["position"]
     fields = ["position", "kind", "title", "body"]
 
 
 @admin.register(Guide)
-class GuideAdmin(StatisticsAdminMixin, ContentGapsPages):
+class GuideAdmin(GuideEditorPages, StatisticsAdminMixin, ContentGapsPages):
+    form = GuideEditorForm
     list_display = ["title", "company", "language", "status", "view_count", "updated_at"]
     list_filter = ["status", "language", "company", ("tags", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["company"]
@@ -118,7 +121,7 @@ class GuideAdmin(StatisticsAdminMixin, ContentGapsPages):
     ]
     fieldsets = [
         (None, {"fields": ["company", "title", "slug", "language", "status", "tags"]}),
-        (_("Translations"), {"fields": ["translation_key", "translations"]}),
+        (_("Translations"), {"fields": ["translation_of", "translation_key", "translations"]}),
         (_("Summary"), {"fields": ["summary"]}),
         (_("Preview"), {"fields": ["preview"], "classes": ["collapse"]}),
         (

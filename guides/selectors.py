@@ -68,6 +68,16 @@ def published_guide_detail() -> QuerySet[Guide]:
     )
 
 
+def guide_preview_detail() -> QuerySet[Guide]:
+    """Guides of any status with what their page shows, as published_guide_detail: a
+    preview link's page (guides.views)."""
+    return (
+        Guide.objects.select_related("company")
+        .prefetch_related("tags")
+        .prefetch_related(Prefetch("steps", queryset=steps_with_tallies().order_by("position")))
+    )
+
+
 # --- the alternatives' order (guides.ordering) ------------------------------------------------
 
 
@@ -198,6 +208,29 @@ def guide_translations(*, guide: Guide) -> QuerySet[Guide]:
             status=Guide.Status.PUBLISHED,
         )
         .exclude(pk=guide.pk)
+        .order_by("language")
+    )
+
+
+def guide_with_steps(*, pk: int) -> Guide | None:
+    """A guide of any status with its steps by position (the guide editor's translation
+    panel), or None."""
+    return (
+        Guide.objects.select_related("company")
+        .prefetch_related(Prefetch("steps", queryset=Step.objects.order_by("position")))
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def guide_translations_with_steps(*, guide: Guide) -> QuerySet[Guide]:
+    """The guide's versions in other languages, of any status, with their steps by
+    position: shown beside the guide in its editor."""
+    return (
+        Guide.objects.filter(company_id=guide.company_id, translation_key=guide.translation_key)
+        .exclude(pk=guide.pk)
+        .select_related("company")
+        .prefetch_related(Prefetch("steps", queryset=Step.objects.order_by("position")))
         .order_by("language")
     )
 

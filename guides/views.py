@@ -12,7 +12,13 @@ from django.views.decorators.http import require_POST, require_safe
 from guides import search_log, selectors, services
 from guides.forms import FeedbackForm, SearchForm, StepOutcomeForm
 from guides.models import Attempt, Company, Guide, Step
-from guides.page_cache import guide_page
+from guides.page_cache import GuidePage, guide_page
+from guides.preview_links import (
+    QUERY_PARAMETER,
+    PreviewLinkExpired,
+    PreviewLinkInvalid,
+    preview_guide_id,
+)
 from guides.view_counts import guide_page_view_counts
 from guides.visitors import FeedbackThrottle, visitor_of, visitor_remember
 from helpdesk import limits
@@ -106,6 +112,8 @@ def company_detail(request: HttpRequest, company: str) -> HttpResponse:
 
 
 def guide_detail(request: HttpRequest, company: str, language: str, slug: str) -> HttpResponse:
+    if QUERY_PARAMETER in request.GET:
+        return _guide_preview(request, company, language, slug, request.GET[QUERY_PARAMETER])
     visitor = visitor_of(request)
     page = guide_page(
         company=company,
@@ -135,6 +143,52 @@ def guide_detail(request: HttpRequest, company: str, language: str, slug: str) -
     )
     visitor_remember(response, visitor)
     return response
+
+
+def _guide_preview(
+    request: HttpRequest, company: str, language: str, slug: str, token: str
+) -> HttpResponse:
+    """The guide at this address as it stands now, published or not, for the holder of a
+    preview link (guides.preview_links): rendered for this request alone, outside the page
+    cache, with no view counted, no attempt and no forms, and kept out of every cache and
+    search index."""
+    try:
+        guide_id = preview_guide_id(token)
+    except PreviewLinkExpired:
+        response = render(request, "guides/preview_expired.html", status=410)
+        _not_kept(response)
+        return response
+    except PreviewLinkInvalid:
+        raise Http404("No such preview.") from None
+    guide = get_object_or_404(
+        selectors.guide_preview_detail(),
+        pk=guide_id,
+        company__slug=company,
+        language=language,
+        slug=slug,
+    )
+    page = GuidePage(
+        guide=guide,
+        context={
+            "guide": guide,
+            "preview": True,
+            "translations": list(selectors.guide_translations(guide=guide)),
+            "related": [],
+        },
+        version=None,
+        shown=selectors.steps_shown(guide=guide),
+    )
+    response = HttpResponse(
+        page.html(request, attempt=None, attempt_open=False, current_outcomes={}, feedback=None)
+    )
+    _not_kept(response)
+    return response
+
+
+def _not_kept(response: HttpResponse) -> None:
+    # The token is in the address: no shared cache may keep the page, no engine index it.
+    response["Cache-Control"] = "private, no-store"
+    response["X-Robots-Tag"] = "noindex, nofollow"
 
 
 def _back_to_the_guide(
