@@ -15,6 +15,7 @@ from tickets.models.routing import (
     RoutingVersion,
     SLAPolicy,
 )
+from tickets.models.schedule import BusinessSchedule, Holiday, Weekday, WorkingHours
 from tickets.models.ticket import (
     CUSTOMER_MESSAGE_MAX_LENGTH,
     OPEN_TICKET_STATUSES,
@@ -51,6 +52,8 @@ __all__ = [
     "TICKET_TRANSITIONS",
     "AgentProfile",
     "ApiToken",
+    "BusinessSchedule",
+    "Holiday",
     "Attachment",
     "CannedReply",
     "InboundEmail",
@@ -69,6 +72,8 @@ __all__ = [
     "WebhookDeliveryStatus",
     "WebhookEndpoint",
     "WebhookEventType",
+    "Weekday",
+    "WorkingHours",
     "api_token_key_hash",
     "sla_target_at_risk",
     "status_token_of",
