@@ -114,7 +114,9 @@ def working_time_add(calendar: WorkCalendar | None, start: datetime, amount: tim
     raise AssertionError("unreachable: _periods_from raises when it runs out")  # pragma: no cover
 
 
-def working_time_between(calendar: WorkCalendar | None, start: datetime, end: datetime) -> timedelta:
+def working_time_between(
+    calendar: WorkCalendar | None, start: datetime, end: datetime
+) -> timedelta:
     """The working time from ``start`` to ``end`` (zero when end is not after start)."""
     if end <= start:
         return timedelta(0)

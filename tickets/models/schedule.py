@@ -96,22 +96,24 @@ class WorkingHours(models.Model):
         return f"{self.get_weekday_display()} {self.starts_at:%H:%M}–{self.ends_at:%H:%M}"
 
     def clean(self) -> None:
-        if self.starts_at is not None and self.ends_at is not None:
-            if self.ends_at <= self.starts_at:
-                raise ValidationError(
-                    {
-                        "ends_at": _(
-                            "The end must be after the start. A shift past midnight is two "
-                            "rows, one on each day."
-                        )
-                    },
-                    code="working_hours_end_before_start",
-                )
+        if None not in (self.starts_at, self.ends_at) and self.ends_at <= self.starts_at:
+            raise ValidationError(
+                {
+                    "ends_at": _(
+                        "The end must be after the start. A shift past midnight is two "
+                        "rows, one on each day."
+                    )
+                },
+                code="working_hours_end_before_start",
+            )
 
 
 class Holiday(models.Model):
     schedule = models.ForeignKey(
-        BusinessSchedule, on_delete=models.CASCADE, related_name="holidays", verbose_name=_("schedule")
+        BusinessSchedule,
+        on_delete=models.CASCADE,
+        related_name="holidays",
+        verbose_name=_("schedule"),
     )
     date = models.DateField(_("date"), help_text=_("A local date with no working time."))
     name = OneLineCharField(_("name"), max_length=100, blank=True)

@@ -4,10 +4,11 @@ otherwise the fallback queue.
 The worker reads the rules and SLA policies once per process, not once per ticket: the
 routing table is cached, labelled with the token of RoutingVersion, and the worker reads that
 token in the statement that locks the attempt (routing_version). Every change of a rule,
-queue, SLA policy, business schedule (its hours and holidays too) or tag writes a new token in its own transaction (routing_changed, below),
-so the next ticket of any process, the worker started by a test included, loads the table
-again. A time-to-live would be simpler but would route by stale rules for its whole length in
-every other process; the token costs no extra statement and is never stale.
+queue, SLA policy, business schedule (its hours and holidays too) or tag writes a new token
+in its own transaction (routing_changed, below), so the next ticket of any process, the
+worker started by a test included, loads the table again. A time-to-live would be simpler
+but would route by stale rules for its whole length in every other process; the token costs
+no extra statement and is never stale.
 """
 
 from __future__ import annotations
@@ -123,7 +124,9 @@ def _routing_table_load() -> RoutingTable:
     schedule_of = {queue: schedule for queue, _p, _f, _r, schedule in policies if schedule}
     return RoutingTable(
         rules=tuple(rules.order_by("position", "pk")),
-        sla_minutes={(queue, priority): (first, last) for queue, priority, first, last, _s in policies},
+        sla_minutes={
+            (queue, priority): (first, last) for queue, priority, first, last, _s in policies
+        },
         calendars=_calendars_load(schedule_of),
         fallback=Queue.objects.filter(is_fallback=True).first(),
     )
@@ -151,7 +154,9 @@ def _calendars_load(schedule_of: dict[int, int]) -> dict[int, WorkCalendar]:
     # counts around the clock rather than never.
     by_schedule = {
         schedule: WorkCalendar.build(
-            time_zone=zones[schedule], intervals=hours[schedule], holidays=holidays.get(schedule, ())
+            time_zone=zones[schedule],
+            intervals=hours[schedule],
+            holidays=holidays.get(schedule, ()),
         )
         for schedule in zones
     }
