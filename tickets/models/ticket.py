@@ -294,6 +294,18 @@ class Ticket(models.Model):
                 ),
                 name="ticket_resolution_risk_idx",
             ),
+            # The same sweep for tickets from before those instants were stored, reckoned one by
+            # one: few, and none made since, so this index stays nearly empty; without it the
+            # sweep read every open ticket's row to find none (60 ms at a million tickets).
+            models.Index(
+                fields=["resolution_due_at"],
+                condition=Q(
+                    status__in=list(OPEN_TICKET_STATUSES),
+                    first_response_at_risk_from__isnull=True,
+                    resolution_at_risk_from__isnull=True,
+                ),
+                name="ticket_sla_unreckoned_idx",
+            ),
             # Closing solved tickets after the reopen window (tickets_close_solved).
             models.Index(
                 fields=["solved_at"], condition=Q(status="solved"), name="ticket_solved_idx"
