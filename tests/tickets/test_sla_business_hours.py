@@ -263,6 +263,11 @@ def test_the_work_page_and_the_list_show_the_due_time_where_the_queue_works(
     assert "(Asia/Riyadh)" in page
     assert "1h 00m of working time left" in page
     assert "Sunday 10:00 Asia/Riyadh" in listing
+    arabic = client.get(
+        reverse("admin:tickets_ticket_change", args=[ticket.pk]), HTTP_ACCEPT_LANGUAGE="ar"
+    ).content.decode()
+    assert "موعده الأحد 10:00" in arabic
+    assert "من وقت العمل" in arabic  # "of working time left"
 
 
 def test_the_api_gives_the_time_zone_and_the_working_minutes_left(clock, desk, layla):
