@@ -22,6 +22,8 @@ from django.utils.translation import gettext_lazy as _
 
 from guides.models import StepKind, StepOutcomeKind
 from helpdesk.text import one_line
+from tickets.business_hours import NoWorkingTime, WorkCalendar, working_time_between
+from tickets.calendars import schedule_calendar
 from tickets.models import OPEN_TICKET_STATUSES, Ticket, sla_target_at_risk
 
 # --- dates, durations, labels ---------------------------------------------------------------------
@@ -111,53 +113,106 @@ def tried_steps(ticket: Ticket) -> list[TriedStep]:
 @dataclass(frozen=True)
 class SLAClock:
     """One SLA target of a ticket as the workspace shows it. ``state`` is a CSS class:
-    ok, at-risk, breached, met, paused or none."""
+    ok, at-risk, breached, met, paused or none. ``due_text`` is the due time as read where the
+    queue works ("Sunday 10:30" within the week), ``time_zone`` that place's zone name (empty:
+    the reader's own, for a queue that works around the clock)."""
 
     label: str
     state: str
     text: str
     due_at: datetime | None
+    due_text: str = ""
+    time_zone: str = ""
+
+
+def due_text(due: datetime, *, now: datetime, calendar: WorkCalendar | None) -> str:
+    """A due time in the queue's time zone (the reader's without a schedule): the weekday and
+    time within the coming week, the date and time further off; localised by Django's formats
+    (weekday names and date order in Arabic too)."""
+    local = due.astimezone(calendar.time_zone) if calendar else timezone.localtime(due)
+    if timedelta(0) <= due - now < timedelta(days=6):
+        return date_format(local, "l H:i")
+    return f"{date_format(local, 'SHORT_DATE_FORMAT')} {date_format(local, 'H:i')}"
+
+
+def time_left(calendar: WorkCalendar | None, start: datetime, due: datetime) -> timedelta:
+    """What is left of a target: working time on a queue with a schedule."""
+    try:
+        return working_time_between(calendar, start, due)
+    except NoWorkingTime:
+        return due - start
 
 
 def sla_clocks(ticket: Ticket, *, now: datetime) -> list[SLAClock]:
-    """Both targets: first response, then resolution."""
+    """Both targets: first response, then resolution. Reads the queue (joined by every page
+    that lists tickets) and, for a queue with a schedule, its calendar (tickets.calendars)."""
     is_open = ticket.status in OPEN_TICKET_STATUSES
+    calendar = schedule_calendar(ticket.queue.schedule_id)
+    zone = calendar.time_zone.key if calendar else ""
+    # Translators: a countdown of an SLA target on a queue with business hours.
+    left_text = _("%(left)s of working time left") if calendar else _("%(left)s left")
 
-    def clock(label, due, done_at, breached_flag, paused_at=None) -> SLAClock:
+    def clock(label, due, done_at, breached_flag, risk_from, paused_at=None) -> SLAClock:
         if due is None:
             return SLAClock(label, "none", str(_("no target")), None)
+        shown = due_text(due, now=now, calendar=calendar)
         if done_at is not None:
             late = breached_flag or done_at > due
             state, text = ("breached", _("missed")) if late else ("met", _("met"))
-            return SLAClock(label, state, f"{text} · {when(done_at)}", due)
+            return SLAClock(label, state, f"{text} · {when(done_at)}", due, shown, zone)
         if breached_flag:
-            return SLAClock(label, "breached", str(_("breached")), due)
+            return SLAClock(label, "breached", str(_("breached")), due, shown, zone)
         if paused_at is not None:
             # Pending: the clock stands where it stopped; its due time moves on when it resumes.
-            paused = str(_("paused · %(left)s left")) % {"left": duration(due - paused_at)}
+            left = duration(time_left(calendar, paused_at, due))
+            paused = str(_("paused · %(left)s left")) % {"left": left}
             return SLAClock(label, "paused", paused, None)
         if due <= now:
-            return SLAClock(label, "breached", str(_("breached")), due)
+            return SLAClock(label, "breached", str(_("breached")), due, shown, zone)
         if not is_open:
-            return SLAClock(label, "met", str(_("stopped")), due)
+            return SLAClock(label, "met", str(_("stopped")), due, shown, zone)
         # The beat check marks "at risk" once a minute; the page applies the same rule itself,
         # so a target 1 minute away is never shown as fine in between.
-        at_risk = ticket.sla_at_risk_at is not None or sla_target_at_risk(
-            created_at=ticket.created_at, due_at=due, now=now
-        )
+        if ticket.sla_at_risk_at is not None:
+            at_risk = True
+        elif risk_from is not None:
+            at_risk = risk_from <= now
+        else:
+            at_risk = sla_target_at_risk(created_at=ticket.created_at, due_at=due, now=now)
         state = "at-risk" if at_risk else "ok"
-        return SLAClock(label, state, str(_("%(left)s left")) % {"left": duration(due - now)}, due)
+        countdown = str(left_text) % {"left": duration(time_left(calendar, now, due))}
+        return SLAClock(label, state, countdown, due, shown, zone)
 
     return [
         clock(
             _("First response"), ticket.first_response_due_at, ticket.first_responded_at,
-            ticket.first_response_breached,
+            ticket.first_response_breached, ticket.first_response_at_risk_from,
         ),
         clock(
             _("Resolution"), ticket.resolution_due_at, ticket.solved_at,
-            ticket.resolution_breached, ticket.sla_paused_at,
+            ticket.resolution_breached, ticket.resolution_at_risk_from, ticket.sla_paused_at,
         ),
     ]  # fmt: skip
+
+
+def sla_minutes_left(ticket: Ticket, *, now: datetime) -> tuple[int | None, int | None]:
+    """(first response, resolution): whole minutes of (working) time left of each running
+    target, 0 once due; None for a target there is none of or no longer running. A paused
+    resolution target shows what was left when it stopped."""
+    if ticket.status not in OPEN_TICKET_STATUSES:
+        return None, None
+    calendar = schedule_calendar(ticket.queue.schedule_id)
+
+    def minutes(start: datetime, due: datetime | None) -> int | None:
+        if due is None:
+            return None
+        return max(int(time_left(calendar, start, due).total_seconds() // 60), 0)
+
+    first = (
+        minutes(now, ticket.first_response_due_at) if ticket.first_responded_at is None else None
+    )
+    resolution = minutes(ticket.sla_paused_at or now, ticket.resolution_due_at)
+    return first, resolution
 
 
 def sla_summary(ticket: Ticket, *, now: datetime) -> SLAClock:

@@ -33,7 +33,16 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "tickets.reassign_ticket",
         *(
             f"tickets.{action}_{model}"
-            for model in ("queue", "agentprofile", "routingrule", "slapolicy", "cannedreply")
+            for model in (
+                "queue",
+                "agentprofile",
+                "routingrule",
+                "slapolicy",
+                "cannedreply",
+                "businessschedule",
+                "workinghours",
+                "holiday",
+            )
             for action in ("add", "change", "delete", "view")
         ),
         # Webhooks out: register, change, remove endpoints; read and redeliver their log.

@@ -152,7 +152,9 @@ def test_it_shows_the_ticket_with_the_snapshot_and_the_whole_thread(alice, ticke
 
     assert data["reference"] == ticket.reference
     assert data["status"] == "open"
-    assert data["queue"] == {"id": ticket.queue_id, "slug": "billing", "name": "Billing"}
+    assert data["queue"] == {
+        "id": ticket.queue_id, "slug": "billing", "name": "Billing", "time_zone": None
+    }  # fmt: skip
     assert data["direction"] == "ltr"
     assert [s["title"] for s in data["tried_steps"]] == ["Update the card", "Try another card"]
     assert data["tried_steps"][0]["outcome"] == "did_not_work"

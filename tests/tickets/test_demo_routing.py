@@ -3,7 +3,7 @@ payment trouble to Karim in Billing (Arabic), English to Emma, anything else to 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -11,6 +11,7 @@ from django.core.management import call_command
 from guides import services as guide_services
 from guides.models import Guide
 from tickets import services
+from tickets.business_hours import working_time_between
 from tickets.models import AgentProfile, Priority, Queue, RoutingRule, SLAPolicy, Ticket
 
 
@@ -44,8 +45,14 @@ def test_it_sends_arabic_payment_trouble_to_billing_arabic(demo):
     assert ticket.priority == Priority.HIGH
     assert ticket.routing_rule.name == "Payments in Arabic"
     assert "Payments in Arabic" in ticket.routing_reason
-    assert ticket.first_response_due_at == ticket.created_at + timedelta(minutes=30)
-    assert ticket.resolution_due_at == ticket.created_at + timedelta(hours=8)
+    # The Arabic desk works Sunday–Thursday 09:00–17:00 in Riyadh: the targets are working time.
+    calendar = ticket.queue.schedule.calendar()
+    assert calendar.time_zone.key == "Asia/Riyadh"
+    created, first_due = ticket.created_at, ticket.first_response_due_at
+    assert working_time_between(calendar, created, first_due) == timedelta(minutes=30)
+    assert working_time_between(calendar, created, ticket.resolution_due_at) == timedelta(hours=8)
+    local = first_due.astimezone(calendar.time_zone)
+    assert local.weekday() in (6, 0, 1, 2, 3) and time(9) < local.time() <= time(17)
     assert AgentProfile.objects.get(user__username="agent.ar").open_tickets == 1
 
 

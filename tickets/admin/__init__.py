@@ -9,12 +9,14 @@ from tickets.admin.agent_context import CannedReplyAdmin
 from tickets.admin.changelist import EstimatedCountPaginator, TicketAdmin, TicketChangeList
 from tickets.admin.inbound import InboundEmailAdmin
 from tickets.admin.registrations import AgentProfileAdmin, QueueAdmin, RoutingRuleAdmin
+from tickets.admin.schedules import BusinessScheduleAdmin
 from tickets.admin.tokens import ApiTokenAdmin
 from tickets.admin.webhooks import WebhookDeliveryAdmin, WebhookEndpointAdmin
 
 __all__ = [
     "AgentProfileAdmin",
     "ApiTokenAdmin",
+    "BusinessScheduleAdmin",
     "CannedReplyAdmin",
     "EstimatedCountPaginator",
     "InboundEmailAdmin",

@@ -30,7 +30,7 @@ from tickets.admin.filters import (
 )
 from tickets.admin.work_page import WorkPageMixin
 from tickets.models import Ticket
-from tickets.presentation import sla_summary, when
+from tickets.presentation import sla_summary
 from tickets.selectors import (
     WORK_ORDER,
     ticket_visible_to,
@@ -267,6 +267,6 @@ class TicketAdmin(WorkPageMixin, BulkActionsMixin, admin.ModelAdmin):
         return format_html(
             '<span class="sla sla-{}" title="{}">{}</span>',
             clock.state,
-            f"{clock.label}: {when(clock.due_at)}",
+            f"{clock.label}: {clock.due_text} {clock.time_zone}".rstrip(),
             clock.text,
         )

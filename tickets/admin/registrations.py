@@ -51,7 +51,8 @@ class QueueForm(forms.ModelForm):
     class Meta:
         model = Queue
         fields = [
-            "name", "slug", "languages", "auto_assign", "is_fallback", "members", "supervisors"
+            "name", "slug", "languages", "schedule", "auto_assign", "is_fallback", "members",
+            "supervisors",
         ]  # fmt: skip
 
     def clean_is_fallback(self) -> bool:
@@ -72,8 +73,10 @@ class QueueForm(forms.ModelForm):
 class QueueAdmin(admin.ModelAdmin):
     form = QueueForm
     list_display = [
-        "name", "slug", "languages_display", "member_count", "auto_assign", "is_fallback"
+        "name", "slug", "languages_display", "schedule", "member_count", "auto_assign",
+        "is_fallback",
     ]  # fmt: skip
+    list_select_related = ["schedule"]
     list_filter = ["auto_assign", "is_fallback"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}

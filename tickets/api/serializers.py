@@ -7,6 +7,7 @@ each event's author), so a page or a thread costs the same number of queries at 
 from __future__ import annotations
 
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -21,6 +22,7 @@ from helpdesk.api.fields import (
 )
 from tickets import presentation
 from tickets.api.filters import SLA_STATES
+from tickets.calendars import schedule_calendar
 from tickets.models import (
     CUSTOMER_MESSAGE_MAX_LENGTH,
     STAFF_MESSAGE_MAX_LENGTH,
@@ -42,6 +44,15 @@ class TicketQueueSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     slug = serializers.CharField()
     name = serializers.CharField()
+    time_zone = serializers.SerializerMethodField(
+        help_text="The IANA time zone of the queue's business schedule, whose working hours "
+        "and holidays its SLA targets count; null when they run around the clock."
+    )
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_time_zone(self, queue) -> str | None:
+        calendar = schedule_calendar(queue.schedule_id)
+        return calendar.time_zone.key if calendar else None
 
 
 class TicketCompanySerializer(serializers.Serializer):
@@ -71,18 +82,41 @@ class TicketListOutputSerializer(serializers.ModelSerializer):
         help_text="breached (a target was missed), at_risk (one is close), on_track, or met "
         "(solved or closed in time)."
     )
+    first_response_minutes_left = serializers.SerializerMethodField(
+        help_text="Minutes of the queue's working time (all minutes without a business "
+        "schedule) until the first response is due; 0 once due; null with no target, once "
+        "answered, or on a solved or closed ticket."
+    )
+    resolution_minutes_left = serializers.SerializerMethodField(
+        help_text="Minutes of working time until the resolution is due, as above; while the "
+        "ticket is pending, what was left when it stopped (the clock stands still)."
+    )
 
     class Meta:
         model = Ticket
         fields = [
             "reference", "subject", "status", "priority", "language", "direction", "queue",
             "company", "assignee", "requester_name", "requester_email", "sla",
-            "first_response_due_at", "resolution_due_at", "created_at", "updated_at",
+            "first_response_due_at", "resolution_due_at", "first_response_minutes_left",
+            "resolution_minutes_left", "created_at", "updated_at",
         ]  # fmt: skip
 
     @extend_schema_field(serializers.ChoiceField(choices=[value for value, _label in SLA_STATES]))
     def get_sla(self, ticket: Ticket) -> str:
         return ticket.sla_state()
+
+    def _minutes_left(self, ticket: Ticket) -> tuple[int | None, int | None]:
+        # One clock reading per response, so both fields and every row agree.
+        now = self.context.setdefault("now", timezone.now())
+        return presentation.sla_minutes_left(ticket, now=now)
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True, min_value=0))
+    def get_first_response_minutes_left(self, ticket: Ticket) -> int | None:
+        return self._minutes_left(ticket)[0]
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True, min_value=0))
+    def get_resolution_minutes_left(self, ticket: Ticket) -> int | None:
+        return self._minutes_left(ticket)[1]
 
 
 class TriedStepSerializer(serializers.Serializer):

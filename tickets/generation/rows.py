@@ -27,7 +27,13 @@ from tickets.generation.data import (
     TEXTS,
 )
 from tickets.generation.setup import AgentInfo, Setup
-from tickets.models import OPEN_TICKET_STATUSES, REFERENCE_ALPHABET, REFERENCE_LENGTH, Ticket
+from tickets.models import (
+    OPEN_TICKET_STATUSES,
+    REFERENCE_ALPHABET,
+    REFERENCE_LENGTH,
+    SLA_AT_RISK_SHARE,
+    Ticket,
+)
 
 
 def _weighted(rng: random.Random, shares: list[tuple[Any, float]]) -> Any:
@@ -227,6 +233,9 @@ class TicketGenerator:
                     _dt(responded + 1)
                     if responded is not None and status == "pending" and not resolution_breached
                     else None,
+                    # The at-risk instants, around the clock (generated queues have no schedule).
+                    _dt(created + first_minutes * 60 * SLA_AT_RISK_SHARE),
+                    _dt(created + resolution_minutes * 60 * SLA_AT_RISK_SHARE),
                 )
             )  # fmt: skip
         return attempts, tickets, events

@@ -62,7 +62,8 @@ TICKETS = Table(
         "assignee_id", "status", "priority", "routing_reason", "created_at", "updated_at",
         "first_response_due_at", "resolution_due_at", "first_responded_at", "solved_at",
         "closed_at", "first_response_breached", "resolution_breached", "sla_breached",
-        "customer_notified_at", "sla_paused_at",
+        "customer_notified_at", "sla_paused_at", "first_response_at_risk_from",
+        "resolution_at_risk_from",
     ],
 )  # fmt: skip
 EVENTS = Table(TicketEvent, ["ticket_id", "kind", "author_id", "body", "change", "created_at"])

@@ -15,6 +15,7 @@ from tickets.models.routing import (
     RoutingVersion,
     SLAPolicy,
 )
+from tickets.models.schedule import BusinessSchedule, Holiday, Weekday, WorkingHours
 from tickets.models.ticket import (
     CUSTOMER_MESSAGE_MAX_LENGTH,
     OPEN_TICKET_STATUSES,
@@ -52,7 +53,9 @@ __all__ = [
     "AgentProfile",
     "ApiToken",
     "Attachment",
+    "BusinessSchedule",
     "CannedReply",
+    "Holiday",
     "InboundEmail",
     "Priority",
     "Queue",
@@ -69,6 +72,8 @@ __all__ = [
     "WebhookDeliveryStatus",
     "WebhookEndpoint",
     "WebhookEventType",
+    "Weekday",
+    "WorkingHours",
     "api_token_key_hash",
     "sla_target_at_risk",
     "status_token_of",

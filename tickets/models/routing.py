@@ -43,6 +43,17 @@ class Queue(models.Model):
             "the members pick their next ticket with “Claim next ticket” instead."
         ),
     )
+    schedule = models.ForeignKey(
+        "BusinessSchedule",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="queues",
+        verbose_name=_("business schedule"),
+        help_text=_(
+            "The working hours and holidays the SLA targets count. Empty: around the clock."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]

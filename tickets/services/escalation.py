@@ -26,7 +26,7 @@ from tickets.models import Attachment, Ticket, TicketEvent, ticket_reference_new
 from tickets.services import webhooks
 from tickets.services.assignment import agents_pick, assigned_facts
 from tickets.services.routing import route, routing_table, routing_version
-from tickets.services.sla import sla_due_times
+from tickets.services.sla import sla_targets
 
 logger = logging.getLogger(__name__)
 
@@ -232,7 +232,7 @@ def _tickets_create(attempts: list[Attempt]) -> list[Ticket]:
     tickets: list[Ticket] = []
     for attempt, decision, agent in zip(attempts, decisions, agents, strict=True):
         guide = attempt.guide
-        first_due, resolution_due = sla_due_times(
+        targets = sla_targets(
             queue=decision.queue, priority=decision.priority, start=now, table=table
         )
         tickets.append(
@@ -256,8 +256,10 @@ def _tickets_create(attempts: list[Attempt]) -> list[Ticket]:
                 routing_reason=decision.reason[:500],
                 created_at=now,
                 updated_at=now,
-                first_response_due_at=first_due,
-                resolution_due_at=resolution_due,
+                first_response_due_at=targets.first_response_due_at,
+                resolution_due_at=targets.resolution_due_at,
+                first_response_at_risk_from=targets.first_response_at_risk_from,
+                resolution_at_risk_from=targets.resolution_at_risk_from,
             )
         )
     Ticket.objects.bulk_create(tickets)

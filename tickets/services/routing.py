@@ -4,10 +4,11 @@ otherwise the fallback queue.
 The worker reads the rules and SLA policies once per process, not once per ticket: the
 routing table is cached, labelled with the token of RoutingVersion, and the worker reads that
 token in the statement that locks the attempt (routing_version). Every change of a rule,
-queue, SLA policy or tag writes a new token in its own transaction (routing_changed, below),
-so the next ticket of any process, the worker started by a test included, loads the table
-again. A time-to-live would be simpler but would route by stale rules for its whole length in
-every other process; the token costs no extra statement and is never stale.
+queue, SLA policy, business schedule (its hours and holidays too) or tag writes a new token
+in its own transaction (routing_changed, below), so the next ticket of any process, the
+worker started by a test included, loads the table again. A time-to-live would be simpler
+but would route by stale rules for its whole length in every other process; the token costs
+no extra statement and is never stale.
 """
 
 from __future__ import annotations
@@ -21,8 +22,19 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from guides.models import Attempt, Tag
-from tickets import events
-from tickets.models import Priority, Queue, RoutingRule, RoutingVersion, SLAPolicy, TicketEvent
+from tickets import calendars, events
+from tickets.business_hours import WorkCalendar
+from tickets.models import (
+    BusinessSchedule,
+    Holiday,
+    Priority,
+    Queue,
+    RoutingRule,
+    RoutingVersion,
+    SLAPolicy,
+    TicketEvent,
+    WorkingHours,
+)
 
 
 @dataclass(frozen=True)
@@ -91,24 +103,68 @@ def _rule_matches(
 @dataclass(frozen=True)
 class RoutingTable:
     """What routing and the SLA clocks read: the active rules in order (with their queue and
-    tag), and the SLA policies as (queue id, priority) -> (first response, resolution) minutes."""
+    tag), the SLA policies as (queue id, priority) -> (first response, resolution) minutes, and
+    the working calendars of the queues with a policy and a business schedule, by queue id."""
 
     rules: tuple[RoutingRule, ...]
     sla_minutes: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
+    calendars: dict[int, WorkCalendar] = field(default_factory=dict)
     # Where no rule matches; None when there is no fallback queue yet (fallback_queue makes it).
     fallback: Queue | None = None
 
 
 def _routing_table_load() -> RoutingTable:
     rules = RoutingRule.objects.filter(is_active=True).select_related("queue", "tag")
-    policies = SLAPolicy.objects.values_list(
-        "queue_id", "priority", "first_response_minutes", "resolution_minutes"
-    )
+    policies = list(
+        SLAPolicy.objects.values_list(
+            "queue_id", "priority", "first_response_minutes", "resolution_minutes",
+            "queue__schedule_id",
+        )
+    )  # fmt: skip
+    schedule_of = {queue: schedule for queue, _p, _f, _r, schedule in policies if schedule}
     return RoutingTable(
         rules=tuple(rules.order_by("position", "pk")),
-        sla_minutes={(queue, priority): (first, last) for queue, priority, first, last in policies},
+        sla_minutes={
+            (queue, priority): (first, last) for queue, priority, first, last, _s in policies
+        },
+        calendars=_calendars_load(schedule_of),
         fallback=Queue.objects.filter(is_fallback=True).first(),
     )
+
+
+def _calendars_load(schedule_of: dict[int, int]) -> dict[int, WorkCalendar]:
+    """Queue id -> calendar, for the given queue id -> schedule id; two queries, none when no
+    queue with a policy has a schedule (a deployment that keeps clocks around the clock)."""
+    if not schedule_of:
+        return {}
+    hours: dict[int, list[tuple[int, Any, Any]]] = {}
+    zones: dict[int, str] = {}
+    rows = WorkingHours.objects.filter(schedule_id__in=set(schedule_of.values())).values_list(
+        "schedule_id", "schedule__time_zone", "weekday", "starts_at", "ends_at"
+    )
+    for schedule, zone, weekday, starts, ends in rows:
+        zones[schedule] = zone
+        hours.setdefault(schedule, []).append((weekday, starts, ends))
+    holidays: dict[int, list[Any]] = {}
+    for schedule, day in Holiday.objects.filter(schedule_id__in=set(zones)).values_list(
+        "schedule_id", "date"
+    ):
+        holidays.setdefault(schedule, []).append(day)
+    # A schedule left with no hours (validation refuses one; the database may still hold it)
+    # counts around the clock rather than never.
+    by_schedule = {
+        schedule: WorkCalendar.build(
+            time_zone=zones[schedule],
+            intervals=hours[schedule],
+            holidays=holidays.get(schedule, ()),
+        )
+        for schedule in zones
+    }
+    return {
+        queue: by_schedule[schedule]
+        for queue, schedule in schedule_of.items()
+        if schedule in by_schedule
+    }
 
 
 # (token, table) of this process; one assignment replaces both, so a reader never sees a
@@ -142,6 +198,7 @@ def routing_changed() -> None:
     transaction so that it becomes visible with the change itself. Called on saves and deletes
     (the receivers below); a bulk QuerySet.update() of those models must call it itself."""
     RoutingVersion.objects.update_or_create(pk=1, defaults={"token": secrets.randbits(62)})
+    calendars.calendars_forget()
 
 
 @receiver(post_save, sender=RoutingRule, dispatch_uid="routing_changed.rule.save")
@@ -150,6 +207,12 @@ def routing_changed() -> None:
 @receiver(post_delete, sender=SLAPolicy, dispatch_uid="routing_changed.sla.delete")
 @receiver(post_save, sender=Queue, dispatch_uid="routing_changed.queue.save")
 @receiver(post_delete, sender=Queue, dispatch_uid="routing_changed.queue.delete")
+@receiver(post_save, sender=BusinessSchedule, dispatch_uid="routing_changed.schedule.save")
+@receiver(post_delete, sender=BusinessSchedule, dispatch_uid="routing_changed.schedule.delete")
+@receiver(post_save, sender=WorkingHours, dispatch_uid="routing_changed.hours.save")
+@receiver(post_delete, sender=WorkingHours, dispatch_uid="routing_changed.hours.delete")
+@receiver(post_save, sender=Holiday, dispatch_uid="routing_changed.holiday.save")
+@receiver(post_delete, sender=Holiday, dispatch_uid="routing_changed.holiday.delete")
 @receiver(post_save, sender=Tag, dispatch_uid="routing_changed.tag.save")
 @receiver(post_delete, sender=Tag, dispatch_uid="routing_changed.tag.delete")
 def _routing_changed_on_save(sender: Any, **kwargs: Any) -> None:

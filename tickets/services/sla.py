@@ -1,18 +1,30 @@
 """SLA clocks: due times for a new ticket, the periodic check that marks tickets at risk or
-breached, and the closing of tickets solved longer ago than the reopen window."""
+breached, and the closing of tickets solved longer ago than the reopen window.
+
+On a queue with a business schedule the targets count working time only
+(tickets.business_hours; docs/business-hours.md); without one, around the clock."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from tickets import signals
+from tickets.business_hours import (
+    NoWorkingTime,
+    WorkCalendar,
+    working_time_add,
+    working_time_between,
+)
+from tickets.calendars import schedule_calendar_read
 from tickets.models import (
     OPEN_TICKET_STATUSES,
     REOPEN_WINDOW,
+    SLA_AT_RISK_SHARE,
     Priority,
     Queue,
     SLAPolicy,
@@ -25,20 +37,70 @@ from tickets.services.routing import RoutingTable
 from tickets.services.workflow import ticket_transition
 
 
-def sla_due_times(
+@dataclass(frozen=True)
+class SLATargets:
+    """A new ticket's due times and the instants each becomes "at risk" (all None: no SLA)."""
+
+    first_response_due_at: datetime | None = None
+    resolution_due_at: datetime | None = None
+    first_response_at_risk_from: datetime | None = None
+    resolution_at_risk_from: datetime | None = None
+
+
+def sla_time_add(calendar: WorkCalendar | None, start: datetime, amount: timedelta) -> datetime:
+    """``amount`` of working time after ``start``. A schedule whose holidays leave no working
+    time for years counts around the clock instead of failing an escalation."""
+    try:
+        return working_time_add(calendar, start, amount)
+    except NoWorkingTime:
+        return start + amount
+
+
+def sla_time_between(calendar: WorkCalendar | None, start: datetime, end: datetime) -> timedelta:
+    try:
+        return working_time_between(calendar, start, end)
+    except NoWorkingTime:
+        return max(end - start, timedelta(0))
+
+
+def sla_at_risk_from(calendar: WorkCalendar | None, start: datetime, due: datetime) -> datetime:
+    """When SLA_AT_RISK_SHARE of the (working) time from ``start`` to ``due`` has passed. Around
+    the clock this is the instant Ticket.sla_target_at_risk starts to answer yes."""
+    if calendar is None:
+        return start + (due - start) * SLA_AT_RISK_SHARE
+    return sla_time_add(calendar, start, sla_time_between(calendar, start, due) * SLA_AT_RISK_SHARE)
+
+
+def sla_targets(
     *, queue: Queue, priority: int, start: datetime, table: RoutingTable | None = None
-) -> tuple[datetime | None, datetime | None]:
-    """The due times of the queue's policy for this priority; without a (cached) routing
-    table, the policy is read now."""
+) -> SLATargets:
+    """The targets of the queue's policy for this priority, counted in the queue's working
+    time; without a (cached) routing table, the policy and the schedule are read now."""
     if table is not None:
         minutes = table.sla_minutes.get((queue.pk, priority))
+        calendar = table.calendars.get(queue.pk)
     else:
         policy = SLAPolicy.objects.filter(queue=queue, priority=priority).first()
         minutes = (policy.first_response_minutes, policy.resolution_minutes) if policy else None
+        calendar = schedule_calendar_read(queue.schedule_id) if minutes else None
     if minutes is None:
-        return None, None
-    first_response, resolution = minutes
-    return start + timedelta(minutes=first_response), start + timedelta(minutes=resolution)
+        return SLATargets()
+    first_due = sla_time_add(calendar, start, timedelta(minutes=minutes[0]))
+    resolution_due = sla_time_add(calendar, start, timedelta(minutes=minutes[1]))
+    return SLATargets(
+        first_response_due_at=first_due,
+        resolution_due_at=resolution_due,
+        first_response_at_risk_from=sla_at_risk_from(calendar, start, first_due),
+        resolution_at_risk_from=sla_at_risk_from(calendar, start, resolution_due),
+    )
+
+
+def sla_due_times(
+    *, queue: Queue, priority: int, start: datetime, table: RoutingTable | None = None
+) -> tuple[datetime | None, datetime | None]:
+    """The (first response, resolution) due times of sla_targets."""
+    targets = sla_targets(queue=queue, priority=priority, start=start, table=table)
+    return targets.first_response_due_at, targets.resolution_due_at
 
 
 def tickets_sla_check(*, now: datetime | None = None) -> dict[str, int]:
@@ -63,8 +125,23 @@ def tickets_sla_check(*, now: datetime | None = None) -> dict[str, int]:
     for ticket_id in resolution_breaches.values_list("pk", flat=True):
         counts["breached"] += _sla_breach(ticket_id, "resolution_breached", now)
 
-    candidates = open_tickets.filter(
-        sla_at_risk_at__isnull=True, resolution_breached=False, resolution_due_at__isnull=False
+    # At risk: a running target past its at-risk instant, worked out when the due time was set
+    # (sla_targets) and moved with it (ticket_transition), so this is two index range scans
+    # (ticket_first_response_risk_idx, ticket_resolution_risk_idx) and no calendar per ticket.
+    not_marked = open_tickets.filter(sla_at_risk_at__isnull=True, resolution_breached=False)
+    at_risk = not_marked.filter(
+        Q(first_responded_at__isnull=True, first_response_at_risk_from__lte=now)
+        | Q(sla_paused_at__isnull=True, resolution_at_risk_from__lte=now)
+    )
+    for ticket_id in at_risk.values_list("pk", flat=True):
+        counts["at_risk"] += _sla_at_risk_mark(ticket_id, now)
+
+    # Tickets from before the at-risk instants were kept (no schedule could apply to them):
+    # the rule itself, ticket by ticket, as it always was.
+    candidates = not_marked.filter(
+        resolution_due_at__isnull=False,
+        first_response_at_risk_from__isnull=True,
+        resolution_at_risk_from__isnull=True,
     ).only(
         "pk",
         "created_at",
@@ -75,13 +152,21 @@ def tickets_sla_check(*, now: datetime | None = None) -> dict[str, int]:
     )
     for ticket in candidates:
         if ticket.sla_at_risk(now):
-            marked = Ticket.objects.filter(pk=ticket.pk, sla_at_risk_at__isnull=True).update(
-                sla_at_risk_at=now, updated_at=now
-            )
-            if marked:
-                _event(ticket, TicketEvent.Kind.SLA_AT_RISK, now=now, change={})
-                counts["at_risk"] += 1
+            counts["at_risk"] += _sla_at_risk_mark(ticket, now)
     return counts
+
+
+def _sla_at_risk_mark(ticket: Ticket | int, now: datetime) -> int:
+    ticket_id = ticket if isinstance(ticket, int) else ticket.pk
+    # The condition in the WHERE clause marks the ticket once, however many sweeps race.
+    marked = Ticket.objects.filter(pk=ticket_id, sla_at_risk_at__isnull=True).update(
+        sla_at_risk_at=now, updated_at=now
+    )
+    if marked:
+        if isinstance(ticket, int):
+            ticket = Ticket.objects.get(pk=ticket_id)  # the event's webhook reads the ticket
+        _event(ticket, TicketEvent.Kind.SLA_AT_RISK, now=now, change={})
+    return marked
 
 
 def _sla_breach(ticket_id: int, flag: str, now: datetime) -> int:

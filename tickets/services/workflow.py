@@ -21,8 +21,11 @@ from guides.models import StepProposal
 from guides.services import step_proposal_submit
 from helpdesk.text import one_line, plain_text
 from tickets import signals
+from tickets.business_hours import NoWorkingTime, working_time_add, working_time_between
+from tickets.calendars import schedule_calendar_read
 from tickets.models import (
     OPEN_TICKET_STATUSES,
+    SLA_AT_RISK_SHARE,
     TICKET_TRANSITIONS,
     Priority,
     Queue,
@@ -53,9 +56,36 @@ def _sla_pause_or_resume(ticket: Ticket, *, to_status: str, now: datetime) -> li
     if ticket.sla_paused_at is None:
         return []
     assert ticket.resolution_due_at is not None  # paused only with a clock
-    ticket.resolution_due_at += now - ticket.sla_paused_at
+    paused_at, due = ticket.sla_paused_at, ticket.resolution_due_at
     ticket.sla_paused_at = None
-    return ["resolution_due_at", "sla_paused_at"]
+    fields = ["resolution_due_at", "sla_paused_at"]
+    # _ticket_locked joined the queue: a read only for a queue with a business schedule.
+    calendar = schedule_calendar_read(ticket.queue.schedule_id)
+    if calendar is None:
+        ticket.resolution_due_at = due + (now - paused_at)
+        if ticket.resolution_at_risk_from is not None:
+            # Around the clock "at risk" is a share of creation → due (sla_target_at_risk).
+            created = ticket.created_at
+            ticket.resolution_at_risk_from = (
+                created + (ticket.resolution_due_at - created) * SLA_AT_RISK_SHARE
+            )
+            fields.append("resolution_at_risk_from")
+        return fields
+    # The working time that was left when the clock stopped is left again from now: the
+    # paused stretch, weekends and holidays in it included, does not count.
+    try:
+        ticket.resolution_due_at = working_time_add(
+            calendar, now, working_time_between(calendar, paused_at, due)
+        )
+        risk = ticket.resolution_at_risk_from
+        if risk is not None and risk > paused_at:
+            ticket.resolution_at_risk_from = working_time_add(
+                calendar, now, working_time_between(calendar, paused_at, risk)
+            )
+            fields.append("resolution_at_risk_from")
+    except NoWorkingTime:  # a schedule with no working time for years: around the clock
+        ticket.resolution_due_at = due + (now - paused_at)
+    return fields
 
 
 def _status_label(status: str) -> str:
@@ -75,8 +105,8 @@ def ticket_transition(
     """Move a ticket along the status workflow (tickets.models.TICKET_TRANSITIONS).
 
     Leaving the open statuses (solved) frees the assignee's capacity and stops the resolution
-    clock; coming back (reopen) takes it again. Pending pauses the resolution clock: the time
-    the ticket waits on the customer is added to its due time when it leaves pending. The
+    clock; coming back (reopen) takes it again. Pending pauses the resolution clock: when the
+    ticket leaves pending, the (working) time that was left is left again from then. The
     event records from and to, and ``by_customer`` when the customer did it on their status
     page. A solve is e-mailed to the customer with the rating links (signals.ticket_solved),
     unless ``tell_customer`` is False: they did it themselves, or a reply e-mail that

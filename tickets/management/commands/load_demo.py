@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date, time
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from tickets import roles
 from tickets import services as ticket_services
 from tickets.models import (
     AgentProfile,
+    BusinessSchedule,
     CannedReply,
     Priority,
     Queue,
@@ -25,6 +27,7 @@ from tickets.models import (
     SLAPolicy,
     Ticket,
 )
+from tickets.services.routing import routing_changed
 
 # The demo guides are the guides app's data; this command (in tickets, as it also builds queues,
 # agents and tickets) loads them through that app's importer.
@@ -245,6 +248,7 @@ class Command(BaseCommand):
                 for spec in DEMO_USERS
             }
             self._routing_upsert()
+            demo_schedules_upsert()
             self._canned_replies_upsert()
             # The demo author writes every demo company's guides: she sees their statistics
             # and content gaps, and decides on the steps agents propose for them.
@@ -380,3 +384,33 @@ DEMO_ESCALATIONS = [
     ("whatsapp", "ar", "verification-code-not-arriving", "لم يصل أي رمز.",
      "رمز التحقق لا يصل\nانتظرت ساعة كاملة."),
 ]  # fmt: skip
+
+
+# Business hours of the demo queues (docs/business-hours.md): the Arabic desk works the Saudi
+# week, the English one the British week; General runs around the clock.
+# queue slug -> (schedule name, time zone, weekdays (Monday = 0), from, until, holidays)
+DEMO_SCHEDULES = {
+    "billing-ar": (
+        "Riyadh office", "Asia/Riyadh", (6, 0, 1, 2, 3), time(9), time(17),
+        [(date(2026, 9, 23), "Saudi National Day"), (date(2027, 2, 22), "Founding Day")],
+    ),
+    "billing-en": (
+        "London office", "Europe/London", (0, 1, 2, 3, 4), time(9), time(17),
+        [(date(2026, 12, 25), "Christmas Day"), (date(2026, 12, 28), "Boxing Day (substitute)")],
+    ),
+}  # fmt: skip
+
+
+def demo_schedules_upsert() -> None:
+    """Create or reset the demo schedules and give them to their queues."""
+    for slug, (name, zone, weekdays, opens, closes, holidays) in DEMO_SCHEDULES.items():
+        schedule, _created = BusinessSchedule.objects.update_or_create(
+            name=name, defaults={"time_zone": zone}
+        )
+        schedule.working_hours.all().delete()
+        for weekday in weekdays:
+            schedule.working_hours.create(weekday=weekday, starts_at=opens, ends_at=closes)
+        for day, holiday in holidays:
+            schedule.holidays.update_or_create(date=day, defaults={"name": holiday})
+        Queue.objects.filter(slug=slug).update(schedule=schedule)
+    routing_changed()  # the bulk update above sends no post_save
