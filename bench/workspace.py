@@ -10,10 +10,7 @@ Measures, in this process and with the project's own settings (DEBUG off, as in 
   connection, each calling tickets.services.ticket_claim_next for its own agent, all at once
   each round ("burst") or as fast as each can ("loop"), committing like production;
   then every claimed ticket, its event and the agents' counters are put back as they were;
-- the ticket list API page, with an API token;
-- the SLA check beat runs every minute (tickets.services.tickets_sla_check) over the whole
-  ticket table: a first sweep that catches up with what came due since the data was made
-  (kept, as beat would keep it), then one sweep per simulated minute after it.
+- the ticket list API page, with an API token.
 
 For each: median, p95, p99 and max in milliseconds, and the SQL queries one request runs.
 Needs the data of `manage.py generate_tickets` (its gen.* users).
@@ -29,7 +26,6 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -55,7 +51,6 @@ from django.db.models import F  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import reverse  # noqa: E402
-from django.utils import timezone  # noqa: E402
 
 from tickets import services  # noqa: E402
 from tickets.models import (  # noqa: E402
@@ -499,40 +494,6 @@ def claim_next_plan(agent: AgentProfile) -> str:
 # --- the run -----------------------------------------------------------------------------------
 
 
-def bench_sla_check(*, repeat: int) -> list[Result]:
-    """The SLA check as beat runs it. Its changes are committed, as beat's are: the first
-    sweep marks what came due since the data was generated, and each later one runs a minute
-    after the one before (``now`` moves on by a minute), marking what came due in that
-    minute, which is what a sweep does on a running desk."""
-    now = timezone.now()
-    with CaptureQueriesContext(connection) as captured:
-        started = time.perf_counter()
-        counts = services.tickets_sla_check(now=now)
-        first = time.perf_counter() - started
-    results = [
-        Result(
-            "SLA check, first sweep (catching up)", [first],
-            queries=len(captured.captured_queries),
-            note=f"{counts['at_risk']} at risk, {counts['breached']} breached",
-        )
-    ]  # fmt: skip
-    timings, marked = [], Counter()
-    for _ in range(repeat):
-        now += timedelta(minutes=1)
-        started = time.perf_counter()
-        marked.update(services.tickets_sla_check(now=now))
-        timings.append(time.perf_counter() - started)
-    with CaptureQueriesContext(connection) as captured:
-        services.tickets_sla_check(now=now + timedelta(minutes=1))
-    results.append(
-        Result(
-            "SLA check, a sweep a minute", timings, queries=len(captured.captured_queries),
-            note=f"{marked['at_risk']} at risk, {marked['breached']} breached in {repeat} sweeps",
-        )
-    )  # fmt: skip
-    return results
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=50, help="timed requests per case")
@@ -548,10 +509,7 @@ def main(argv: list[str] | None = None) -> int:
         help="burst: all agents press at once each round; loop: as fast as each can",
     )  # fmt: skip
     parser.add_argument(
-        "--only",
-        choices=["changelist", "claim", "api", "sla"],
-        action="append",
-        help="run only these",
+        "--only", choices=["changelist", "claim", "api"], action="append", help="run only these"
     )
     parser.add_argument(
         "--explain", action="store_true", help="print EXPLAIN (ANALYZE, BUFFERS) of main queries"
@@ -560,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
     if connection.vendor != "postgresql":
         print("The benchmark runs on PostgreSQL (set DATABASE_URL); this is", connection.vendor)
         return 2
-    parts = set(args.only or ["changelist", "claim", "api", "sla"])
+    parts = set(args.only or ["changelist", "claim", "api"])
     supervisor = get_user_model().objects.filter(username=SUPERVISOR).first()
     agents = AgentProfile.objects.filter(user__username__startswith=AGENT_PREFIX)
     # The busiest agent: the most open tickets of their own on the work list.
@@ -598,8 +556,6 @@ def main(argv: list[str] | None = None) -> int:
             )
     if "api" in parts:
         report(bench_api(agent, supervisor, repeat=args.repeat, warmup=args.warmup, plans=plans))
-    if "sla" in parts:
-        report(bench_sla_check(repeat=args.repeat))
     if plans is not None:
         for name, sql in plans:
             print(f"\n## {name}: the slowest query\n{sql}\n{explain(sql)}")
