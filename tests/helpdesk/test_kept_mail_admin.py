@@ -105,3 +105,13 @@ def test_with_a_real_mail_backend_there_is_no_page(kept, settings, sue, client):
 
     assert client.get(reverse("admin_mail")).status_code == 404
     assert client.get(reverse("admin_mail_detail", args=[kept[0].name])).status_code == 404
+
+
+def test_the_admin_header_links_the_page_only_while_e_mails_are_kept(kept, settings, sue, client):
+    client.force_login(sue)
+    link = f'href="{reverse("admin_mail")}"'
+
+    assert link in client.get(reverse("admin:site_index")).content.decode()
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    assert link not in client.get(reverse("admin:site_index")).content.decode()

@@ -42,7 +42,7 @@ def test_it_keeps_a_changed_password_and_the_open_sessions_on_the_next_run(demo,
     emma.first_name = "Emily"
     emma.save()
     client.force_login(emma)
-    assert client.get("/admin/").status_code == 200
+    assert client.get("/admin/index/").status_code == 200
 
     output = load_demo("--tickets")
 
@@ -50,7 +50,7 @@ def test_it_keeps_a_changed_password_and_the_open_sessions_on_the_next_run(demo,
     assert emma.check_password("emma-chose-this-one")
     assert emma.first_name == "Emily"
     # Still signed in: the session's hash of the password still matches.
-    assert client.get("/admin/").status_code == 200
+    assert client.get("/admin/index/").status_code == 200
     assert output.count("[exists, password unchanged]") == len(DEMO_USERS)
     assert "--reset-passwords" in output
 
@@ -78,3 +78,17 @@ def test_a_demo_user_deleted_is_created_again(demo):
     assert author.check_password(PUBLISHED["author"])
     assert [group.name for group in author.groups.all()] == [roles.AUTHOR]
     assert output.count("[created]") == 1
+
+
+def test_the_arabic_agent_s_admin_opens_in_arabic_and_a_later_choice_is_kept(demo):
+    from helpdesk.models import StaffPreference
+    from helpdesk.services import staff_language_set
+
+    karim = get_user_model().objects.get(username="agent.ar")
+    assert StaffPreference.objects.get(user=karim).language == "ar"
+    assert not StaffPreference.objects.filter(user__username="agent.en").exists()
+
+    staff_language_set(user=karim, language="en")
+    load_demo()
+
+    assert StaffPreference.objects.get(user=karim).language == "en"

@@ -15,6 +15,7 @@ from django.db import transaction
 
 from guides import services as guide_services
 from guides.models import Company, Guide, Tag
+from helpdesk.services import staff_language_set
 from tickets import roles
 from tickets import services as ticket_services
 from tickets.models import (
@@ -48,6 +49,8 @@ DEMO_USERS = [
     {
         "username": "agent.ar",
         "password": "demo-agent-ar-2026",
+        # Karim's admin opens in Arabic on any browser (helpdesk.staff_language).
+        "admin_language": "ar",
         "first_name": "Karim",
         "last_name": "Nassar",
         "email": "karim@helpdesk.example",
@@ -207,6 +210,8 @@ def demo_user_ensure(spec: dict[str, Any], *, reset_password: bool) -> DemoUserO
         roles.roles_sync()
         group = Group.objects.get(name=spec["role"])
     user.groups.set([group])
+    if spec.get("admin_language"):
+        staff_language_set(user=user, language=spec["admin_language"])
     return DemoUserOutcome.CREATED
 
 
