@@ -193,3 +193,9 @@ class Transport(filesystem.Transport):
     Channel = Channel
     # The state of exchanges and bindings held in memory, kept apart from kombu's own transport.
     global_state = virtual.BrokerState()
+
+    @property
+    def default_connection_params(self) -> dict:
+        # A folder has no host: kombu's virtual default of "localhost" only made every process
+        # that connects log "No hostname was supplied. Reverting to default 'localhost'".
+        return {}

@@ -239,3 +239,15 @@ def test_it_sets_an_unreadable_message_file_aside_and_delivers_the_next(tmp_path
         assert message.payload == {"id": "after"}
         assert queue.qsize() == 0
     assert lost.with_name(lost.name + ".unreadable").exists()
+
+
+def test_connecting_logs_no_warning_about_a_missing_hostname(tmp_path, caplog):
+    # A folder has no host; kombu's default made every process of `make run` log one.
+    _, options = broker_folder(tmp_path)
+
+    with caplog.at_level("WARNING", logger="kombu"), connection(options) as conn:
+        conn.ensure_connection()
+        conn.info()  # what Celery's banner and "Connected to" lines print
+        SimpleQueue(conn, "probe").put({"ping": 1})
+
+    assert [record.getMessage() for record in caplog.records] == []
