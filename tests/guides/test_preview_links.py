@@ -46,6 +46,8 @@ def test_it_shows_the_draft_with_a_banner_and_keeps_it_out_of_caches_and_indexes
     assert response["X-Robots-Tag"] == "noindex, nofollow"
     assert "no-store" in response["Cache-Control"]
     assert 'class="step-outcome"' not in body  # nothing a customer could record on a draft
+    assert 'id="person-bar"' not in body  # no request for a person on a draft
+    assert 'name="question"' not in body  # no follow-up stored from a preview
 
 
 def test_without_a_token_the_draft_is_still_a_404(client, draft):
