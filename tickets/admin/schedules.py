@@ -11,6 +11,7 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from tickets.models import BusinessSchedule, Holiday, Weekday, WorkingHours
@@ -23,7 +24,7 @@ def _time_zone_choices() -> list[tuple[str, str]]:
 
 class BusinessScheduleForm(forms.ModelForm):
     time_zone = forms.ChoiceField(
-        label=_("time zone"),
+        label=capfirst(_("time zone")),  # as the model fields' labels are shown
         choices=_time_zone_choices,
         help_text=_("An IANA name such as Asia/Riyadh or Europe/London; hours are local time."),
     )
