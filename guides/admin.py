@@ -157,6 +157,10 @@ class GuideAdmin(GuideEditorPages, StatisticsAdminMixin, ContentGapsPages):
 
     def get_fieldsets(self, request: HttpRequest, obj: Guide | None = None):
         fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is None:
+            # A guide being written has no usage and nothing learnt yet: its steps come right
+            # after the summary instead of below empty sections.
+            return fieldsets[:-1]
         if not self.has_change_permission(request, obj):
             return fieldsets
         return [*fieldsets[:-1], *self.learning_fieldsets, fieldsets[-1]]  # before "Usage"

@@ -293,3 +293,17 @@ def test_the_add_page_shows_the_guide_to_translate_and_ignores_a_bad_one(client,
     assert 'class="translation-source"' in page.content.decode()
     assert bad.status_code == 200 and missing.status_code == 200
     assert 'class="translation-source"' not in bad.content.decode()
+
+
+def test_the_add_page_leaves_out_the_empty_usage_section_and_the_change_page_keeps_it(
+    client, ann, guide_with_steps
+):
+    client.force_login(ann)
+
+    adding = client.get(reverse("admin:guides_guide_add")).content.decode()
+    changing = client.get(
+        reverse("admin:guides_guide_change", args=[guide_with_steps.pk])
+    ).content.decode()
+
+    assert 'name="view_count"' not in adding and "Usage" not in adding
+    assert "Usage" in changing
