@@ -23,32 +23,29 @@ def _at_risk_from(created, due):
 
 def at_risk_instants_backfill(apps, schema_editor):
     Ticket = apps.get_model("tickets", "Ticket")
-    unreckoned = (
+    # Read first, then written: SQLite gives a cursor no isolation from the writes of its own
+    # connection, and these writes take the rows out of the filter being read.
+    unreckoned = list(
         Ticket.objects.filter(
             status__in=OPEN,
             first_response_at_risk_from__isnull=True,
             resolution_at_risk_from__isnull=True,
         )
-        .only("pk", "created_at", "first_response_due_at", "resolution_due_at")
         .order_by("pk")
+        .values_list("pk", "created_at", "first_response_due_at", "resolution_due_at")
     )
-    batch = []
-    for ticket in unreckoned.iterator(chunk_size=BATCH):
-        ticket.first_response_at_risk_from = _at_risk_from(
-            ticket.created_at, ticket.first_response_due_at
+    reckoned = []
+    for pk, created, first_response_due, resolution_due in unreckoned:
+        ticket = Ticket(
+            pk=pk,
+            first_response_at_risk_from=_at_risk_from(created, first_response_due),
+            resolution_at_risk_from=_at_risk_from(created, resolution_due),
         )
-        ticket.resolution_at_risk_from = _at_risk_from(ticket.created_at, ticket.resolution_due_at)
         if ticket.first_response_at_risk_from or ticket.resolution_at_risk_from:
-            batch.append(ticket)
-        if len(batch) >= BATCH:
-            Ticket.objects.bulk_update(
-                batch, ["first_response_at_risk_from", "resolution_at_risk_from"]
-            )
-            batch = []
-    if batch:
-        Ticket.objects.bulk_update(
-            batch, ["first_response_at_risk_from", "resolution_at_risk_from"]
-        )
+            reckoned.append(ticket)
+    Ticket.objects.bulk_update(
+        reckoned, ["first_response_at_risk_from", "resolution_at_risk_from"], batch_size=BATCH
+    )
 
 
 class Migration(migrations.Migration):
