@@ -5,7 +5,7 @@ and a due time has passed. Tickets made before 0021 carry no stored instant and 
 one by one on every sweep (at a million tickets, about 20,000 open rows read each minute);
 this works the instants out once, by the same rule, so the sweep finds them by index. No queue
 had a schedule before 0021, so the rule's time is plain time. A due time not after creation
-never made a ticket at risk; its instant stays empty and the sweep keeps reckoning it.
+never made a ticket at risk by that target; its instant stays empty, so it still doesn't.
 """
 
 from django.db import migrations
