@@ -14,17 +14,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from tickets import signals
-from tickets.business_hours import (
-    NoWorkingTime,
-    WorkCalendar,
-    working_time_add,
-    working_time_between,
-)
 from tickets.calendars import schedule_calendar_read
 from tickets.models import (
     OPEN_TICKET_STATUSES,
     REOPEN_WINDOW,
-    SLA_AT_RISK_SHARE,
     Priority,
     Queue,
     SLAPolicy,
@@ -34,6 +27,7 @@ from tickets.models import (
 from tickets.services._common import _event
 from tickets.services.exceptions import TransitionNotAllowed
 from tickets.services.routing import RoutingTable
+from tickets.services.sla_time import sla_at_risk_from, sla_time_add
 from tickets.services.workflow import ticket_transition
 
 
@@ -45,30 +39,6 @@ class SLATargets:
     resolution_due_at: datetime | None = None
     first_response_at_risk_from: datetime | None = None
     resolution_at_risk_from: datetime | None = None
-
-
-def sla_time_add(calendar: WorkCalendar | None, start: datetime, amount: timedelta) -> datetime:
-    """``amount`` of working time after ``start``. A schedule whose holidays leave no working
-    time for years counts around the clock instead of failing an escalation."""
-    try:
-        return working_time_add(calendar, start, amount)
-    except NoWorkingTime:
-        return start + amount
-
-
-def sla_time_between(calendar: WorkCalendar | None, start: datetime, end: datetime) -> timedelta:
-    try:
-        return working_time_between(calendar, start, end)
-    except NoWorkingTime:
-        return max(end - start, timedelta(0))
-
-
-def sla_at_risk_from(calendar: WorkCalendar | None, start: datetime, due: datetime) -> datetime:
-    """When SLA_AT_RISK_SHARE of the (working) time from ``start`` to ``due`` has passed. Around
-    the clock this is the instant Ticket.sla_target_at_risk starts to answer yes."""
-    if calendar is None:
-        return start + (due - start) * SLA_AT_RISK_SHARE
-    return sla_time_add(calendar, start, sla_time_between(calendar, start, due) * SLA_AT_RISK_SHARE)
 
 
 def sla_targets(

@@ -21,11 +21,9 @@ from guides.models import StepProposal
 from guides.services import step_proposal_submit
 from helpdesk.text import one_line, plain_text
 from tickets import signals
-from tickets.business_hours import NoWorkingTime, working_time_add, working_time_between
 from tickets.calendars import schedule_calendar_read
 from tickets.models import (
     OPEN_TICKET_STATUSES,
-    SLA_AT_RISK_SHARE,
     TICKET_TRANSITIONS,
     Priority,
     Queue,
@@ -40,6 +38,7 @@ from tickets.services.exceptions import (
     TicketNotSolved,
     TransitionNotAllowed,
 )
+from tickets.services.sla_time import sla_at_risk_from, sla_time_add, sla_time_between
 
 if TYPE_CHECKING:
     from tickets.services._common import Actor
@@ -62,29 +61,28 @@ def _sla_pause_or_resume(ticket: Ticket, *, to_status: str, now: datetime) -> li
     # _ticket_locked joined the queue: a read only for a queue with a business schedule.
     calendar = schedule_calendar_read(ticket.queue.schedule_id)
     if calendar is None:
-        ticket.resolution_due_at = due + (now - paused_at)
-        if ticket.resolution_at_risk_from is not None:
-            # Around the clock "at risk" is a share of creation → due (sla_target_at_risk).
-            created = ticket.created_at
-            ticket.resolution_at_risk_from = (
-                created + (ticket.resolution_due_at - created) * SLA_AT_RISK_SHARE
-            )
-            fields.append("resolution_at_risk_from")
-        return fields
-    # The working time that was left when the clock stopped is left again from now: the
-    # paused stretch, weekends and holidays in it included, does not count.
-    try:
-        ticket.resolution_due_at = working_time_add(
-            calendar, now, working_time_between(calendar, paused_at, due)
+        ticket.resolution_due_at = due + (now - paused_at)  # the wall time it stood
+    else:
+        # The working time that was left when the clock stopped is left again from now: the
+        # paused stretch, weekends and holidays in it included, does not count.
+        ticket.resolution_due_at = sla_time_add(
+            calendar, now, sla_time_between(calendar, paused_at, due)
         )
-        risk = ticket.resolution_at_risk_from
-        if risk is not None and risk > paused_at:
-            ticket.resolution_at_risk_from = working_time_add(
-                calendar, now, working_time_between(calendar, paused_at, risk)
-            )
-            fields.append("resolution_at_risk_from")
-    except NoWorkingTime:  # a schedule with no working time for years: around the clock
-        ticket.resolution_due_at = due + (now - paused_at)
+    risk = ticket.resolution_at_risk_from
+    if risk is None:
+        return fields
+    if calendar is None:
+        # Around the clock "at risk" is a share of creation → due (sla_target_at_risk).
+        ticket.resolution_at_risk_from = sla_at_risk_from(
+            None, ticket.created_at, ticket.resolution_due_at
+        )
+    elif risk > paused_at:
+        ticket.resolution_at_risk_from = sla_time_add(
+            calendar, now, sla_time_between(calendar, paused_at, risk)
+        )
+    else:
+        return fields
+    fields.append("resolution_at_risk_from")
     return fields
 
 
